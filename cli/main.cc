@@ -1,0 +1,123 @@
+// dlock: run commands under distributed locks, and take, extend, release and inspect them.
+// The contract (commands, durations, exit codes) is DESIGN.md section 6; see README.md.
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/cli_context.h"
+#include "cli/commands/commands.h"
+#include "cli/exit_codes.h"
+
+namespace {
+
+using dlock::cli::kExitUsage;
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_st("dlock");
+  logger->set_pattern("dlock: [%l] %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+int Main(int argc, char** argv) {
+  // Everything after the first "--" is the command of `run`, untouched by option parsing.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> command;
+  bool has_separator = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      args.resize(i);
+      has_separator = true;
+      break;
+    }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+
+  CLI::App app{"dlock: distributed locks that are safe, fast and observable.\n"
+               "Durations: 250ms, 10s, 2m, 1h; a bare number is seconds."};
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::string backend;
+  std::string log_level = "warn";
+  app.add_option("--backend", backend,
+                 "Store URI: file:///DIR (default: a per-user runtime dir), redis://, rediss://, "
+                 "redlock://, etcd://, zk://")
+      ->envname("DLOCK_BACKEND");
+  app.add_option("--log-level", log_level, "off, error, warn, info or debug")
+      ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
+
+  dlock::cli::RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "Run a command while holding the lock: run NAME -- CMD");
+  run_cmd->add_option("name", run.name, "Lock name")->required();
+  run_cmd->add_option("--ttl", run.ttl, "Lease TTL, renewed while the command runs")
+      ->capture_default_str();
+  run_cmd->add_option("--wait", run.wait, "How long to wait for the lock; 0: one attempt")
+      ->capture_default_str();
+  run_cmd->add_option("--grace", run.grace, "After a lost lock: SIGTERM, then SIGKILL after this")
+      ->capture_default_str();
+
+  dlock::cli::AcquireArgs acquire;
+  auto* acquire_cmd = app.add_subcommand("acquire", "Take the lock and leave it held; print the lease");
+  acquire_cmd->add_option("name", acquire.name, "Lock name")->required();
+  acquire_cmd->add_option("--ttl", acquire.ttl, "Lease TTL")->capture_default_str();
+  acquire_cmd->add_option("--wait", acquire.wait, "How long to wait; 0: one attempt")
+      ->capture_default_str();
+  acquire_cmd->add_flag("--json", acquire.json, "Print JSON");
+
+  dlock::cli::ExtendArgs extend;
+  auto* extend_cmd = app.add_subcommand("extend", "Reset the TTL of a lock you hold");
+  extend_cmd->add_option("name", extend.name, "Lock name")->required();
+  extend_cmd->add_option("--owner", extend.owner, "Owner id printed by acquire")->required();
+  extend_cmd->add_option("--ttl", extend.ttl, "New TTL from now")->capture_default_str();
+
+  dlock::cli::ReleaseArgs release;
+  auto* release_cmd = app.add_subcommand("release", "Release a lock: --owner ID, or --force");
+  release_cmd->add_option("name", release.name, "Lock name")->required();
+  auto* owner_opt = release_cmd->add_option("--owner", release.owner, "Owner id printed by acquire");
+  auto* force_opt =
+      release_cmd->add_flag("--force", release.force, "Break the lock whoever holds it (operators)");
+  owner_opt->excludes(force_opt);
+
+  dlock::cli::InspectArgs inspect;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Show who holds a lock, its token and TTL");
+  inspect_cmd->add_option("name", inspect.name, "Lock name")->required();
+  inspect_cmd->add_flag("--json", inspect.json, "Print JSON");
+
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    dlock::cli::PrintError(fmt::format("{} (see dlock --help)", e.what()));
+    return kExitUsage;
+  }
+  SetUpLogging(log_level);
+
+  if (has_separator && !run_cmd->parsed()) {
+    dlock::cli::PrintError("'--' and a command belong to dlock run only");
+    return kExitUsage;
+  }
+  if (run_cmd->parsed()) {
+    if (!has_separator) {
+      dlock::cli::PrintError("missing '--' before the command: dlock run NAME [options] -- CMD");
+      return kExitUsage;
+    }
+    run.command = std::move(command);
+    return dlock::cli::RunCommand(backend, run);
+  }
+  if (acquire_cmd->parsed()) return dlock::cli::AcquireCommand(backend, acquire);
+  if (extend_cmd->parsed()) return dlock::cli::ExtendCommand(backend, extend);
+  if (release_cmd->parsed()) return dlock::cli::ReleaseCommand(backend, release);
+  if (inspect_cmd->parsed()) return dlock::cli::InspectCommand(backend, inspect);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }

@@ -1,0 +1,77 @@
+// backend.h: the one interface every store (file, Redis, etcd, ZooKeeper...) implements.
+//
+// Every call makes exactly one attempt: no waiting for a busy lock, no retries. Waiting,
+// backoff, renewal and events belong to Locker (locker.h).
+//
+// Thread-safety: implementations are safe for concurrent use from many threads.
+#ifndef DLOCK_BACKEND_H_
+#define DLOCK_BACKEND_H_
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "dlock/lease.h"
+#include "dlock/status.h"
+
+namespace dlock {
+
+struct AcquireRequest {
+  std::string name;                  // REQUIRES: ValidateName(name).ok()
+  std::chrono::milliseconds ttl{0};  // REQUIRES: ValidateTtl(ttl).ok()
+  std::string owner_id;              // REQUIRES: ValidateOwnerId(owner_id).ok(); see NewOwnerId()
+  HolderInfo holder;                 // stored for Inspect where the store can keep it
+};
+
+struct BackendCapabilities {
+  // WaitForRelease is implemented (woken by the store), so waiters need not poll.
+  bool native_wait = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Takes the lock if it is free (never held, released, or its TTL passed). Returns the
+  // Lease with a fresh fencing token, or
+  //   kContended        another owner holds it,
+  //   kInvalidArgument  bad name, TTL or owner id,
+  //   kUnavailable      the store could not be reached,
+  //   kFailedPrecondition the store refuses us (permissions, auth, corrupt state).
+  virtual Result<Lease> TryAcquire(const AcquireRequest& request) = 0;
+
+  // Sets the lock's remaining TTL to `ttl` if `lease.owner_id` still holds `lease.name`;
+  // returns the lease with the same token and a new valid_until. Only name and owner_id of
+  // `lease` are used. kNotHeld if it expired, was released or is held by another owner:
+  // the lease is then gone for good. Other codes as TryAcquire.
+  virtual Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) = 0;
+
+  // Frees the lock if `lease.owner_id` holds it. Idempotent: kNotHeld when it was not
+  // held by this owner (already released, expired, another owner), and nothing changes.
+  virtual Status Release(const Lease& lease) = 0;
+
+  // Frees the lock whoever holds it: for an operator breaking a stuck lock. The holder
+  // finds out at its next renewal. kNotHeld if it was not held.
+  virtual Status ForceRelease(std::string_view name) = 0;
+
+  // Reads the lock's state; changes nothing.
+  virtual Result<LockState> Inspect(std::string_view name) = 0;
+
+  // Blocks until the lock `name` may be free: released, its holder's TTL passed, or
+  // changed in the store. Returns OK then (the caller tries again), or
+  // kDeadlineExceeded at `deadline`, kCancelled on `stop`. Backends without
+  // capabilities().native_wait return kUnimplemented at once and callers poll instead.
+  virtual Status WaitForRelease(std::string_view name,
+                                std::chrono::steady_clock::time_point deadline,
+                                std::stop_token stop);
+
+  virtual BackendCapabilities capabilities() const = 0;
+
+  // Short store name for logs and metrics labels: "file", "memory", "redis"...
+  virtual std::string_view kind() const = 0;
+};
+
+}  // namespace dlock
+
+#endif  // DLOCK_BACKEND_H_

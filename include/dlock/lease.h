@@ -1,0 +1,82 @@
+// lease.h: what a granted lock is (Lease), what a store says about a lock (LockState),
+// and the rules every backend applies to names, TTLs and owner ids.
+//
+// See docs/semantics.md for what each backend guarantees about these values.
+// Thread-safety: plain values; the functions are thread-safe.
+#ifndef DLOCK_LEASE_H_
+#define DLOCK_LEASE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dlock/status.h"
+
+namespace dlock {
+
+// Strictly increases per lock name across all holders (see semantics.md per backend).
+// Hand it to the protected resource so that it can reject a stale holder.
+using FencingToken = std::uint64_t;
+
+// Who holds a lock, for humans: stored with the lock where the store can keep it.
+struct HolderInfo {
+  std::string host;  // gethostname()
+  std::int64_t pid = 0;
+  std::chrono::system_clock::time_point since{};  // wall clock, for display only
+
+  // This process: host name, pid, and now.
+  static HolderInfo ThisProcess();
+};
+
+// One successful acquisition. A plain value: copyable, cheap to pass around.
+struct Lease {
+  std::string name;
+  // 128 bits from the OS CSPRNG, as 32 lower-case hex digits; proves ownership to
+  // Extend and Release. Secret: never log it.
+  std::string owner_id;
+  FencingToken token = 0;
+  std::chrono::milliseconds ttl{0};
+  // Local and conservative: counted from before the request was sent, minus the clock
+  // drift allowance (ClockDrift). Past it, the holder must assume the lock is gone.
+  std::chrono::steady_clock::time_point valid_until{};
+};
+
+// What a store says about a lock name (Backend::Inspect). Never contains the owner id.
+struct LockState {
+  std::string name;
+  bool held = false;
+  // The current holder's token when held, otherwise the last one issued (0: never).
+  FencingToken token = 0;
+  std::chrono::milliseconds remaining{0};  // TTL left, when held
+  HolderInfo holder;                       // when held and the store keeps it
+};
+
+// Lock names: 1 to kMaxNameLength bytes, no control characters (bytes < 0x20, 0x7f).
+// Any other byte, '/' and '..' included, is allowed; backends encode names safely.
+inline constexpr std::size_t kMaxNameLength = 512;
+Status ValidateName(std::string_view name);
+
+// TTLs: from kMinTtl to kMaxTtl inclusive.
+inline constexpr std::chrono::milliseconds kMinTtl{10};
+inline constexpr std::chrono::milliseconds kMaxTtl = std::chrono::hours(24);
+Status ValidateTtl(std::chrono::milliseconds ttl);
+
+// Owner ids as written by NewOwnerId: 1 to 128 characters of [0-9A-Za-z_-].
+Status ValidateOwnerId(std::string_view owner_id);
+
+// A new owner id: 16 bytes from getrandom(2), hex encoded. Aborts only if the kernel's
+// CSPRNG fails, which it does not once the system has booted.
+std::string NewOwnerId();
+
+// The clock drift allowance subtracted from every lease: 1% of the TTL plus 2 ms, as
+// the Redis distlock page does.
+std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl);
+
+// start + ttl - ClockDrift(ttl), where `start` was read before the request was sent.
+std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time_point start,
+                                                 std::chrono::milliseconds ttl);
+
+}  // namespace dlock
+
+#endif  // DLOCK_LEASE_H_

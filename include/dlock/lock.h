@@ -1,0 +1,74 @@
+// lock.h: Lock, the RAII guard for one held lease.
+//
+// A Lock releases its lease when destroyed, is renewed in the background by its Locker
+// while held, and says through lost() when the lease ended without a Release: renewal
+// said not-held, or the store could not be reached until the lease's validity ran out.
+//
+// Thread-safety: a Lock is move-only and owned by one thread at a time; held(), lease(),
+// token() and lost() may be called while the renewal thread works. A Lock may outlive
+// its Locker: renewal goes on until the last Lock of the Locker is gone.
+#ifndef DLOCK_LOCK_H_
+#define DLOCK_LOCK_H_
+
+#include <memory>
+#include <stop_token>
+
+#include "dlock/lease.h"
+#include "dlock/status.h"
+
+namespace dlock {
+
+namespace internal {
+struct HeldLock;
+class LockerCore;
+}  // namespace internal
+
+class [[nodiscard]] Lock {
+ public:
+  Lock() = default;  // holds nothing
+  Lock(Lock&& other) noexcept = default;
+  // Releases what this Lock held first.
+  Lock& operator=(Lock&& other) noexcept;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+  // Best-effort Release(); a failure is reported as an Event (kReleased with its status).
+  ~Lock();
+
+  // True while the lease is ours: not released, not lost, and before its valid_until.
+  bool held() const;
+
+  // A copy of the lease; valid_until moves forward with each renewal.
+  // REQUIRES: this Lock came from a successful Locker::Acquire.
+  Lease lease() const;
+  FencingToken token() const;
+
+  // Requested once the lease is lost, before its valid_until passes: renewal said
+  // not-held, or every renewal failed until shortly before valid_until. Not requested
+  // by Release() or Detach(). Callbacks (std::stop_callback) run on the Locker's renewal
+  // thread and must be quick; they may call Release().
+  std::stop_token lost() const;
+
+  // Why the lease was lost (OK while not lost).
+  Status lost_reason() const;
+
+  // Stops renewal and frees the lock in the store. OK, or kNotHeld if it was already
+  // released, detached or lost (harmless), or the store's error (the lock then frees
+  // at its TTL). Idempotent.
+  Status Release();
+
+  // Stops renewal and forgets the lease without releasing it: the lock stays held in the
+  // store until its TTL passes or someone releases it with the owner id. Returns the
+  // lease. Used by `dlock acquire`, whose lock outlives the process.
+  Lease Detach();
+
+ private:
+  friend class Locker;
+  Lock(std::shared_ptr<internal::LockerCore> core, std::shared_ptr<internal::HeldLock> held);
+
+  std::shared_ptr<internal::LockerCore> core_;
+  std::shared_ptr<internal::HeldLock> held_;
+};
+
+}  // namespace dlock
+
+#endif  // DLOCK_LOCK_H_

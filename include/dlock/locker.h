@@ -1,0 +1,88 @@
+// locker.h: Locker, the client layer over any Backend. It waits (woken by the store
+// where it can, else exponential backoff with full jitter, never past the caller's
+// deadline), cancels on a stop_token, renews held locks from one background thread,
+// signals loss, and reports Events.
+//
+// Example:
+//   auto backend = dlock::OpenBackend("file:///var/lib/dlock");
+//   dlock::Locker locker(*backend);
+//   auto lock = locker.Acquire("jobs/nightly", {.wait = std::chrono::seconds(10)});
+//   if (!lock.ok()) return lock.status();
+//   Write(resource, lock->token());   // the resource rejects tokens older than it has seen
+//
+// Thread-safety: a Locker is safe for concurrent use; one Locker serves a whole process.
+// It owns one renewal thread, started at the first Acquire that needs it, shared by all
+// its Locks (10,000 held locks are still one thread).
+#ifndef DLOCK_LOCKER_H_
+#define DLOCK_LOCKER_H_
+
+#include <chrono>
+#include <memory>
+#include <stop_token>
+#include <string_view>
+
+#include "dlock/backend.h"
+#include "dlock/backoff.h"
+#include "dlock/clock.h"
+#include "dlock/events.h"
+#include "dlock/lock.h"
+#include "dlock/status.h"
+
+namespace dlock {
+
+struct LockerOptions {
+  // The TTL of each lease unless AcquireOptions::ttl says otherwise.
+  std::chrono::milliseconds ttl = std::chrono::seconds(30);
+  // Renew every ttl * renew_fraction. Must be in (0, 0.9]. Renewal of a Lock that
+  // cannot reach the store is retried, more often as valid_until nears.
+  double renew_fraction = 1.0 / 3;
+  // Used only where the backend cannot wake waiters (no native_wait), and between
+  // attempts that failed with kUnavailable.
+  BackoffOptions backoff;
+  // Who holds the lock, as stored for Inspect. Default: this host and pid.
+  HolderInfo holder = HolderInfo::ThisProcess();
+  // null: SystemClock(). Tests pass a testing::ManualClock.
+  std::shared_ptr<Clock> clock;
+  // null: no events.
+  std::shared_ptr<EventListener> listener;
+};
+
+struct AcquireOptions {
+  // How long to wait for a held lock. 0: one attempt (returns kContended if held).
+  std::chrono::milliseconds wait{0};
+  // 0: LockerOptions::ttl.
+  std::chrono::milliseconds ttl{0};
+  // Cancels the wait: Acquire then returns kCancelled.
+  std::stop_token stop;
+  // Renew in the background while held. false: the lease ends at its TTL unless extended
+  // by hand; lost() still fires shortly before valid_until.
+  bool auto_renew = true;
+};
+
+class Locker {
+ public:
+  explicit Locker(std::shared_ptr<Backend> backend, LockerOptions options = {});
+  Locker(const Locker&) = delete;
+  Locker& operator=(const Locker&) = delete;
+  ~Locker();
+
+  // Returns a held Lock, or
+  //   kContended         held by another owner and options.wait == 0,
+  //   kDeadlineExceeded  still held by another owner when options.wait ran out,
+  //   kUnavailable       the store kept failing (immediately when wait == 0),
+  //   kCancelled         options.stop was requested while waiting,
+  //   kInvalidArgument   bad name or TTL (at once, nothing sent to the store),
+  //   or the backend's error that retrying cannot fix.
+  // Never returns later than the wait plus one store call.
+  Result<Lock> Acquire(std::string_view name, const AcquireOptions& options = {});
+
+  Backend& backend() const;
+  const LockerOptions& options() const;
+
+ private:
+  std::shared_ptr<internal::LockerCore> core_;
+};
+
+}  // namespace dlock
+
+#endif  // DLOCK_LOCKER_H_

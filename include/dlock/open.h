@@ -1,0 +1,24 @@
+// open.h: a Backend from a URI, e.g. OpenBackend("file:///var/lib/dlock").
+//
+// Thread-safety: thread-safe.
+#ifndef DLOCK_OPEN_H_
+#define DLOCK_OPEN_H_
+
+#include <memory>
+#include <string_view>
+
+#include "dlock/backend.h"
+#include "dlock/status.h"
+#include "dlock/uri.h"
+
+namespace dlock {
+
+// kInvalidArgument for a malformed URI, an unknown scheme or an unknown option;
+// kUnimplemented for a backend this build does not have; kFailedPrecondition or
+// kUnavailable if the store cannot be opened (e.g. the file backend's directory).
+Result<std::shared_ptr<Backend>> OpenBackend(std::string_view uri);
+Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri);
+
+}  // namespace dlock
+
+#endif  // DLOCK_OPEN_H_

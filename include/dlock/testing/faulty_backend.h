@@ -1,0 +1,61 @@
+// testing/faulty_backend.h: wraps a Backend and injects failures, the way leveldb's
+// ErrorEnv wraps an Env: "fail the next 3 acquires with kUnavailable", "every extend
+// says not-held", "pretend not to support WaitForRelease". Counts calls per operation.
+//
+// Thread-safety: safe for concurrent use.
+#ifndef DLOCK_TESTING_FAULTY_BACKEND_H_
+#define DLOCK_TESTING_FAULTY_BACKEND_H_
+
+#include <array>
+#include <memory>
+#include <mutex>
+
+#include "dlock/backend.h"
+
+namespace dlock::testing {
+
+enum class Op { kTryAcquire, kExtend, kRelease, kForceRelease, kInspect, kWaitForRelease };
+
+class FaultyBackend final : public Backend {
+ public:
+  explicit FaultyBackend(std::shared_ptr<Backend> inner);
+
+  // The next `n` calls of `op` fail with `code` without reaching the inner backend.
+  void FailNext(Op op, int n, Code code);
+  // Every call of `op` fails with `code` until Heal(op).
+  void FailAlways(Op op, Code code);
+  void Heal(Op op);
+  // capabilities().native_wait is false and WaitForRelease says kUnimplemented.
+  void DisableNativeWait();
+
+  // Calls of `op` so far, failed ones included.
+  int calls(Op op) const;
+
+  Result<Lease> TryAcquire(const AcquireRequest& request) override;
+  Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) override;
+  Status Release(const Lease& lease) override;
+  Status ForceRelease(std::string_view name) override;
+  Result<LockState> Inspect(std::string_view name) override;
+  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                        std::stop_token stop) override;
+  BackendCapabilities capabilities() const override;
+  std::string_view kind() const override { return inner_->kind(); }
+
+ private:
+  struct Fault {
+    int remaining = 0;  // -1: always
+    Code code = Code::kOk;
+  };
+  // Counts the call; returns the injected failure, or OK to go on to the inner backend.
+  Status Enter(Op op);
+
+  std::shared_ptr<Backend> inner_;
+  mutable std::mutex mu_;
+  std::array<Fault, 6> faults_{};
+  std::array<int, 6> calls_{};
+  bool native_wait_disabled_ = false;
+};
+
+}  // namespace dlock::testing
+
+#endif  // DLOCK_TESTING_FAULTY_BACKEND_H_

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages dlock needs, idempotently: only missing packages are
+# installed, and `apt-get update` runs only when an install is needed.
+#   scripts/install-deps.sh          build + run (library, CLI, demo)
+#   scripts/install-deps.sh --test   also what the test suite needs
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
+  nlohmann-json3-dev)
+test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps)
+
+pkgs=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]})) || exit 0
+
+SUDO=""
+if [[ "$(id -u)" -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

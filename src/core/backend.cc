@@ -1,0 +1,25 @@
+#include "dlock/backend.h"
+
+#include "dlock/events.h"
+
+namespace dlock {
+
+Status Backend::WaitForRelease(std::string_view, std::chrono::steady_clock::time_point,
+                               std::stop_token) {
+  return UnimplementedError("this backend cannot wait for a release");
+}
+
+std::string_view EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kWaiting: return "waiting";
+    case EventKind::kAcquired: return "acquired";
+    case EventKind::kAcquireFailed: return "acquire-failed";
+    case EventKind::kRenewed: return "renewed";
+    case EventKind::kRenewFailed: return "renew-failed";
+    case EventKind::kLost: return "lost";
+    case EventKind::kReleased: return "released";
+  }
+  return "unknown";
+}
+
+}  // namespace dlock

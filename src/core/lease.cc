@@ -1,0 +1,87 @@
+#include "dlock/lease.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace dlock {
+
+HolderInfo HolderInfo::ThisProcess() {
+  HolderInfo info;
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) == 0) info.host = host.data();
+  info.pid = getpid();
+  info.since = std::chrono::system_clock::now();
+  return info;
+}
+
+Status ValidateName(std::string_view name) {
+  if (name.empty()) return InvalidArgumentError("lock name is empty");
+  if (name.size() > kMaxNameLength) {
+    return InvalidArgumentError(fmt::format("lock name is {} bytes long; the limit is {}",
+                                            name.size(), kMaxNameLength));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return InvalidArgumentError(
+          fmt::format("lock name contains a control character (0x{:02x})", c));
+    }
+  }
+  return OkStatus();
+}
+
+Status ValidateTtl(std::chrono::milliseconds ttl) {
+  if (ttl < kMinTtl || ttl > kMaxTtl) {
+    return InvalidArgumentError(
+        fmt::format("TTL {}ms is out of range; it must be between {}ms and {}h", ttl.count(),
+                    kMinTtl.count(), std::chrono::duration_cast<std::chrono::hours>(kMaxTtl).count()));
+  }
+  return OkStatus();
+}
+
+Status ValidateOwnerId(std::string_view owner_id) {
+  if (owner_id.empty() || owner_id.size() > 128) {
+    return InvalidArgumentError("owner id must be 1 to 128 characters");
+  }
+  for (char c : owner_id) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_';
+    if (!ok) return InvalidArgumentError("owner id may contain only [0-9A-Za-z_-]");
+  }
+  return OkStatus();
+}
+
+std::string NewOwnerId() {
+  std::array<unsigned char, 16> bytes{};
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fputs("dlock: getrandom(2) failed; cannot make an owner id\n", stderr);
+      std::abort();
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  out.reserve(32);
+  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl) {
+  return ttl / 100 + std::chrono::milliseconds(2);
+}
+
+std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time_point start,
+                                                 std::chrono::milliseconds ttl) {
+  return start + ttl - ClockDrift(ttl);
+}
+
+}  // namespace dlock

@@ -1,0 +1,54 @@
+// lock_record.h: the state machine of one lock name, shared by the backends that keep
+// the record themselves (memory, file): who holds it until when, and the fencing counter.
+//
+// Thread-safety: none; the caller serializes access to a record (mutex, flock).
+#ifndef DLOCK_SRC_CORE_LOCK_RECORD_H_
+#define DLOCK_SRC_CORE_LOCK_RECORD_H_
+
+#include <chrono>
+#include <string>
+
+#include "dlock/backend.h"
+#include "dlock/lease.h"
+#include "dlock/status.h"
+
+namespace dlock::internal {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+struct LockRecord {
+  std::string name;
+  FencingToken token = 0;  // the last token issued
+  std::string owner;       // empty: free
+  TimePoint expires{};
+  std::chrono::milliseconds ttl{0};
+  HolderInfo holder;
+
+  bool HeldAt(TimePoint now) const { return !owner.empty() && now < expires; }
+};
+
+// Validates what every backend checks before touching the store.
+Status ValidateAcquireRequest(const AcquireRequest& request);
+Status ValidateLeaseForCall(const Lease& lease);
+
+// If the record is free at `now`, grants it to request.owner_id with the token
+// max(token, token_floor) + 1 and returns that token; else kContended naming the holder.
+Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request,
+                                   TimePoint now, FencingToken token_floor);
+
+// The record operations below clear an expired holder as they pass.
+Status RecordExtend(LockRecord& record, const std::string& owner,
+                    std::chrono::milliseconds ttl, TimePoint now);
+Status RecordRelease(LockRecord& record, const std::string& owner, TimePoint now);
+Status RecordForceRelease(LockRecord& record, TimePoint now);
+LockState RecordState(const LockRecord& record, TimePoint now);
+
+// A Lease for `record`'s holder, valid from `start` (read before the operation began).
+Lease RecordLease(const LockRecord& record, TimePoint start);
+
+// "host h pid p (token t)", for contention messages.
+std::string DescribeHolder(const LockRecord& record);
+
+}  // namespace dlock::internal
+
+#endif  // DLOCK_SRC_CORE_LOCK_RECORD_H_

@@ -1,0 +1,245 @@
+#include "dlock/locker.h"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/locker_core.h"
+#include "dlock/duration.h"
+
+namespace dlock {
+namespace internal {
+
+using std::chrono::milliseconds;
+
+std::chrono::milliseconds LossMargin(milliseconds ttl) {
+  return std::min<milliseconds>(ttl / 10, std::chrono::seconds(1));
+}
+
+namespace {
+
+LockerOptions Normalize(LockerOptions options) {
+  if (!options.clock) options.clock = SystemClock();
+  if (!(options.renew_fraction > 0.0)) options.renew_fraction = 1.0 / 3;
+  options.renew_fraction = std::min(options.renew_fraction, 0.9);
+  return options;
+}
+
+TimePoint LossPoint(const Lease& lease) { return lease.valid_until - LossMargin(lease.ttl); }
+
+}  // namespace
+
+LockerCore::LockerCore(std::shared_ptr<Backend> backend, LockerOptions options)
+    : backend_(std::move(backend)), options_(Normalize(std::move(options))) {}
+
+LockerCore::~LockerCore() = default;
+
+void LockerCore::Emit(EventKind kind, std::string_view name, FencingToken token,
+                      std::chrono::nanoseconds elapsed, Status status) const {
+  if (!options_.listener) return;
+  options_.listener->OnEvent(Event{kind, backend_->kind(), name, token, elapsed, std::move(status)});
+}
+
+Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
+                                                      const AcquireOptions& options) {
+  DLOCK_RETURN_IF_ERROR(ValidateName(name));
+  const milliseconds ttl = options.ttl.count() > 0 ? options.ttl : options_.ttl;
+  DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
+  AcquireRequest request{std::string(name), ttl, NewOwnerId(), options_.holder};
+  request.holder.since = std::chrono::system_clock::now();
+
+  Clock& clock = *options_.clock;
+  const TimePoint start = clock.Now();
+  const TimePoint deadline = options.wait.count() > 0 ? start + options.wait : start;
+  Backoff backoff(options_.backoff, std::random_device{}());
+  bool native_wait = backend_->capabilities().native_wait;
+  bool announced = false;
+
+  auto fail = [&](Status status) -> Status {
+    Emit(EventKind::kAcquireFailed, name, 0, clock.Now() - start, status);
+    return status;
+  };
+
+  while (true) {
+    if (options.stop.stop_requested()) return fail(CancelledError("cancelled while waiting"));
+    auto lease = backend_->TryAcquire(request);
+    if (lease.ok()) {
+      auto held = std::make_shared<HeldLock>();
+      held->lease = std::move(*lease);
+      held->valid_until = held->lease.valid_until.time_since_epoch().count();
+      held->auto_renew = options.auto_renew;
+      held->interval = std::chrono::duration_cast<milliseconds>(ttl * options_.renew_fraction);
+      held->acquired_at = clock.Now();
+      Emit(EventKind::kAcquired, name, held->lease.token, held->acquired_at - start);
+      TimePoint first = options.auto_renew ? std::min(start + held->interval, LossPoint(held->lease))
+                                           : LossPoint(held->lease);
+      Schedule(held, first);
+      return held;
+    }
+    Status status = std::move(lease).status();
+    if (!IsRetryable(status.code()) || options.wait.count() == 0) return fail(std::move(status));
+    if (clock.Now() >= deadline) {
+      std::string waited = FormatDuration(options.wait);
+      if (status.code() == Code::kContended) {
+        return fail(DeadlineExceededError(
+            fmt::format("{}; gave up after waiting {}", status.message(), waited)));
+      }
+      return fail(UnavailableError(
+          fmt::format("{}; gave up after retrying for {}", status.message(), waited)));
+    }
+    if (status.code() == Code::kContended) {
+      if (!announced) Emit(EventKind::kWaiting, name, 0, clock.Now() - start, status);
+      announced = true;
+      if (native_wait) {
+        Status woke = backend_->WaitForRelease(name, deadline, options.stop);
+        if (woke.ok() || woke.code() == Code::kDeadlineExceeded) continue;
+        if (woke.code() == Code::kCancelled) return fail(std::move(woke));
+        if (woke.code() == Code::kUnimplemented) native_wait = false;
+      }
+    }
+    TimePoint wake = std::min(deadline, clock.Now() + backoff.Next());
+    if (!clock.SleepUntil(wake, options.stop)) {
+      return fail(CancelledError("cancelled while waiting"));
+    }
+  }
+}
+
+void LockerCore::Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when) {
+  std::lock_guard lock(queue_mu_);
+  held->slot = queue_.emplace(when, held);
+  if (!thread_.joinable()) {
+    thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  }
+  queue_cv_.notify_all();
+}
+
+void LockerCore::Unschedule(HeldLock& held) {
+  std::lock_guard lock(queue_mu_);
+  if (held.slot) {
+    queue_.erase(*held.slot);
+    held.slot.reset();
+  }
+}
+
+void LockerCore::Run(std::stop_token stop) {
+  Clock& clock = *options_.clock;
+  std::unique_lock lock(queue_mu_);
+  while (!stop.stop_requested()) {
+    if (queue_.empty()) {
+      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop, [&] { return !queue_.empty(); });
+      continue;
+    }
+    const TimePoint due = queue_.begin()->first;
+    if (clock.Now() < due) {
+      clock.WaitUntil(lock, queue_cv_, due, stop,
+                      [&] { return queue_.empty() || queue_.begin()->first < due; });
+      continue;
+    }
+    std::shared_ptr<HeldLock> held = queue_.begin()->second.lock();
+    queue_.erase(queue_.begin());
+    if (!held) continue;
+    held->slot.reset();
+    lock.unlock();
+    std::optional<TimePoint> next = Service(held);
+    lock.lock();
+    if (next && held->state == HeldState::kHeld) held->slot = queue_.emplace(*next, held);
+  }
+}
+
+std::optional<TimePoint> LockerCore::Service(const std::shared_ptr<HeldLock>& held) {
+  Clock& clock = *options_.clock;
+  std::optional<TimePoint> next;
+  Status lost;
+  FencingToken token = 0;
+  {
+    std::lock_guard lock(held->mu);
+    if (held->state != HeldState::kHeld) return std::nullopt;
+    token = held->lease.token;
+    TimePoint now = clock.Now();
+    if (now >= LossPoint(held->lease)) {
+      lost = held->auto_renew
+                 ? NotHeldError(fmt::format("could not renew before the lease ran out: {}",
+                                            held->last_renew_error.ok()
+                                                ? "no renewal succeeded"
+                                                : held->last_renew_error.message()))
+                 : NotHeldError("the lease's TTL ran out (auto-renewal is off)");
+    } else if (!held->auto_renew) {
+      next = LossPoint(held->lease);
+    } else {
+      auto renewed = backend_->Extend(held->lease, held->lease.ttl);
+      TimePoint after = clock.Now();
+      if (renewed.ok()) {
+        held->lease.valid_until = renewed->valid_until;
+        held->valid_until = renewed->valid_until.time_since_epoch().count();
+        held->last_renew_error = OkStatus();
+        Emit(EventKind::kRenewed, held->lease.name, token, after - now);
+        next = std::min(after + held->interval, LossPoint(held->lease));
+      } else if (renewed.status().code() == Code::kNotHeld) {
+        lost = std::move(renewed).status();
+      } else {
+        // Keep trying, more often as the loss point nears.
+        held->last_renew_error = renewed.status();
+        Emit(EventKind::kRenewFailed, held->lease.name, token, after - now, renewed.status());
+        TimePoint loss = LossPoint(held->lease);
+        auto retry = std::clamp<std::chrono::nanoseconds>((loss - after) / 4, milliseconds(10),
+                                                          std::chrono::seconds(1));
+        next = std::min(after + retry, loss);
+      }
+    }
+    if (!lost.ok()) {
+      held->state = HeldState::kLost;
+      held->lost_reason = lost;
+    }
+  }
+  if (!lost.ok()) {
+    // Outside held->mu: stop callbacks may call Release().
+    Emit(EventKind::kLost, held->lease.name, token, clock.Now() - held->acquired_at, lost);
+    held->lost.request_stop();
+  }
+  return next;
+}
+
+Status LockerCore::Release(HeldLock& held) {
+  Lease lease;
+  {
+    std::lock_guard lock(held.mu);
+    HeldState state = held.state;
+    if (state == HeldState::kLost) {
+      return NotHeldError(fmt::format("the lock was lost: {}", held.lost_reason.message()));
+    }
+    if (state != HeldState::kHeld) return NotHeldError("already released");
+    held.state = HeldState::kReleased;
+    lease = held.lease;
+  }
+  Unschedule(held);
+  Status status = backend_->Release(lease);
+  Emit(EventKind::kReleased, lease.name, lease.token, options_.clock->Now() - held.acquired_at,
+       status);
+  return status;
+}
+
+Lease LockerCore::Detach(HeldLock& held) {
+  std::lock_guard lock(held.mu);
+  if (held.state == HeldState::kHeld) held.state = HeldState::kDetached;
+  Unschedule(held);
+  return held.lease;
+}
+
+}  // namespace internal
+
+Locker::Locker(std::shared_ptr<Backend> backend, LockerOptions options)
+    : core_(std::make_shared<internal::LockerCore>(std::move(backend), std::move(options))) {}
+
+Locker::~Locker() = default;
+
+Result<Lock> Locker::Acquire(std::string_view name, const AcquireOptions& options) {
+  auto held = core_->Acquire(name, options);
+  if (!held.ok()) return std::move(held).status();
+  return Lock(core_, std::move(*held));
+}
+
+Backend& Locker::backend() const { return core_->backend(); }
+const LockerOptions& Locker::options() const { return core_->options(); }
+
+}  // namespace dlock

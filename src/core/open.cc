@@ -1,0 +1,59 @@
+#include "dlock/open.h"
+
+#include <fmt/format.h>
+
+#include "dlock/backends/file.h"
+#include "dlock/duration.h"
+
+namespace dlock {
+namespace {
+
+Result<bool> ParseBool(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes") return true;
+  if (value == "false" || value == "0" || value == "no") return false;
+  return InvalidArgumentError(fmt::format("option '{}' takes true or false, not '{}'", key, value));
+}
+
+Result<std::shared_ptr<Backend>> OpenFile(const BackendUri& uri) {
+  FileOptions options;
+  options.dir = uri.path;
+  for (const auto& [key, value] : uri.query) {
+    if (key == "fsync") {
+      auto on = ParseBool(key, value);
+      if (!on.ok()) return on.status();
+      options.fsync = *on;
+    } else if (key == "timeout") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return d.status();
+      options.op_timeout = *d;
+    } else {
+      return InvalidArgumentError(
+          fmt::format("unknown option '{}' for file://; known: fsync, timeout", key));
+    }
+  }
+  return MakeFileBackend(options);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
+  if (uri.scheme == "file") return OpenFile(uri);
+  if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||
+      uri.scheme == "etcd" || uri.scheme == "zk") {
+    return UnimplementedError(fmt::format(
+        "the {}:// backend is not built yet; this build has file:// only (see README)",
+        uri.scheme));
+  }
+  return InvalidArgumentError(fmt::format(
+      "unknown backend scheme '{}://'; use file://, redis://, rediss://, redlock://, etcd:// or "
+      "zk://",
+      uri.scheme));
+}
+
+Result<std::shared_ptr<Backend>> OpenBackend(std::string_view text) {
+  auto uri = ParseBackendUri(text);
+  if (!uri.ok()) return uri.status();
+  return OpenBackend(*uri);
+}
+
+}  // namespace dlock

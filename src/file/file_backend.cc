@@ -1,0 +1,318 @@
+// The embedded backend: one file per lock name in a directory, changed under flock(2).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/lock_record.h"
+#include "dlock/backends/file.h"
+#include "file/name_encoding.h"
+#include "file/record_format.h"
+
+namespace dlock {
+namespace {
+
+using internal::LockRecord;
+using internal::TimePoint;
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string Errno(int err) { return std::strerror(err); }
+
+// Errors the caller may retry (resource exhaustion) versus those it must fix.
+Status FromErrno(int err, std::string_view what) {
+  std::string message = fmt::format("{}: {}", what, Errno(err));
+  if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN || err == EIO) {
+    return UnavailableError(std::move(message));
+  }
+  return FailedPreconditionError(std::move(message));
+}
+
+std::string ReadBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id.empty() ? "unknown" : id;
+}
+
+class FileBackend final : public Backend {
+ public:
+  FileBackend(FileOptions options, int dir_fd)
+      : options_(std::move(options)), dir_fd_(dir_fd), boot_id_(ReadBootId()) {}
+  ~FileBackend() override { ::close(dir_fd_); }
+
+  Result<Lease> TryAcquire(const AcquireRequest& request) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
+    auto start = options_.clock->Now();
+    Lease lease;
+    DLOCK_RETURN_IF_ERROR(Mutate(request.name, kCreate, [&](LockRecord& record, bool is_new) -> Status {
+      // A new file starts its counter at the wall clock in microseconds, so tokens keep
+      // increasing even if the directory (say, a tmpfs) is wiped by a reboot.
+      FencingToken floor = is_new ? WallMicros() : 0;
+      auto token = internal::RecordAcquire(record, request, options_.clock->Now(), floor);
+      if (!token.ok()) return token.status();
+      lease = internal::RecordLease(record, start);
+      return OkStatus();
+    }));
+    return lease;
+  }
+
+  Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
+    auto start = options_.clock->Now();
+    Lease out;
+    DLOCK_RETURN_IF_ERROR(Mutate(lease.name, kExisting, [&](LockRecord& record, bool) -> Status {
+      DLOCK_RETURN_IF_ERROR(
+          internal::RecordExtend(record, lease.owner_id, ttl, options_.clock->Now()));
+      out = internal::RecordLease(record, start);
+      return OkStatus();
+    }));
+    return out;
+  }
+
+  Status Release(const Lease& lease) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    return Mutate(lease.name, kExisting, [&](LockRecord& record, bool) {
+      return internal::RecordRelease(record, lease.owner_id, options_.clock->Now());
+    });
+  }
+
+  Status ForceRelease(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    return Mutate(name, kExisting, [&](LockRecord& record, bool) {
+      return internal::RecordForceRelease(record, options_.clock->Now());
+    });
+  }
+
+  Result<LockState> Inspect(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    std::string file = internal::LockFileName(name);
+    Fd fd(::openat(dir_fd_, file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) return LockState{.name = std::string(name)};
+      return FromErrno(errno, fmt::format("cannot open lock file {}", Path(file)));
+    }
+    DLOCK_RETURN_IF_ERROR(LockFile(fd.get(), LOCK_SH, file));
+    LockRecord record;
+    bool is_new = false;
+    DLOCK_RETURN_IF_ERROR(Load(fd.get(), file, name, record, is_new));
+    LockState state = internal::RecordState(record, options_.clock->Now());
+    state.name = std::string(name);
+    return state;
+  }
+
+  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                        std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    // Watch first, then look: a release between the two is seen either way.
+    Fd notify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (notify.get() < 0) return FromErrno(errno, "inotify_init1");
+    std::string path = Path(internal::LockFileName(name));
+    if (inotify_add_watch(notify.get(), path.c_str(),
+                          IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB) < 0) {
+      if (errno == ENOENT) return OkStatus();
+      return FromErrno(errno, fmt::format("cannot watch {}", path));
+    }
+    auto state = Inspect(name);
+    if (!state.ok()) return state.status();
+    if (!state->held) return OkStatus();
+    auto expires = options_.clock->Now() + state->remaining;
+
+    Fd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (wake.get() < 0) return FromErrno(errno, "eventfd");
+    std::stop_callback on_stop(stop, [&] {
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
+    });
+    while (true) {
+      if (stop.stop_requested()) return CancelledError("wait cancelled");
+      auto now = options_.clock->Now();
+      if (now >= expires) return OkStatus();
+      if (now >= deadline) return DeadlineExceededError("still held at the deadline");
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(std::min(expires, deadline) - now);
+      std::array<pollfd, 2> fds{{{notify.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}}};
+      int n = ::poll(fds.data(), fds.size(),
+                     static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+      if (n < 0 && errno != EINTR) return FromErrno(errno, "poll");
+      if (n > 0 && (fds[0].revents & POLLIN)) return OkStatus();
+    }
+  }
+
+  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  std::string_view kind() const override { return "file"; }
+
+ private:
+  std::string Path(const std::string& file) const { return (options_.dir / file).string(); }
+
+  static FencingToken WallMicros() {
+    return static_cast<FencingToken>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  }
+
+  // flock with a bound: the critical sections are microseconds long, so waiting longer
+  // than op_timeout means the other process is stopped or hung inside one.
+  Status LockFile(int fd, int how, const std::string& file) {
+    auto give_up = std::chrono::steady_clock::now() + options_.op_timeout;
+    auto pause = std::chrono::microseconds(20);
+    while (::flock(fd, how | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) return FromErrno(errno, fmt::format("flock {}", Path(file)));
+      if (std::chrono::steady_clock::now() >= give_up) {
+        return UnavailableError(fmt::format(
+            "lock file {} stayed busy for {}ms; is a process stopped in the middle of an "
+            "operation on it?",
+            Path(file), options_.op_timeout.count()));
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(1000));
+    }
+    return OkStatus();
+  }
+
+  Status Load(int fd, const std::string& file, std::string_view name, LockRecord& record,
+              bool& is_new) {
+    std::array<char, 8192> buf{};
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
+    if (n < 0) return FromErrno(errno, fmt::format("cannot read {}", Path(file)));
+    is_new = n == 0;
+    if (is_new) {
+      record = LockRecord{};
+      record.name = std::string(name);
+      return OkStatus();
+    }
+    Status parsed = internal::ParseRecord(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                                          boot_id_, record);
+    if (!parsed.ok()) {
+      return FailedPreconditionError(fmt::format(
+          "{}: {}; remove it to reset the lock (its fencing counter restarts from the clock)",
+          Path(file), parsed.message()));
+    }
+    if (record.name != name) {
+      return FailedPreconditionError(
+          fmt::format("{} belongs to another lock name (hash collision); use a shorter name",
+                      Path(file)));
+    }
+    return OkStatus();
+  }
+
+  enum Open { kCreate, kExisting };
+
+  // Opens the lock's file (creating it only for kCreate: a lock file is never removed,
+  // as removing it under flock races with processes that opened it already), takes its
+  // flock, loads the record, applies `op`, and writes the record back if `op` changed it,
+  // even when `op` fails (it may have cleared an expired holder on the way).
+  template <class Op>
+  Status Mutate(std::string_view name, Open mode, Op op) {
+    std::string file = internal::LockFileName(name);
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (mode == kCreate ? O_CREAT : 0);
+    Fd fd(::openat(dir_fd_, file.c_str(), flags, 0666));
+    if (fd.get() < 0) {
+      if (errno == ENOENT && mode == kExisting) {
+        return NotHeldError(fmt::format("lock '{}' is not held", name));
+      }
+      return FromErrno(errno, fmt::format("cannot open lock file {}", Path(file)));
+    }
+    DLOCK_RETURN_IF_ERROR(LockFile(fd.get(), LOCK_EX, file));
+    LockRecord record;
+    bool is_new = false;
+    DLOCK_RETURN_IF_ERROR(Load(fd.get(), file, name, record, is_new));
+    std::string before = is_new ? std::string() : internal::SerializeRecord(record, boot_id_);
+    Status status = op(record, is_new);
+    std::string after = internal::SerializeRecord(record, boot_id_);
+    if (after != before && (status.ok() || !is_new)) {
+      DLOCK_RETURN_IF_ERROR(Store(fd.get(), file, after));
+    }
+    return status;
+  }
+
+  Status Store(int fd, const std::string& file, const std::string& text) {
+    ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
+    if (n != static_cast<ssize_t>(text.size())) {
+      return FromErrno(n < 0 ? errno : ENOSPC, fmt::format("cannot write {}", Path(file)));
+    }
+    if (::ftruncate(fd, static_cast<off_t>(text.size())) != 0) {
+      return FromErrno(errno, fmt::format("cannot truncate {}", Path(file)));
+    }
+    if (options_.fsync && ::fdatasync(fd) != 0) {
+      return FromErrno(errno, fmt::format("cannot sync {}", Path(file)));
+    }
+    return OkStatus();
+  }
+
+  const FileOptions options_;
+  const int dir_fd_;  // owned; closed in the destructor
+  const std::string boot_id_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> MakeFileBackend(const FileOptions& options) {
+  if (options.dir.empty()) return InvalidArgumentError("the file backend needs a directory");
+  FileOptions opts = options;
+  if (!opts.clock) opts.clock = SystemClock();
+  std::error_code ec;
+  opts.dir = std::filesystem::absolute(opts.dir, ec);
+  if (ec) return FailedPreconditionError(fmt::format("bad lock directory: {}", ec.message()));
+  if (!std::filesystem::exists(opts.dir, ec)) {
+    std::filesystem::create_directories(opts.dir, ec);
+    if (ec) {
+      return FailedPreconditionError(fmt::format("cannot create lock directory {}: {}",
+                                                 opts.dir.string(), ec.message()));
+    }
+    ::chmod(opts.dir.c_str(), 0700);
+  }
+  int dir_fd = ::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return FromErrno(errno, fmt::format("cannot open lock directory {}", opts.dir.string()));
+  }
+  struct stat st {};
+  if (::fstat(dir_fd, &st) != 0 || (st.st_mode & S_IWOTH)) {
+    ::close(dir_fd);
+    return FailedPreconditionError(fmt::format(
+        "lock directory {} is writable by every user, so anyone could tamper with its locks; "
+        "use a directory only trusted users can write",
+        opts.dir.string()));
+  }
+  if (::faccessat(dir_fd, ".", W_OK, AT_EACCESS) != 0) {
+    int err = errno;
+    ::close(dir_fd);
+    return FromErrno(err, fmt::format("lock directory {} is not writable", opts.dir.string()));
+  }
+  return std::shared_ptr<Backend>(std::make_shared<FileBackend>(std::move(opts), dir_fd));
+}
+
+std::filesystem::path DefaultFileDir() {
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  if (runtime != nullptr && runtime[0] == '/') return std::filesystem::path(runtime) / "dlock";
+  return fmt::format("/tmp/dlock-{}", ::getuid());
+}
+
+}  // namespace dlock

@@ -1,0 +1,94 @@
+#include "dlock/testing/faulty_backend.h"
+
+#include <fmt/format.h>
+
+namespace dlock::testing {
+namespace {
+
+std::size_t Index(Op op) { return static_cast<std::size_t>(op); }
+
+}  // namespace
+
+FaultyBackend::FaultyBackend(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
+
+void FaultyBackend::FailNext(Op op, int n, Code code) {
+  std::lock_guard lock(mu_);
+  faults_[Index(op)] = {n, code};
+}
+
+void FaultyBackend::FailAlways(Op op, Code code) {
+  std::lock_guard lock(mu_);
+  faults_[Index(op)] = {-1, code};
+}
+
+void FaultyBackend::Heal(Op op) {
+  std::lock_guard lock(mu_);
+  faults_[Index(op)] = {};
+}
+
+void FaultyBackend::DisableNativeWait() {
+  std::lock_guard lock(mu_);
+  native_wait_disabled_ = true;
+}
+
+int FaultyBackend::calls(Op op) const {
+  std::lock_guard lock(mu_);
+  return calls_[Index(op)];
+}
+
+Status FaultyBackend::Enter(Op op) {
+  std::lock_guard lock(mu_);
+  ++calls_[Index(op)];
+  Fault& fault = faults_[Index(op)];
+  if (fault.remaining == 0) return OkStatus();
+  if (fault.remaining > 0) --fault.remaining;
+  return Status(fault.code, fmt::format("injected {}", CodeName(fault.code)));
+}
+
+Result<Lease> FaultyBackend::TryAcquire(const AcquireRequest& request) {
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kTryAcquire));
+  return inner_->TryAcquire(request);
+}
+
+Result<Lease> FaultyBackend::Extend(const Lease& lease, std::chrono::milliseconds ttl) {
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kExtend));
+  return inner_->Extend(lease, ttl);
+}
+
+Status FaultyBackend::Release(const Lease& lease) {
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kRelease));
+  return inner_->Release(lease);
+}
+
+Status FaultyBackend::ForceRelease(std::string_view name) {
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kForceRelease));
+  return inner_->ForceRelease(name);
+}
+
+Result<LockState> FaultyBackend::Inspect(std::string_view name) {
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kInspect));
+  return inner_->Inspect(name);
+}
+
+Status FaultyBackend::WaitForRelease(std::string_view name,
+                                     std::chrono::steady_clock::time_point deadline,
+                                     std::stop_token stop) {
+  {
+    std::lock_guard lock(mu_);
+    if (native_wait_disabled_) {
+      ++calls_[Index(Op::kWaitForRelease)];
+      return UnimplementedError("native wait disabled by the test");
+    }
+  }
+  DLOCK_RETURN_IF_ERROR(Enter(Op::kWaitForRelease));
+  return inner_->WaitForRelease(name, deadline, stop);
+}
+
+BackendCapabilities FaultyBackend::capabilities() const {
+  BackendCapabilities caps = inner_->capabilities();
+  std::lock_guard lock(mu_);
+  if (native_wait_disabled_) caps.native_wait = false;
+  return caps;
+}
+
+}  // namespace dlock::testing

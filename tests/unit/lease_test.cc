@@ -1,0 +1,58 @@
+#include "dlock/lease.h"
+
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace dlock {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(LeaseTest, OwnerIdsAre128BitHexAndUnique) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewOwnerId();
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_TRUE(ValidateOwnerId(id).ok());
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+}
+
+TEST(LeaseTest, NameRules) {
+  EXPECT_TRUE(ValidateName("jobs/nightly").ok());
+  EXPECT_TRUE(ValidateName("../../etc/passwd").ok());  // allowed: backends encode it
+  EXPECT_TRUE(ValidateName("ünïcode name").ok());
+  EXPECT_TRUE(ValidateName(std::string(kMaxNameLength, 'a')).ok());
+  EXPECT_EQ(ValidateName("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateName(std::string(10'000, 'a')).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateName("a\nb").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateName(std::string("a\0b", 3)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateName("a\x7f").code(), Code::kInvalidArgument);
+}
+
+TEST(LeaseTest, TtlRules) {
+  EXPECT_TRUE(ValidateTtl(milliseconds(10)).ok());
+  EXPECT_TRUE(ValidateTtl(std::chrono::hours(24)).ok());
+  EXPECT_EQ(ValidateTtl(milliseconds(0)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateTtl(milliseconds(-5)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateTtl(std::chrono::hours(25)).code(), Code::kInvalidArgument);
+}
+
+TEST(LeaseTest, OwnerIdRules) {
+  EXPECT_EQ(ValidateOwnerId("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateOwnerId("abc def").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidateOwnerId(std::string(129, 'a')).code(), Code::kInvalidArgument);
+}
+
+TEST(LeaseTest, ValidityIsConservative) {
+  EXPECT_EQ(ClockDrift(milliseconds(10'000)), milliseconds(102));
+  auto start = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
+  EXPECT_EQ(ValidUntil(start, milliseconds(10'000)), start + milliseconds(9898));
+}
+
+}  // namespace
+}  // namespace dlock

@@ -1,0 +1,415 @@
+// Locker and Lock on the memory backend, with a ManualClock: nothing here sleeps
+// through a TTL or a backoff.
+#include "dlock/locker.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "dlock/backends/memory.h"
+#include "dlock/testing/faulty_backend.h"
+#include "dlock/testing/manual_clock.h"
+#include "test_util.h"
+
+namespace dlock {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::FaultyBackend;
+using testing::ManualClock;
+using testing::Op;
+using test::WaitFor;
+
+class RecordingListener : public EventListener {
+ public:
+  void OnEvent(const Event& e) override {
+    std::lock_guard lock(mu_);
+    kinds_.push_back(e.kind);
+  }
+  int count(EventKind kind) const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(std::count(kinds_.begin(), kinds_.end(), kind));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<EventKind> kinds_;
+};
+
+class LockerTest : public ::testing::Test {
+ protected:
+  LockerTest()
+      : clock_(std::make_shared<ManualClock>()),
+        memory_(MakeMemoryBackend({.clock = clock_})),
+        faulty_(std::make_shared<FaultyBackend>(memory_)),
+        listener_(std::make_shared<RecordingListener>()) {}
+
+  std::unique_ptr<Locker> MakeLocker(milliseconds ttl = seconds(3)) {
+    LockerOptions options;
+    options.ttl = ttl;
+    options.clock = clock_;
+    options.listener = listener_;
+    options.backoff = {.initial = milliseconds(10), .max = milliseconds(200)};
+    return std::make_unique<Locker>(faulty_, options);
+  }
+
+  // Takes `name` directly in the store, as another process would.
+  Lease HoldElsewhere(std::string name, milliseconds ttl = std::chrono::hours(1)) {
+    auto lease = memory_->TryAcquire({std::move(name), ttl, NewOwnerId(), {}});
+    EXPECT_TRUE(lease.ok());
+    return lease.ok() ? *lease : Lease{};
+  }
+
+  // Moves the clock to the next deadline a background thread waits for, once there is one.
+  void StepToNextDeadline() {
+    std::optional<Clock::TimePoint> next;
+    ASSERT_TRUE(WaitFor([&] { return (next = clock_->NextDeadlineAfter(clock_->Now())).has_value(); }));
+    clock_->Advance(*next - clock_->Now());
+  }
+
+  std::shared_ptr<ManualClock> clock_;
+  std::shared_ptr<Backend> memory_;
+  std::shared_ptr<FaultyBackend> faulty_;
+  std::shared_ptr<RecordingListener> listener_;
+};
+
+TEST_F(LockerTest, AcquireFreeLock) {
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_TRUE(lock->held());
+  EXPECT_EQ(lock->token(), 1u);
+  EXPECT_EQ(lock->lease().ttl, seconds(3));
+  EXPECT_LT(lock->lease().valid_until, clock_->Now() + seconds(3));
+  EXPECT_EQ(listener_->count(EventKind::kAcquired), 1);
+}
+
+TEST_F(LockerTest, ContendedWithoutWaitFailsAtOnce) {
+  Lease holder = HoldElsewhere("a");
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a");
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::kContended);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 1);
+  EXPECT_EQ(listener_->count(EventKind::kAcquireFailed), 1);
+}
+
+TEST_F(LockerTest, PollingWaitGivesUpExactlyAtDeadline) {
+  Lease holder = HoldElsewhere("a");
+  faulty_->DisableNativeWait();
+  clock_->SetAutoAdvance(true);
+  auto locker = MakeLocker();
+  auto start = clock_->Now();
+  auto lock = locker->Acquire("a", {.wait = seconds(2), .auto_renew = false});
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::kDeadlineExceeded);
+  EXPECT_NE(lock.status().message().find("after waiting 2s"), std::string::npos);
+  EXPECT_EQ(clock_->Now() - start, seconds(2));  // never past the deadline
+  EXPECT_GT(faulty_->calls(Op::kTryAcquire), 10);
+  EXPECT_EQ(listener_->count(EventKind::kWaiting), 1);
+}
+
+TEST_F(LockerTest, PollingSleepsFollowCappedExponentialBackoff) {
+  Lease holder = HoldElsewhere("a");
+  faulty_->DisableNativeWait();
+  clock_->SetAutoAdvance(true);
+  auto locker = MakeLocker();
+  (void)locker->Acquire("a", {.wait = seconds(5), .auto_renew = false});
+  auto waits = clock_->waits();
+  ASSERT_GT(waits.size(), 10u);
+  std::chrono::nanoseconds cap = milliseconds(10);
+  std::set<std::chrono::nanoseconds::rep> distinct;
+  for (std::size_t i = 0; i + 1 < waits.size(); ++i) {  // the last one is cut by the deadline
+    EXPECT_LE(waits[i], cap) << "sleep " << i;
+    cap = std::min<std::chrono::nanoseconds>(cap * 2, milliseconds(200));
+    distinct.insert(waits[i].count());
+  }
+  EXPECT_GT(distinct.size(), waits.size() / 2);  // jittered, not a fixed schedule
+}
+
+TEST_F(LockerTest, NativeWaitIsWokenByRelease) {
+  Lease holder = HoldElsewhere("a");
+  auto locker = MakeLocker();
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker->Acquire("a", {.wait = seconds(10)})); });
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  auto before = clock_->Now();
+  ASSERT_TRUE(memory_->Release(holder).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_EQ((*got)->token(), 2u);
+  EXPECT_EQ(clock_->Now(), before);  // woken by the release, not by time
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
+}
+
+TEST_F(LockerTest, NativeWaitWakesWhenHolderTtlRunsOut) {
+  Lease holder = HoldElsewhere("a", seconds(1));
+  clock_->SetAutoAdvance(true);
+  auto locker = MakeLocker();
+  auto start = clock_->Now();
+  auto lock = locker->Acquire("a", {.wait = seconds(10), .auto_renew = false});
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ(clock_->Now() - start, seconds(1));
+  EXPECT_EQ(lock->token(), 2u);
+}
+
+TEST_F(LockerTest, CancelStopsTheWait) {
+  Lease holder = HoldElsewhere("a");
+  auto locker = MakeLocker();
+  std::stop_source cancel;
+  std::optional<Result<Lock>> got;
+  std::thread waiter(
+      [&] { got.emplace(locker->Acquire("a", {.wait = seconds(60), .stop = cancel.get_token()})); });
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  cancel.request_stop();
+  waiter.join();
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().code(), Code::kCancelled);
+}
+
+TEST_F(LockerTest, UnavailableStoreIsRetriedUntilItRecovers) {
+  faulty_->FailNext(Op::kTryAcquire, 3, Code::kUnavailable);
+  clock_->SetAutoAdvance(true);
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a", {.wait = seconds(10), .auto_renew = false});
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 4);
+}
+
+TEST_F(LockerTest, UnavailableWithoutWaitFailsAtOnce) {
+  faulty_->FailAlways(Op::kTryAcquire, Code::kUnavailable);
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a");
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::kUnavailable);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 1);
+}
+
+TEST_F(LockerTest, UnavailableUntilDeadlineSaysUnavailable) {
+  faulty_->FailAlways(Op::kTryAcquire, Code::kUnavailable);
+  clock_->SetAutoAdvance(true);
+  auto locker = MakeLocker();
+  auto start = clock_->Now();
+  auto lock = locker->Acquire("a", {.wait = seconds(1), .auto_renew = false});
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::kUnavailable);
+  EXPECT_EQ(clock_->Now() - start, seconds(1));
+}
+
+TEST_F(LockerTest, InvalidInputNeverReachesTheStore) {
+  auto locker = MakeLocker();
+  EXPECT_EQ(locker->Acquire("").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(locker->Acquire(std::string(10'000, 'x')).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(locker->Acquire("a", {.ttl = milliseconds(1)}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(locker->Acquire("a", {.ttl = std::chrono::hours(24 * 365)}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 0);
+}
+
+TEST_F(LockerTest, RenewalKeepsTheLockPastItsTtl) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  auto first_valid_until = lock->lease().valid_until;
+  for (int i = 1; i <= 9; ++i) {
+    clock_->Advance(seconds(1));
+    ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= i; })) << i;
+    EXPECT_TRUE(lock->held()) << i;
+  }
+  EXPECT_GT(lock->lease().valid_until, first_valid_until + seconds(5));
+  EXPECT_TRUE(lock->held());
+  EXPECT_FALSE(lock->lost().stop_requested());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  EXPECT_GE(listener_->count(EventKind::kRenewed), 3);
+}
+
+TEST_F(LockerTest, RenewalSayingNotHeldEndsTheLeaseAtOnce) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  faulty_->FailAlways(Op::kExtend, Code::kNotHeld);
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_FALSE(lock->held());
+  EXPECT_EQ(lock->lost_reason().code(), Code::kNotHeld);
+  EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  EXPECT_EQ(listener_->count(EventKind::kLost), 1);
+}
+
+TEST_F(LockerTest, UnreachableStoreLosesTheLeaseBeforeValidUntil) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  const auto valid_until = lock->lease().valid_until;
+  const auto loss_point = valid_until - milliseconds(300);  // ttl/10
+  std::atomic<Clock::TimePoint::rep> lost_at{0};
+  std::stop_callback on_lost(lock->lost(),
+                             [&] { lost_at = clock_->Now().time_since_epoch().count(); });
+  faulty_->FailAlways(Op::kExtend, Code::kUnavailable);
+
+  clock_->Advance(loss_point - milliseconds(1) - clock_->Now());
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 1; }));
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  EXPECT_FALSE(lock->lost().stop_requested());
+  EXPECT_GE(listener_->count(EventKind::kRenewFailed), 1);
+
+  clock_->Advance(milliseconds(1));
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_EQ(Clock::TimePoint(Clock::TimePoint::duration(lost_at.load())), loss_point);
+  EXPECT_LT(loss_point, valid_until);
+  EXPECT_NE(lock->lost_reason().message().find("injected unavailable"), std::string::npos)
+      << lock->lost_reason().message();
+}
+
+TEST_F(LockerTest, RenewalRecoversFromTransientFailures) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  faulty_->FailNext(Op::kExtend, 2, Code::kUnavailable);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    StepToNextDeadline();
+    ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= attempt; }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return listener_->count(EventKind::kRenewed) >= 1; }));
+  EXPECT_LT(clock_->Now(), lock->lease().valid_until - seconds(2));  // retried, then renewed
+  EXPECT_EQ(listener_->count(EventKind::kRenewFailed), 2);
+  EXPECT_FALSE(lock->lost().stop_requested());
+  EXPECT_TRUE(lock->held());
+}
+
+TEST_F(LockerTest, NoRenewalLosesTheLeaseAtItsTtl) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a", {.auto_renew = false});
+  ASSERT_TRUE(lock.ok());
+  clock_->Advance(seconds(2));
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  EXPECT_FALSE(lock->lost().stop_requested());
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 0);
+}
+
+TEST_F(LockerTest, ScopeExitReleases) {
+  auto locker = MakeLocker();
+  {
+    auto lock = locker->Acquire("a");
+    ASSERT_TRUE(lock.ok());
+    EXPECT_TRUE(memory_->Inspect("a")->held);
+  }
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
+  EXPECT_EQ(listener_->count(EventKind::kReleased), 1);
+}
+
+TEST_F(LockerTest, MoveAssignReleasesTheOldLock) {
+  auto locker = MakeLocker();
+  auto a = locker->Acquire("a");
+  auto b = locker->Acquire("b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  *a = std::move(*b);
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+  EXPECT_TRUE(memory_->Inspect("b")->held);
+  EXPECT_EQ(a->lease().name, "b");
+}
+
+TEST_F(LockerTest, ReleaseIsIdempotent) {
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  EXPECT_TRUE(lock->Release().ok());
+  EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
+  EXPECT_FALSE(lock->held());
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
+}
+
+TEST_F(LockerTest, FailedReleaseIsReportedAndTheLockFreesAtTtl) {
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  faulty_->FailNext(Op::kRelease, 1, Code::kUnavailable);
+  EXPECT_EQ(lock->Release().code(), Code::kUnavailable);
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  clock_->Advance(seconds(3));
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, DetachLeavesTheLockHeldAndStopsRenewal) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  Lease lease = lock->Detach();
+  EXPECT_EQ(lease.name, "a");
+  lock = Result<Lock>(Lock());  // destroying the detached Lock releases nothing
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  clock_->Advance(seconds(2));
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 0);
+  EXPECT_TRUE(memory_->Release(lease).ok());
+}
+
+TEST_F(LockerTest, LockOutlivesItsLockerAndKeepsRenewing) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  locker.reset();
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 1; }));
+  EXPECT_TRUE(lock->held());
+}
+
+int ThreadCount() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+TEST_F(LockerTest, OneRenewalThreadForManyLocks) {
+  auto locker = MakeLocker(seconds(3));
+  int before = ThreadCount();
+  std::vector<Lock> locks;
+  for (int i = 0; i < 1000; ++i) {
+    auto lock = locker->Acquire("lock-" + std::to_string(i));
+    ASSERT_TRUE(lock.ok());
+    locks.push_back(std::move(*lock));
+  }
+  EXPECT_LE(ThreadCount(), before + 1);
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 1000; }));
+  for (const Lock& l : locks) EXPECT_TRUE(l.held());
+}
+
+TEST_F(LockerTest, ManyThreadsOneLockNeverOverlap) {
+  auto locker = MakeLocker(seconds(30));
+  std::atomic<int> inside{0};
+  std::atomic<int> overlaps{0};
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto lock = locker->Acquire("shared", {.wait = seconds(60)});
+        if (!lock.ok()) continue;
+        if (inside.fetch_add(1) != 0) overlaps++;
+        inside.fetch_sub(1);
+        done++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(done.load(), 400);
+}
+
+}  // namespace
+}  // namespace dlock
