@@ -1,9 +1,9 @@
 #include "cli/cli_context.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdio>
 
 #include "cli/exit_codes.h"
 #include "dlock/backends/file.h"

@@ -1,14 +1,14 @@
 // dlock: run commands under distributed locks, and take, extend, release and inspect them.
 // The contract (commands, durations, exit codes) is DESIGN.md section 6; see README.md.
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "cli/cli_context.h"
 #include "cli/commands/commands.h"
@@ -40,10 +40,12 @@ int Main(int argc, char** argv) {
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
 
-  CLI::App app{"dlock: distributed locks that are safe, fast and observable.\n"
-               "Durations: 250ms, 10s, 2m, 1h; a bare number is seconds."};
+  CLI::App app{
+      "dlock: distributed locks that are safe, fast and observable.\n"
+      "Durations: 250ms, 10s, 2m, 1h; a bare number is seconds."};
   app.require_subcommand(1);
   app.fallthrough();
+  app.allow_extras();  // reported below, with a clearer message than CLI11's
   std::string backend;
   std::string log_level = "warn";
   app.add_option("--backend", backend,
@@ -54,7 +56,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
 
   dlock::cli::RunArgs run;
-  auto* run_cmd = app.add_subcommand("run", "Run a command while holding the lock: run NAME -- CMD");
+  auto* run_cmd =
+      app.add_subcommand("run", "Run a command while holding the lock: run NAME -- CMD");
   run_cmd->add_option("name", run.name, "Lock name")->required();
   run_cmd->add_option("--ttl", run.ttl, "Lease TTL, renewed while the command runs")
       ->capture_default_str();
@@ -64,7 +67,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
 
   dlock::cli::AcquireArgs acquire;
-  auto* acquire_cmd = app.add_subcommand("acquire", "Take the lock and leave it held; print the lease");
+  auto* acquire_cmd =
+      app.add_subcommand("acquire", "Take the lock and leave it held; print the lease");
   acquire_cmd->add_option("name", acquire.name, "Lock name")->required();
   acquire_cmd->add_option("--ttl", acquire.ttl, "Lease TTL")->capture_default_str();
   acquire_cmd->add_option("--wait", acquire.wait, "How long to wait; 0: one attempt")
@@ -80,9 +84,10 @@ int Main(int argc, char** argv) {
   dlock::cli::ReleaseArgs release;
   auto* release_cmd = app.add_subcommand("release", "Release a lock: --owner ID, or --force");
   release_cmd->add_option("name", release.name, "Lock name")->required();
-  auto* owner_opt = release_cmd->add_option("--owner", release.owner, "Owner id printed by acquire");
-  auto* force_opt =
-      release_cmd->add_flag("--force", release.force, "Break the lock whoever holds it (operators)");
+  auto* owner_opt =
+      release_cmd->add_option("--owner", release.owner, "Owner id printed by acquire");
+  auto* force_opt = release_cmd->add_flag("--force", release.force,
+                                          "Break the lock whoever holds it (operators)");
   owner_opt->excludes(force_opt);
 
   dlock::cli::InspectArgs inspect;
@@ -99,12 +104,20 @@ int Main(int argc, char** argv) {
   }
   SetUpLogging(log_level);
 
+  std::vector<std::string> extras = app.remaining();
+  for (auto* sub : app.get_subcommands()) {
+    for (const auto& e : sub->remaining()) extras.push_back(e);
+  }
+  if (!extras.empty() && !run_cmd->parsed()) {
+    dlock::cli::PrintError(fmt::format("unexpected argument '{}' (see dlock --help)", extras[0]));
+    return kExitUsage;
+  }
   if (has_separator && !run_cmd->parsed()) {
     dlock::cli::PrintError("'--' and a command belong to dlock run only");
     return kExitUsage;
   }
   if (run_cmd->parsed()) {
-    if (!has_separator) {
+    if (!has_separator || !extras.empty()) {
       dlock::cli::PrintError("missing '--' before the command: dlock run NAME [options] -- CMD");
       return kExitUsage;
     }

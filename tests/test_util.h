@@ -2,6 +2,7 @@
 #ifndef DLOCK_TESTS_TEST_UTIL_H_
 #define DLOCK_TESTS_TEST_UTIL_H_
 
+#include <gmock/gmock.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,8 +11,6 @@
 #include <functional>
 #include <string>
 #include <thread>
-
-#include <gmock/gmock.h>
 
 #include "dlock/status.h"
 

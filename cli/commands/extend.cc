@@ -8,7 +8,8 @@ namespace dlock::cli {
 int ExtendCommand(const std::string& backend, const ExtendArgs& args) {
   auto ttl = ParseDurationOption("--ttl", args.ttl);
   if (!ttl.ok()) return Fail(ttl.status());
-  for (const Status& s : {ValidateName(args.name), ValidateTtl(*ttl), ValidateOwnerId(args.owner)}) {
+  for (const Status& s :
+       {ValidateName(args.name), ValidateTtl(*ttl), ValidateOwnerId(args.owner)}) {
     if (!s.ok()) return Fail(s);
   }
   auto ctx = OpenContext(backend);

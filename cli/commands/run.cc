@@ -8,6 +8,7 @@
 // One thread (this one) waits on a signalfd and an eventfd: the eventfd is written when
 // the acquiring thread finishes and when the Lock's lost() fires.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,8 +25,6 @@
 #include <optional>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "cli/cli_context.h"
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
@@ -39,7 +38,8 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-constexpr std::array kWatchedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD};
+constexpr std::array kWatchedSignals = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+                                        SIGUSR1, SIGUSR2, SIGCHLD};
 
 void Notify(int efd) {
   std::uint64_t one = 1;
@@ -170,7 +170,8 @@ int RunCommand(const std::string& backend_uri, const RunArgs& args) {
   auto grace = ParseDurationOption("--grace", args.grace);
   if (!grace.ok()) return Fail(grace.status());
   if (args.command.empty()) {
-    return Fail(InvalidArgumentError("missing command: use dlock run NAME [options] -- CMD [ARGS]"));
+    return Fail(
+        InvalidArgumentError("missing command: use dlock run NAME [options] -- CMD [ARGS]"));
   }
   if (Status s = ValidateName(args.name); !s.ok()) return Fail(s);
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
@@ -187,7 +188,8 @@ int RunCommand(const std::string& backend_uri, const RunArgs& args) {
   ::pthread_sigmask(SIG_BLOCK, &blocked, &original);
   int sfd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (sfd < 0 || efd < 0) return Fail(InternalError(fmt::format("signalfd/eventfd: {}", std::strerror(errno))));
+  if (sfd < 0 || efd < 0)
+    return Fail(InternalError(fmt::format("signalfd/eventfd: {}", std::strerror(errno))));
 
   auto ctx = OpenContext(backend_uri);
   if (!ctx.ok()) return Fail(ctx.status());
@@ -233,13 +235,14 @@ int RunCommand(const std::string& backend_uri, const RunArgs& args) {
 
   const Lease lease = lock.lease();
   const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
-  Child child = Spawn(args.command, ChildEnvironment(lease, ctx->backend_redacted), original,
-                      foreground);
+  Child child =
+      Spawn(args.command, ChildEnvironment(lease, ctx->backend_redacted), original, foreground);
   if (child.exec_errno != 0) {
     if (child.pid > 0) ::waitpid(child.pid, nullptr, 0);
     if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
     lock.Release().IgnoreError();
-    PrintError(fmt::format("cannot run '{}': {}", args.command[0], std::strerror(child.exec_errno)));
+    PrintError(
+        fmt::format("cannot run '{}': {}", args.command[0], std::strerror(child.exec_errno)));
     return child.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
   }
 
@@ -267,8 +270,8 @@ int RunCommand(const std::string& backend_uri, const RunArgs& args) {
     Drain(efd);
     if (!lost && lock.lost().stop_requested()) {
       lost = true;
-      PrintError(fmt::format("lost the lock '{}': {}; sending SIGTERM to the command",
-                             args.name, lock.lost_reason().message()));
+      PrintError(fmt::format("lost the lock '{}': {}; sending SIGTERM to the command", args.name,
+                             lock.lost_reason().message()));
       ::kill(-child.pid, SIGTERM);
       kill_at = Steady::now() + *grace;
       kill_pending = true;

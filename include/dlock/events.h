@@ -33,7 +33,7 @@ struct Event {
   std::string_view name;     // the lock name
   FencingToken token = 0;    // 0 until acquired
   std::chrono::nanoseconds elapsed{0};
-  Status status;             // OK unless said otherwise above
+  Status status;  // OK unless said otherwise above
 };
 
 class EventListener {

@@ -125,9 +125,9 @@ class [[nodiscard]] Result {
 // Returns from the enclosing function when `expr` (a Status) is not OK.
 #define DLOCK_RETURN_IF_ERROR(expr) DLOCK_RETURN_IF_ERROR_IMPL_(expr, __LINE__)
 #define DLOCK_RETURN_IF_ERROR_IMPL_(expr, line) DLOCK_RETURN_IF_ERROR_IMPL2_(expr, line)
-#define DLOCK_RETURN_IF_ERROR_IMPL2_(expr, line)         \
-  do {                                                   \
-    ::dlock::Status dlock_status_##line = (expr);        \
+#define DLOCK_RETURN_IF_ERROR_IMPL2_(expr, line)               \
+  do {                                                         \
+    ::dlock::Status dlock_status_##line = (expr);              \
     if (!dlock_status_##line.ok()) return dlock_status_##line; \
   } while (0)
 

@@ -25,11 +25,11 @@ struct HostPort {
 };
 
 struct BackendUri {
-  std::string scheme;  // lower case
-  std::string user;    // percent-decoded
-  std::optional<std::string> password;  // percent-decoded; secret
-  std::vector<HostPort> hosts;           // empty for file://
-  std::string path;                      // percent-decoded; for file:// the directory
+  std::string scheme;                        // lower case
+  std::string user;                          // percent-decoded
+  std::optional<std::string> password;       // percent-decoded; secret
+  std::vector<HostPort> hosts;               // empty for file://
+  std::string path;                          // percent-decoded; for file:// the directory
   std::map<std::string, std::string> query;  // percent-decoded
 
   // The URI as given, with any password replaced by "***". Safe to log and to pass to a

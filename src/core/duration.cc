@@ -1,10 +1,10 @@
 #include "dlock/duration.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-
-#include <fmt/format.h>
 
 namespace dlock {
 namespace {

@@ -1,5 +1,6 @@
 #include "dlock/lease.h"
 
+#include <fmt/format.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -7,8 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 namespace dlock {
 
@@ -24,8 +23,8 @@ HolderInfo HolderInfo::ThisProcess() {
 Status ValidateName(std::string_view name) {
   if (name.empty()) return InvalidArgumentError("lock name is empty");
   if (name.size() > kMaxNameLength) {
-    return InvalidArgumentError(fmt::format("lock name is {} bytes long; the limit is {}",
-                                            name.size(), kMaxNameLength));
+    return InvalidArgumentError(
+        fmt::format("lock name is {} bytes long; the limit is {}", name.size(), kMaxNameLength));
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
@@ -38,9 +37,9 @@ Status ValidateName(std::string_view name) {
 
 Status ValidateTtl(std::chrono::milliseconds ttl) {
   if (ttl < kMinTtl || ttl > kMaxTtl) {
-    return InvalidArgumentError(
-        fmt::format("TTL {}ms is out of range; it must be between {}ms and {}h", ttl.count(),
-                    kMinTtl.count(), std::chrono::duration_cast<std::chrono::hours>(kMaxTtl).count()));
+    return InvalidArgumentError(fmt::format(
+        "TTL {}ms is out of range; it must be between {}ms and {}h", ttl.count(), kMinTtl.count(),
+        std::chrono::duration_cast<std::chrono::hours>(kMaxTtl).count()));
   }
   return OkStatus();
 }

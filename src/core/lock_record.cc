@@ -1,8 +1,8 @@
 #include "core/lock_record.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace dlock::internal {
 
@@ -25,8 +25,8 @@ std::string DescribeHolder(const LockRecord& record) {
                      record.token);
 }
 
-Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request,
-                                   TimePoint now, FencingToken token_floor) {
+Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request, TimePoint now,
+                                   FencingToken token_floor) {
   if (record.HeldAt(now)) {
     return ContendedError(
         fmt::format("lock '{}' is held by {}", request.name, DescribeHolder(record)));
@@ -90,16 +90,14 @@ LockState RecordState(const LockRecord& record, TimePoint now) {
   state.token = record.token;
   state.held = record.HeldAt(now);
   if (state.held) {
-    state.remaining =
-        std::chrono::ceil<std::chrono::milliseconds>(record.expires - now);
+    state.remaining = std::chrono::ceil<std::chrono::milliseconds>(record.expires - now);
     state.holder = record.holder;
   }
   return state;
 }
 
 Lease RecordLease(const LockRecord& record, TimePoint start) {
-  return Lease{record.name, record.owner, record.token, record.ttl,
-               ValidUntil(start, record.ttl)};
+  return Lease{record.name, record.owner, record.token, record.ttl, ValidUntil(start, record.ttl)};
 }
 
 }  // namespace dlock::internal

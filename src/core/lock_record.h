@@ -33,12 +33,12 @@ Status ValidateLeaseForCall(const Lease& lease);
 
 // If the record is free at `now`, grants it to request.owner_id with the token
 // max(token, token_floor) + 1 and returns that token; else kContended naming the holder.
-Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request,
-                                   TimePoint now, FencingToken token_floor);
+Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request, TimePoint now,
+                                   FencingToken token_floor);
 
 // The record operations below clear an expired holder as they pass.
-Status RecordExtend(LockRecord& record, const std::string& owner,
-                    std::chrono::milliseconds ttl, TimePoint now);
+Status RecordExtend(LockRecord& record, const std::string& owner, std::chrono::milliseconds ttl,
+                    TimePoint now);
 Status RecordRelease(LockRecord& record, const std::string& owner, TimePoint now);
 Status RecordForceRelease(LockRecord& record, TimePoint now);
 LockState RecordState(const LockRecord& record, TimePoint now);

@@ -1,9 +1,9 @@
 #include "dlock/locker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "core/locker_core.h"
 #include "dlock/duration.h"
@@ -38,7 +38,8 @@ LockerCore::~LockerCore() = default;
 void LockerCore::Emit(EventKind kind, std::string_view name, FencingToken token,
                       std::chrono::nanoseconds elapsed, Status status) const {
   if (!options_.listener) return;
-  options_.listener->OnEvent(Event{kind, backend_->kind(), name, token, elapsed, std::move(status)});
+  options_.listener->OnEvent(
+      Event{kind, backend_->kind(), name, token, elapsed, std::move(status)});
 }
 
 Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
@@ -72,8 +73,9 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       held->interval = std::chrono::duration_cast<milliseconds>(ttl * options_.renew_fraction);
       held->acquired_at = clock.Now();
       Emit(EventKind::kAcquired, name, held->lease.token, held->acquired_at - start);
-      TimePoint first = options.auto_renew ? std::min(start + held->interval, LossPoint(held->lease))
-                                           : LossPoint(held->lease);
+      TimePoint first = options.auto_renew
+                            ? std::min(start + held->interval, LossPoint(held->lease))
+                            : LossPoint(held->lease);
       Schedule(held, first);
       return held;
     }
@@ -158,12 +160,11 @@ std::optional<TimePoint> LockerCore::Service(const std::shared_ptr<HeldLock>& he
     token = held->lease.token;
     TimePoint now = clock.Now();
     if (now >= LossPoint(held->lease)) {
-      lost = held->auto_renew
-                 ? NotHeldError(fmt::format("could not renew before the lease ran out: {}",
-                                            held->last_renew_error.ok()
-                                                ? "no renewal succeeded"
-                                                : held->last_renew_error.message()))
-                 : NotHeldError("the lease's TTL ran out (auto-renewal is off)");
+      lost = held->auto_renew ? NotHeldError(fmt::format(
+                                    "could not renew before the lease ran out: {}",
+                                    held->last_renew_error.ok() ? "no renewal succeeded"
+                                                                : held->last_renew_error.message()))
+                              : NotHeldError("the lease's TTL ran out (auto-renewal is off)");
     } else if (!held->auto_renew) {
       next = LossPoint(held->lease);
     } else {

@@ -31,16 +31,16 @@ struct HeldLock {
   // Serializes renewal calls with Release/Detach, so that a late renewal can never
   // extend a lease after it was released.
   std::mutex mu;
-  Lease lease;                    // guarded by mu
-  Status lost_reason;             // guarded by mu; set when state becomes kLost
-  Status last_renew_error;        // guarded by mu; reset by a successful renewal
+  Lease lease;              // guarded by mu
+  Status lost_reason;       // guarded by mu; set when state becomes kLost
+  Status last_renew_error;  // guarded by mu; reset by a successful renewal
   std::atomic<HeldState> state{HeldState::kHeld};
   std::atomic<TimePoint::rep> valid_until{0};  // mirrors lease.valid_until
   bool auto_renew = true;                      // constant after construction
   std::chrono::milliseconds interval{0};       // constant after construction
   TimePoint acquired_at{};                     // constant after construction
   std::stop_source lost;
-  std::optional<RenewQueue::iterator> slot;    // guarded by LockerCore::queue_mu_
+  std::optional<RenewQueue::iterator> slot;  // guarded by LockerCore::queue_mu_
 };
 
 class LockerCore {
@@ -52,8 +52,7 @@ class LockerCore {
   const LockerOptions& options() const { return options_; }
   Clock& clock() const { return *options_.clock; }
 
-  Result<std::shared_ptr<HeldLock>> Acquire(std::string_view name,
-                                            const AcquireOptions& options);
+  Result<std::shared_ptr<HeldLock>> Acquire(std::string_view name, const AcquireOptions& options);
   Status Release(HeldLock& held);
   Lease Detach(HeldLock& held);
   void Emit(EventKind kind, std::string_view name, FencingToken token,

@@ -40,9 +40,9 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
   if (uri.scheme == "file") return OpenFile(uri);
   if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||
       uri.scheme == "etcd" || uri.scheme == "zk") {
-    return UnimplementedError(fmt::format(
-        "the {}:// backend is not built yet; this build has file:// only (see README)",
-        uri.scheme));
+    return UnimplementedError(
+        fmt::format("the {}:// backend is not built yet; this build has file:// only (see README)",
+                    uri.scheme));
   }
   return InvalidArgumentError(fmt::format(
       "unknown backend scheme '{}://'; use file://, redis://, rediss://, redlock://, etcd:// or "

@@ -36,9 +36,7 @@ Status UnavailableError(std::string m) { return {Code::kUnavailable, std::move(m
 Status DeadlineExceededError(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 Status CancelledError(std::string m) { return {Code::kCancelled, std::move(m)}; }
 Status InvalidArgumentError(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
-Status FailedPreconditionError(std::string m) {
-  return {Code::kFailedPrecondition, std::move(m)};
-}
+Status FailedPreconditionError(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
 Status InternalError(std::string m) { return {Code::kInternal, std::move(m)}; }
 

@@ -1,9 +1,9 @@
 #include "dlock/uri.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
-
-#include <fmt/format.h>
 
 namespace dlock {
 namespace {
@@ -37,8 +37,8 @@ Result<std::string> PercentDecode(std::string_view in, std::string_view part) {
 }
 
 bool Unreserved(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 std::string PercentEncode(std::string_view in, std::string_view also_keep) {
@@ -131,8 +131,9 @@ Result<BackendUri> Parse(std::string_view text) {
   }
   for (char c : text.substr(0, sep)) {
     char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    bool ok = (lower >= 'a' && lower <= 'z') || (!uri.scheme.empty() && ((lower >= '0' && lower <= '9') ||
-                                                                        lower == '+' || lower == '-' || lower == '.'));
+    bool ok = (lower >= 'a' && lower <= 'z') ||
+              (!uri.scheme.empty() &&
+               ((lower >= '0' && lower <= '9') || lower == '+' || lower == '-' || lower == '.'));
     if (!ok) return InvalidArgumentError(fmt::format("bad scheme '{}'", text.substr(0, sep)));
     uri.scheme += lower;
   }
@@ -183,8 +184,8 @@ Result<BackendUri> Parse(std::string_view text) {
     }
   }
   if (authority.empty()) {
-    return InvalidArgumentError(fmt::format("{}:// needs a host, e.g. {}://127.0.0.1:PORT",
-                                            uri.scheme, uri.scheme));
+    return InvalidArgumentError(
+        fmt::format("{}:// needs a host, e.g. {}://127.0.0.1:PORT", uri.scheme, uri.scheme));
   }
   while (true) {
     auto comma = authority.find(',');

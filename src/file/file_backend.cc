@@ -1,5 +1,6 @@
 // The embedded backend: one file per lock name in a directory, changed under flock(2).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -14,8 +15,6 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "core/lock_record.h"
 #include "dlock/backends/file.h"
@@ -71,15 +70,16 @@ class FileBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
     auto start = options_.clock->Now();
     Lease lease;
-    DLOCK_RETURN_IF_ERROR(Mutate(request.name, kCreate, [&](LockRecord& record, bool is_new) -> Status {
-      // A new file starts its counter at the wall clock in microseconds, so tokens keep
-      // increasing even if the directory (say, a tmpfs) is wiped by a reboot.
-      FencingToken floor = is_new ? WallMicros() : 0;
-      auto token = internal::RecordAcquire(record, request, options_.clock->Now(), floor);
-      if (!token.ok()) return token.status();
-      lease = internal::RecordLease(record, start);
-      return OkStatus();
-    }));
+    DLOCK_RETURN_IF_ERROR(
+        Mutate(request.name, kCreate, [&](LockRecord& record, bool is_new) -> Status {
+          // A new file starts its counter at the wall clock in microseconds, so tokens keep
+          // increasing even if the directory (say, a tmpfs) is wiped by a reboot.
+          FencingToken floor = is_new ? WallMicros() : 0;
+          auto token = internal::RecordAcquire(record, request, options_.clock->Now(), floor);
+          if (!token.ok()) return token.status();
+          lease = internal::RecordLease(record, start);
+          return OkStatus();
+        }));
     return lease;
   }
 
@@ -173,8 +173,8 @@ class FileBackend final : public Backend {
 
   static FencingToken WallMicros() {
     return static_cast<FencingToken>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
   }
 
   // flock with a bound: the critical sections are microseconds long, so waiting longer
@@ -216,9 +216,8 @@ class FileBackend final : public Backend {
           Path(file), parsed.message()));
     }
     if (record.name != name) {
-      return FailedPreconditionError(
-          fmt::format("{} belongs to another lock name (hash collision); use a shorter name",
-                      Path(file)));
+      return FailedPreconditionError(fmt::format(
+          "{} belongs to another lock name (hash collision); use a shorter name", Path(file)));
     }
     return OkStatus();
   }
@@ -284,8 +283,8 @@ Result<std::shared_ptr<Backend>> MakeFileBackend(const FileOptions& options) {
   if (!std::filesystem::exists(opts.dir, ec)) {
     std::filesystem::create_directories(opts.dir, ec);
     if (ec) {
-      return FailedPreconditionError(fmt::format("cannot create lock directory {}: {}",
-                                                 opts.dir.string(), ec.message()));
+      return FailedPreconditionError(
+          fmt::format("cannot create lock directory {}: {}", opts.dir.string(), ec.message()));
     }
     ::chmod(opts.dir.c_str(), 0700);
   }

@@ -1,9 +1,9 @@
 #include "file/record_format.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "file/name_encoding.h"
 
@@ -24,9 +24,9 @@ bool ParseInt(const std::map<std::string_view, std::string_view>& fields, std::s
 }  // namespace
 
 std::string SerializeRecord(const LockRecord& r, std::string_view boot_id) {
-  auto since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      r.holder.since.time_since_epoch())
-                      .count();
+  auto since_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(r.holder.since.time_since_epoch())
+          .count();
   auto expires_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(r.expires.time_since_epoch()).count();
   return fmt::format(
@@ -81,8 +81,7 @@ Status ParseRecord(std::string_view text, std::string_view boot_id, LockRecord& 
     out.expires = TimePoint(std::chrono::nanoseconds(expires_ns));
     out.ttl = std::chrono::milliseconds(ttl_ms);
     if (host != "-" && !UnescapeField(host, out.holder.host)) return corrupt("bad host");
-    out.holder.since =
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(since_ms));
+    out.holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(since_ms));
   } else {
     out.holder = {};
   }

@@ -67,9 +67,8 @@ class MemoryBackend final : public Backend {
     const std::string owner = record.owner;
     const auto expires = record.expires;
     const auto wake = std::min(deadline, expires);
-    bool changed = clock_->WaitUntil(lock, cv_, wake, stop, [&] {
-      return record.owner != owner || record.expires != expires;
-    });
+    bool changed = clock_->WaitUntil(
+        lock, cv_, wake, stop, [&] { return record.owner != owner || record.expires != expires; });
     if (changed || clock_->Now() >= expires) return OkStatus();
     if (stop.stop_requested()) return CancelledError("wait cancelled");
     return DeadlineExceededError("still held at the deadline");

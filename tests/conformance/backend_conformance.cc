@@ -39,7 +39,8 @@ TEST_P(BackendConformance, TryAcquireFreeLockSucceeds) {
   EXPECT_GT(lease->token, 0u);
   EXPECT_EQ(lease->ttl, seconds(10));
   // Conservative: counted from before the request, minus the drift allowance.
-  EXPECT_LE(lease->valid_until, std::chrono::steady_clock::now() + seconds(10) - ClockDrift(seconds(10)));
+  EXPECT_LE(lease->valid_until,
+            std::chrono::steady_clock::now() + seconds(10) - ClockDrift(seconds(10)));
   EXPECT_GE(lease->valid_until, before + seconds(10) - ClockDrift(seconds(10)) - seconds(1));
 }
 
@@ -180,8 +181,8 @@ TEST_P(BackendConformance, WaitForReleaseIsWokenByRelease) {
   std::atomic<bool> woke{false};
   Status result;
   std::thread waiter([&] {
-    result = GetParam().make()->WaitForRelease(
-        name, std::chrono::steady_clock::now() + seconds(60), {});
+    result =
+        GetParam().make()->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(60), {});
     woke = true;
   });
   // Give the waiter time to start waiting: releasing earlier is also correct (it must
@@ -202,8 +203,8 @@ TEST_P(BackendConformance, WaitForReleaseHonoursDeadlineAndStop) {
   EXPECT_GE(std::chrono::steady_clock::now(), deadline);
   std::stop_source stop;
   std::thread canceller([&] { stop.request_stop(); });
-  Status cancelled =
-      backend_->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(60), stop.get_token());
+  Status cancelled = backend_->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(60),
+                                              stop.get_token());
   canceller.join();
   EXPECT_EQ(cancelled.code(), Code::kCancelled);
 }

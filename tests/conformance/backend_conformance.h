@@ -3,12 +3,12 @@
 #ifndef DLOCK_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
 #define DLOCK_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "dlock/backend.h"
 

@@ -1,8 +1,8 @@
 #include "dlock/backoff.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace dlock {
 namespace {
@@ -11,12 +11,14 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 TEST(BackoffTest, CapGrowsExponentiallyUpToMax) {
-  Backoff b({.initial = milliseconds(10), .max = milliseconds(100), .multiplier = 2.0,
+  Backoff b({.initial = milliseconds(10),
+             .max = milliseconds(100),
+             .multiplier = 2.0,
              .full_jitter = false},
             1);
   std::vector<microseconds> got;
   for (int i = 0; i < 6; ++i) got.push_back(b.Next());
-  std::vector<microseconds> want = {milliseconds(10), milliseconds(20), milliseconds(40),
+  std::vector<microseconds> want = {milliseconds(10), milliseconds(20),  milliseconds(40),
                                     milliseconds(80), milliseconds(100), milliseconds(100)};
   EXPECT_EQ(got, want);
 }
@@ -52,7 +54,9 @@ TEST(BackoffTest, SameSeedSameSequence) {
 }
 
 TEST(BackoffTest, MultiplierBelowOneIsTreatedAsOne) {
-  Backoff b({.initial = milliseconds(10), .max = milliseconds(100), .multiplier = 0.1,
+  Backoff b({.initial = milliseconds(10),
+             .max = milliseconds(100),
+             .multiplier = 0.1,
              .full_jitter = false},
             1);
   EXPECT_EQ(b.Next(), milliseconds(10));

@@ -1,14 +1,12 @@
 // What is particular to the file backend; the shared semantics are in the conformance
 // suite.
-#include "dlock/backends/file.h"
-
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <set>
 
-#include <gtest/gtest.h>
-
+#include "dlock/backends/file.h"
 #include "dlock/open.h"
 #include "file/name_encoding.h"
 #include "file/record_format.h"
@@ -33,8 +31,8 @@ std::set<std::string> FilesUnder(const std::filesystem::path& root) {
 }
 
 TEST(LockFileNameTest, KeepsEveryNameInsideTheDirectory) {
-  for (std::string name : {"../../etc/passwd", "/etc/passwd", "..", ".", "a/../../b", "jobs/nightly",
-                           ".hidden", "a\\b", "a b", "ünï"}) {
+  for (std::string name : {"../../etc/passwd", "/etc/passwd", "..", ".", "a/../../b",
+                           "jobs/nightly", ".hidden", "a\\b", "a b", "ünï"}) {
     std::string file = internal::LockFileName(name);
     EXPECT_EQ(file.find('/'), std::string::npos) << name;
     EXPECT_NE(file[0], '.') << name;
@@ -95,7 +93,8 @@ TEST(RecordFormatTest, RecordFromAnotherBootHasNoHolderButKeepsItsToken) {
 
 TEST(RecordFormatTest, RejectsCorruptText) {
   internal::LockRecord back;
-  for (std::string bad : {"", "hello\n", "dlock-lock 1\nname x\n", "dlock-lock 1\ntoken x\nend\n"}) {
+  for (std::string bad :
+       {"", "hello\n", "dlock-lock 1\nname x\n", "dlock-lock 1\ntoken x\nend\n"}) {
     EXPECT_EQ(internal::ParseRecord(bad, "b", back).code(), Code::kFailedPrecondition) << bad;
   }
 }
@@ -136,8 +135,9 @@ TEST_F(FileBackendTest, RefusesAFileAsDirectory) {
 
 TEST_F(FileBackendTest, OddNamesNeverWriteOutsideTheDirectory) {
   auto backend = Open();
-  std::vector<std::string> names = {"../escape", "../../escape", "/tmp/escape", "a/../../escape",
-                                    "..", "jobs/nightly", std::string(512, '.')};
+  std::vector<std::string> names = {"../escape",          "../../escape", "/tmp/escape",
+                                    "a/../../escape",     "..",           "jobs/nightly",
+                                    std::string(512, '.')};
   for (const std::string& name : names) {
     auto lease = backend->TryAcquire(Request(name));
     ASSERT_TRUE(lease.ok()) << name << ": " << lease.status().ToString();

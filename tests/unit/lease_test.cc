@@ -1,9 +1,9 @@
 #include "dlock/lease.h"
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace dlock {
 namespace {

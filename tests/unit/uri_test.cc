@@ -59,14 +59,14 @@ TEST(UriTest, MalformedUrisSayWhatIsWrong) {
     const char* uri;
     const char* says;
   };
-  for (const Case& c : {Case{"nonsense", "SCHEME://"}, Case{"://x", "SCHEME://"},
-                        Case{"redis://", "needs a host"}, Case{"redis://h:0", "bad port"},
-                        Case{"redis://h:99999", "bad port"}, Case{"redis://h:x", "bad port"},
-                        Case{"redis://h:", "empty port"}, Case{"redis://:6379", "empty host"},
-                        Case{"redis://h:1,", "empty host"}, Case{"redis://h%zz", "bad host"},
-                        Case{"file://", "needs a directory"}, Case{"redis://h:1#f", "fragment"},
-                        Case{"redis://h?a=1&a=2", "twice"}, Case{"1redis://h", "bad scheme"},
-                        Case{"redis://[::1", "without ']'"}}) {
+  for (const Case& c :
+       {Case{"nonsense", "SCHEME://"}, Case{"://x", "SCHEME://"}, Case{"redis://", "needs a host"},
+        Case{"redis://h:0", "bad port"}, Case{"redis://h:99999", "bad port"},
+        Case{"redis://h:x", "bad port"}, Case{"redis://h:", "empty port"},
+        Case{"redis://:6379", "empty host"}, Case{"redis://h:1,", "empty host"},
+        Case{"redis://h%zz", "bad host"}, Case{"file://", "needs a directory"},
+        Case{"redis://h:1#f", "fragment"}, Case{"redis://h?a=1&a=2", "twice"},
+        Case{"1redis://h", "bad scheme"}, Case{"redis://[::1", "without ']'"}}) {
     auto uri = ParseBackendUri(c.uri);
     ASSERT_FALSE(uri.ok()) << c.uri;
     EXPECT_EQ(uri.status().code(), Code::kInvalidArgument) << c.uri;

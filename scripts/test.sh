@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's second command, and all that CI runs: installs what the tests need
+# (Debian 12, idempotent), checks formatting, builds with warnings as errors and runs
+# every test (unit, conformance, integration), then runs the unit tests again under
+# AddressSanitizer+UBSan and under ThreadSanitizer.
+#   scripts/test.sh           everything
+#   scripts/test.sh --quick   the normal build only, no sanitizer builds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+jobs=$(nproc)
+
+echo "== clang-format"
+mapfile -t sources < <(git ls-files '*.h' '*.cc' 2>/dev/null || find include src cli tests -name '*.h' -o -name '*.cc')
+clang-format --dry-run --Werror "${sources[@]}"
+
+run_suite() {  # run_suite DIR LABEL-REGEX CMAKE-ARGS...
+  local dir=$1 labels=$2
+  shift 2
+  echo "== build $dir $*"
+  cmake -S . -B "$dir" -DDLOCK_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  echo "== test $dir (labels: $labels)"
+  (cd "$dir" && ctest -L "$labels" -j"$jobs" --output-on-failure --timeout 300)
+}
+
+if [[ "${1:-}" != "--quick" ]]; then
+  run_suite build/asan unit -DDLOCK_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+  run_suite build/tsan unit -DDLOCK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+fi
+run_suite build/test 'unit|integration' -DCMAKE_BUILD_TYPE=RelWithDebInfo

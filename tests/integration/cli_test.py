@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Multi-process tests of the `dlock` CLI on the file backend (DESIGN.md section 6).
+
+Run by ctest with DLOCK_BIN set to the built binary. Every test works in its own
+temporary lock directory and kills what it started.
+"""
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+DLOCK = os.environ.get("DLOCK_BIN", "build/cli/dlock")
+
+
+class DlockTestCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="dlock-cli-")
+        self.dir = os.path.join(self.tmp.name, "locks")
+        self.backend = "file://" + self.dir
+        self.env = dict(os.environ, DLOCK_BACKEND=self.backend)
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def dlock(self, *args, env=None, timeout=30):
+        """Runs dlock to completion; returns (exit code, stdout, stderr)."""
+        r = subprocess.run([DLOCK, *args], env=env or self.env, capture_output=True,
+                           text=True, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def start(self, *args, **kw):
+        p = subprocess.Popen([DLOCK, *args], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def inspect(self, name):
+        code, out, err = self.dlock("inspect", name, "--json")
+        self.assertEqual(code, 0, err)
+        return json.loads(out)
+
+    def wait_until(self, pred, limit=10.0):
+        give_up = time.monotonic() + limit
+        while time.monotonic() < give_up:
+            if pred():
+                return True
+            time.sleep(0.01)
+        return pred()
+
+    def hold(self, name, ttl="30s", marker=None):
+        """Starts `dlock run NAME -- sleep` and returns once it holds the lock."""
+        marker = marker or self.path("holding-" + name.replace("/", "_"))
+        p = self.start("run", name, "--ttl", ttl, "--", "sh", "-c",
+                       f'echo "$DLOCK_FENCING_TOKEN" > {marker}; exec sleep 60')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(marker) and
+                                        os.path.getsize(marker) > 0), "holder never started")
+        with open(marker) as f:
+            return p, int(f.read())
+
+    def assertOneLineError(self, err):
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, err)
+        self.assertTrue(lines[0].startswith("dlock: "), err)
+
+
+class MutualExclusionTest(DlockTestCase):
+    CRITICAL = ('mkdir "$D/inside" 2>/dev/null || echo OVERLAP >> "$D/log"; '
+                'echo "$DLOCK_FENCING_TOKEN" >> "$D/log"; sleep 0.01; rmdir "$D/inside"')
+
+    def run_workers(self, workers, rounds):
+        env = dict(self.env, D=self.tmp.name)
+        failures = []
+
+        def worker():
+            for _ in range(rounds):
+                r = subprocess.run([DLOCK, "run", "shared", "--wait", "60s", "--", "sh", "-c",
+                                    self.CRITICAL], env=env, capture_output=True, text=True)
+                if r.returncode != 0:
+                    failures.append(r.stderr)
+
+        threads = [threading.Thread(target=worker) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+
+    def test_four_runs_never_overlap_and_tokens_increase_across_restarts(self):
+        self.run_workers(4, 10)
+        self.run_workers(4, 5)  # new processes: the counter lives in the store
+        with open(self.path("log")) as f:
+            lines = f.read().split()
+        self.assertNotIn("OVERLAP", lines)
+        tokens = [int(x) for x in lines]
+        self.assertEqual(len(tokens), 60)
+        self.assertEqual(tokens, sorted(tokens))
+        self.assertEqual(len(set(tokens)), 60, "tokens must strictly increase")
+        self.assertFalse(self.inspect("shared")["held"])
+        self.assertEqual(self.inspect("shared")["fencing_token"], tokens[-1])
+
+
+class WaitTest(DlockTestCase):
+    def test_wait_zero_on_held_lock_exits_75_at_once(self):
+        holder, _ = self.hold("busy")
+        start = time.monotonic()
+        code, _, err = self.dlock("run", "busy", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75, err)
+        self.assertOneLineError(err)
+        self.assertIn("held by", err)
+        self.assertLess(time.monotonic() - start, 2.0)
+
+    def test_wait_2s_gives_up_after_about_2s(self):
+        holder, _ = self.hold("busy")
+        start = time.monotonic()
+        code, _, err = self.dlock("run", "busy", "--wait", "2s", "--", "true")
+        elapsed = time.monotonic() - start
+        self.assertEqual(code, 75, err)
+        self.assertIn("gave up after waiting 2s", err)
+        self.assertGreaterEqual(elapsed, 2.0)
+        self.assertLess(elapsed, 6.0)
+
+    def test_waiter_gets_the_lock_when_the_holder_finishes(self):
+        marker = self.path("second-ran")
+        holder = self.start("run", "handoff", "--", "sh", "-c", "sleep 0.5")
+        self.assertTrue(self.wait_until(lambda: self.inspect("handoff")["held"]))
+        code, _, err = self.dlock("run", "handoff", "--wait", "10s", "--", "touch", marker)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(marker))
+        self.assertEqual(holder.wait(), 0)
+
+    def test_a_waiting_run_on_a_terminal_says_who_holds_the_lock(self):
+        holder, token = self.hold("shown")
+        leader, follower = pty.openpty()
+        p = subprocess.Popen([DLOCK, "run", "shown", "--wait", "3s", "--", "true"],
+                             env=self.env, stdin=follower, stdout=follower, stderr=follower)
+        self.procs.append(p)
+        os.close(follower)
+        seen = b""
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up and b"waited" not in seen:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:
+                    break
+        p.wait()
+        os.close(leader)
+        text = seen.decode(errors="replace")
+        self.assertIn("waiting for 'shown', held by host", text)
+        self.assertIn(f"pid {holder.pid}", text)
+        self.assertIn(f"token {token}", text)
+        self.assertEqual(p.returncode, 75)
+
+
+class LivenessTest(DlockTestCase):
+    def test_kill_9_holder_frees_the_lock_within_ttl(self):
+        holder, token = self.hold("crash", ttl="2s")
+        holder.kill()  # SIGKILL: no release
+        holder.wait()
+        killed_at = time.monotonic()
+        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), token)
+        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
+
+    def test_kill_9_of_dlock_also_stops_its_command(self):
+        marker = self.path("child-pid")
+        p = self.start("run", "orphan", "--", "sh", "-c", f"echo $$ > {marker}; exec sleep 60")
+        self.assertTrue(self.wait_until(lambda: os.path.exists(marker) and
+                                        os.path.getsize(marker) > 0))
+        with open(marker) as f:
+            child = int(f.read())
+        p.kill()
+        p.wait()
+
+        def gone():
+            try:
+                os.kill(child, 0)
+                return False
+            except ProcessLookupError:
+                return True
+        self.assertTrue(self.wait_until(gone), "the command outlived dlock")
+
+
+class LossTest(DlockTestCase):
+    def test_force_release_makes_run_signal_its_child_and_exit_76(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "stolen", "--ttl", "3s", "--grace", "5s", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
+                       'sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        code, _, err = self.dlock("release", "stolen", "--force")
+        self.assertEqual(code, 0, err)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
+        self.assertIn("lost the lock 'stolen'", err)
+
+    def test_child_ignoring_sigterm_is_killed_after_grace(self):
+        started = self.path("started")
+        p = self.start("run", "stubborn", "--ttl", "1s", "--grace", "300ms", "--", "sh", "-c",
+                       f'trap "" TERM; touch {started}; while :; do sleep 0.05; done')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        self.assertEqual(self.dlock("release", "stubborn", "--force")[0], 0)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertIn("SIGKILL", err)
+
+
+class ChildTest(DlockTestCase):
+    def test_environment_and_inspect_agree(self):
+        marker = self.path("env")
+        p = self.start("run", "jobs/nightly", "--ttl", "20s", "--", "sh", "-c",
+                       f'env | grep ^DLOCK_ > {marker}.tmp; mv {marker}.tmp {marker}; sleep 60')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(marker)))
+        with open(marker) as f:
+            env = dict(line.split("=", 1) for line in f.read().splitlines())
+        state = self.inspect("jobs/nightly")
+        self.assertEqual(env["DLOCK_NAME"], "jobs/nightly")
+        self.assertEqual(env["DLOCK_BACKEND"], self.backend)
+        self.assertEqual(len(env["DLOCK_OWNER"]), 32)
+        self.assertTrue(state["held"])
+        self.assertEqual(state["fencing_token"], int(env["DLOCK_FENCING_TOKEN"]))
+        self.assertEqual(state["pid"], p.pid)
+        self.assertEqual(state["host"], os.uname().nodename)
+        self.assertGreater(state["ttl_ms"], 15000)
+        self.assertLessEqual(state["ttl_ms"], 20000)
+        self.assertRegex(state["since"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertNotIn(env["DLOCK_OWNER"], json.dumps(state))
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        self.assertFalse(self.inspect("jobs/nightly")["held"])
+
+    def test_exit_status_is_the_childs(self):
+        self.assertEqual(self.dlock("run", "x", "--", "sh", "-c", "exit 3")[0], 3)
+        self.assertEqual(self.dlock("run", "x", "--", "sh", "-c", "kill -KILL $$")[0], 128 + 9)
+        self.assertFalse(self.inspect("x")["held"])
+
+    def test_sigterm_to_dlock_is_forwarded_and_the_lock_released(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "fwd", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 7" TERM; touch {started}; sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        self.assertEqual(p.returncode, 7)
+        self.assertTrue(os.path.exists(trapped))
+        self.assertFalse(self.inspect("fwd")["held"])
+
+    def test_sigint_while_waiting_gives_up_cleanly(self):
+        holder, _ = self.hold("busy")
+        p = self.start("run", "busy", "--wait", "60s", "--", "true")
+        time.sleep(0.3)  # let it start waiting; an earlier SIGINT is handled the same way
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+        self.assertEqual(p.returncode, 128 + signal.SIGINT)
+
+    def test_missing_command_is_127_and_releases(self):
+        code, _, err = self.dlock("run", "x", "--", "/no/such/program")
+        self.assertEqual(code, 127)
+        self.assertOneLineError(err)
+        self.assertFalse(self.inspect("x")["held"])
+
+
+class ManualLeaseTest(DlockTestCase):
+    def test_acquire_extend_release_round_trip(self):
+        code, out, err = self.dlock("acquire", "manual", "--ttl", "5s", "--json")
+        self.assertEqual(code, 0, err)
+        lease = json.loads(out)
+        self.assertTrue(self.inspect("manual")["held"])
+        self.assertEqual(self.inspect("manual")["fencing_token"], lease["fencing_token"])
+        code, _, err = self.dlock("run", "manual", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75)
+        wrong = "0" * 32
+        code, _, err = self.dlock("extend", "manual", "--owner", wrong)
+        self.assertEqual(code, 1)
+        self.assertOneLineError(err)
+        code, _, err = self.dlock("release", "manual", "--owner", wrong)
+        self.assertEqual(code, 1)
+        self.assertTrue(self.inspect("manual")["held"])
+        code, _, err = self.dlock("extend", "manual", "--owner", lease["owner"], "--ttl", "60s")
+        self.assertEqual(code, 0, err)
+        self.assertGreater(self.inspect("manual")["ttl_ms"], 50000)
+        code, _, err = self.dlock("release", "manual", "--owner", lease["owner"])
+        self.assertEqual(code, 0, err)
+        self.assertFalse(self.inspect("manual")["held"])
+        self.assertEqual(self.dlock("release", "manual", "--owner", lease["owner"])[0], 1)
+
+    def test_acquire_text_output_is_shell_evaluable(self):
+        code, out, _ = self.dlock("acquire", "evaluated")
+        self.assertEqual(code, 0)
+        r = subprocess.run(["sh", "-c", out + '\n"$0" release "$DLOCK_NAME" --owner "$DLOCK_OWNER"',
+                            DLOCK], env=self.env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(self.inspect("evaluated")["held"])
+
+
+class BadInputTest(DlockTestCase):
+    def test_each_bad_input_is_one_line_and_the_documented_code(self):
+        cases = [
+            (["--backend", "bogus://x", "run", "a", "--", "true"], 64, "unknown backend scheme"),
+            (["--backend", "redis://:6379", "run", "a", "--", "true"], 64, "empty host"),
+            (["--backend", "redis://h:99999", "inspect", "a"], 64, "bad port"),
+            (["--backend", "file://", "inspect", "a"], 64, "needs a directory"),
+            (["--backend", "notauri", "inspect", "a"], 64, "SCHEME://"),
+            (["run", "a", "--ttl", "0", "--", "true"], 64, "TTL 0ms is out of range"),
+            (["run", "a", "--ttl", "10y", "--", "true"], 64, "unknown unit 'y'"),
+            (["run", "a", "--ttl", "48h", "--", "true"], 64, "out of range"),
+            (["run", "a", "--wait", "-1s", "--", "true"], 64, "negative"),
+            (["run", "a", "--"], 64, "missing command"),
+            (["run", "a", "true"], 64, "missing '--'"),
+            (["run", "", "--", "true"], 64, "lock name is empty"),
+            (["run", "a" * 10000, "--", "true"], 64, "limit is 512"),
+            (["run", "a\nb", "--", "true"], 64, "control character"),
+            (["release", "a"], 64, "exactly one of --owner ID and --force"),
+            (["release", "a", "--owner", "x y"], 64, "owner id"),
+            (["extend", "a", "--owner", "abc", "--ttl", "soon"], 64, "invalid duration"),
+            (["inspect"], 64, "name is required"),
+            (["frobnicate"], 64, ""),
+        ]
+        for args, want, says in cases:
+            with self.subTest(args=args[:4]):
+                code, out, err = self.dlock(*args)
+                self.assertEqual(code, want, err)
+                self.assertOneLineError(err)
+                self.assertIn(says, err)
+        # Nothing was left locked, and nothing was written for the refused names.
+        self.assertFalse(self.inspect("a")["held"])
+
+    def test_password_never_shows(self):
+        code, _, err = self.dlock("--backend", "redis://u:hunter2@127.0.0.1:1", "inspect", "a")
+        self.assertNotEqual(code, 0)
+        self.assertNotIn("hunter2", err)
+
+    def test_unusable_lock_directory_exits_69(self):
+        os.makedirs(self.path("open"))
+        os.chmod(self.path("open"), 0o777)
+        code, _, err = self.dlock("--backend", "file://" + self.path("open"), "inspect", "a")
+        self.assertEqual(code, 69)
+        self.assertOneLineError(err)
+        with open(self.path("plain"), "w") as f:
+            f.write("x")
+        code, _, err = self.dlock("--backend", "file://" + self.path("plain"), "inspect", "a")
+        self.assertEqual(code, 69)
+        self.assertOneLineError(err)
+
+    def test_odd_names_stay_inside_the_lock_directory(self):
+        for name in ["jobs/nightly", "../../escape", "/etc/passwd-dlock", "..", "a b/c"]:
+            code, _, err = self.dlock("run", name, "--", "true")
+            self.assertEqual(code, 0, f"{name}: {err}")
+        outside = set(os.listdir(self.tmp.name)) - {"locks"}
+        self.assertEqual(outside, set())
+        for entry in os.listdir(self.dir):
+            self.assertTrue(os.path.isfile(os.path.join(self.dir, entry)))
+        self.assertFalse(os.path.exists("/etc/passwd-dlock.lock"))
+
+
+class DefaultBackendTest(DlockTestCase):
+    def test_no_backend_uses_the_per_user_runtime_dir(self):
+        env = {k: v for k, v in os.environ.items() if k != "DLOCK_BACKEND"}
+        env["XDG_RUNTIME_DIR"] = self.tmp.name
+        code, out, err = self.dlock("run", "dflt", "--", "sh", "-c", 'echo "$DLOCK_BACKEND"', env=env)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), "file://" + os.path.join(self.tmp.name, "dlock"))
+        self.assertTrue(os.path.isfile(os.path.join(self.tmp.name, "dlock", "dflt.lock")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
