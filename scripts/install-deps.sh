@@ -6,8 +6,10 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
-  nlohmann-json3-dev)
-test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps)
+  nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev)
+# Real servers for the integration tests, and openssl to make their TLS certificates.
+test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps redis-server redis-tools
+  openssl)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

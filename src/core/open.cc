@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include "dlock/backends/file.h"
+#ifdef DLOCK_WITH_REDIS
+#include "dlock/backends/redis.h"
+#endif
 #include "dlock/duration.h"
 
 namespace dlock {
@@ -38,11 +41,17 @@ Result<std::shared_ptr<Backend>> OpenFile(const BackendUri& uri) {
 
 Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
   if (uri.scheme == "file") return OpenFile(uri);
+#ifdef DLOCK_WITH_REDIS
+  if (uri.scheme == "redis" || uri.scheme == "rediss") {
+    auto options = RedisOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeRedisBackend(*options);
+  }
+#endif
   if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||
       uri.scheme == "etcd" || uri.scheme == "zk") {
-    return UnimplementedError(
-        fmt::format("the {}:// backend is not built yet; this build has file:// only (see README)",
-                    uri.scheme));
+    return UnimplementedError(fmt::format(
+        "the {}:// backend is not in this build (see README for what is built)", uri.scheme));
   }
   return InvalidArgumentError(fmt::format(
       "unknown backend scheme '{}://'; use file://, redis://, rediss://, redlock://, etcd:// or "

@@ -1,0 +1,55 @@
+// backends/redis.h: one Redis server (`redis://`, `rediss://` for TLS).
+//
+// A lock is a hash `PREFIX{NAME}` (owner, token, host, pid, since) with a PEXPIRE, and
+// its fencing counter is `PREFIX{NAME}:fence` (one hash tag, so Redis Cluster keeps them
+// in one slot). Acquire, extend and release are Lua scripts (EVALSHA): acquire checks
+// the key, INCRs the counter and writes the hash in one step; extend and release act
+// only if the owner matches; release PUBLISHes on `PREFIX{NAME}:released`, which wakes
+// waiters. Guarantees and assumptions: docs/semantics.md, "redis".
+//
+// Thread-safety: safe for concurrent use; calls from many threads are pipelined over a
+// few connections.
+#ifndef DLOCK_BACKENDS_REDIS_H_
+#define DLOCK_BACKENDS_REDIS_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dlock/backend.h"
+#include "dlock/clock.h"
+#include "dlock/status.h"
+#include "dlock/uri.h"
+
+namespace dlock {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string user;                     // ACL user; empty: the default user
+  std::optional<std::string> password;  // AUTH when set; never logged
+  int db = 0;
+  bool tls = false;
+  std::string cacert;  // TLS: trust this CA file instead of the system's
+  std::string cert;    // TLS: client certificate and its key (both or neither)
+  std::string key;
+  bool insecure = false;  // TLS: do not verify the server (prints a warning)
+  std::string prefix = "dlock:";
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{2000};  // a reply later than this fails the call
+  int pool_size = 2;                                // command connections
+  std::shared_ptr<Clock> clock;                     // null: SystemClock()
+};
+
+// From redis://[user[:password]@]host[:port][/db][?opt=...] or rediss://. Options:
+// cacert, cert, key, insecure, prefix, timeout, connect_timeout, pool.
+Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri);
+
+// Connects and PINGs once, so that an unreachable server, a wrong password or an
+// untrusted certificate is reported here: kUnavailable or kFailedPrecondition.
+Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options);
+
+}  // namespace dlock
+
+#endif  // DLOCK_BACKENDS_REDIS_H_

@@ -1,0 +1,170 @@
+#include "redis/client.h"
+
+#include <fmt/format.h>
+#include <openssl/sha.h>
+
+#include <future>
+
+namespace dlock::redis {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+std::string Sha1Hex(const std::string& text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  std::string out;
+  for (unsigned char b : digest) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+}  // namespace
+
+Script::Script(std::string src) : source(std::move(src)), sha1(Sha1Hex(source)) {}
+
+void Waiter::Set(bool Waiter::*flag) {
+  std::lock_guard lock(mu);
+  this->*flag = true;
+  cv.notify_all();
+}
+
+void Waiter::SetError(const Status& status) {
+  std::lock_guard lock(mu);
+  error = status;
+  cv.notify_all();
+}
+
+bool Waiter::WaitFor(bool Waiter::*flag, Steady::time_point deadline, std::stop_token stop) {
+  std::unique_lock lock(mu);
+  return cv.wait_until(lock, stop, deadline, [&] { return this->*flag || !error.ok(); }) &&
+         error.ok();
+}
+
+Subscription::Subscription(Client* client, std::string channel, std::shared_ptr<Waiter> waiter)
+    : client_(client), channel_(std::move(channel)), waiter_(std::move(waiter)) {}
+
+Subscription::~Subscription() {
+  asio::post(client_->io_, [client = client_, channel = channel_, waiter = waiter_] {
+    client->Unsubscribe(channel, waiter);
+  });
+}
+
+Status Subscription::error() const {
+  std::lock_guard lock(waiter_->mu);
+  return waiter_->error;
+}
+
+Client::Client(ClientOptions options)
+    : options_(std::move(options)),
+      endpoint_(fmt::format("{}{}:{}", options_.connection.tls ? "rediss://" : "redis://",
+                            options_.connection.host, options_.connection.port)),
+      work_(asio::make_work_guard(io_)) {
+  for (int i = 0; i < std::max(1, options_.pool_size); ++i) {
+    pool_.push_back(std::make_unique<Connection>(io_, options_.connection));
+  }
+  subscriber_ = std::make_unique<Connection>(
+      io_, options_.connection, [this](const Reply& r) { OnPush(r); },
+      [this](const Status& s) { OnSubscriberDown(s); });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+Client::~Client() {
+  work_.reset();
+  io_.stop();
+  thread_.join();
+  // Connections are destroyed with their handlers never run; blocked callers time out.
+}
+
+void Client::CallAsync(std::vector<std::string> args, ReplyCallback done) {
+  std::string wire = EncodeCommand(args);
+  asio::post(io_, [this, wire = std::move(wire), done = std::move(done)]() mutable {
+    Connection* best = pool_.front().get();
+    for (auto& c : pool_) {
+      if (c->pending() < best->pending() || (!best->ready() && c->ready())) best = c.get();
+    }
+    best->Send(std::move(wire), std::move(done));
+  });
+}
+
+Result<Reply> Client::Call(std::vector<std::string> args) {
+  auto promise = std::make_shared<std::promise<Result<Reply>>>();
+  auto future = promise->get_future();
+  CallAsync(std::move(args), [promise](Result<Reply> r) { promise->set_value(std::move(r)); });
+  // The connection enforces its own timeouts; this bound only guards against a bug.
+  auto limit = options_.connection.connect_timeout + options_.connection.command_timeout +
+               std::chrono::seconds(5);
+  if (future.wait_for(limit) != std::future_status::ready) {
+    return UnavailableError(fmt::format("{}: no reply", endpoint_));
+  }
+  return future.get();
+}
+
+Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args) {
+  std::vector<std::string> cmd = {"EVALSHA", script.sha1, std::to_string(keys.size())};
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  auto reply = Call(cmd);
+  if (reply.ok() && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
+    cmd[0] = "EVAL";
+    cmd[1] = script.source;
+    reply = Call(std::move(cmd));
+  }
+  return reply;
+}
+
+std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel) {
+  auto waiter = std::make_shared<Waiter>();
+  asio::post(io_, [this, channel, waiter] {
+    Channel& ch = channels_[channel];
+    ch.waiters.insert(waiter);
+    if (!ch.subscribed) {
+      ch.subscribed = true;
+      ch.sent++;
+      if (!subscriber_->Send(EncodeCommand({"SUBSCRIBE", channel}), nullptr)) {
+        waiter->SetError(
+            UnavailableError(fmt::format("{}: subscriber connection is down", endpoint_)));
+        channels_.erase(channel);
+      }
+    } else if (ch.acked == ch.sent) {
+      waiter->Set(&Waiter::confirmed);
+    }
+  });
+  return std::make_unique<Subscription>(this, channel, std::move(waiter));
+}
+
+void Client::Unsubscribe(const std::string& channel, const std::shared_ptr<Waiter>& waiter) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  it->second.waiters.erase(waiter);
+  if (it->second.waiters.empty() && it->second.subscribed) {
+    it->second.subscribed = false;
+    subscriber_->Send(EncodeCommand({"UNSUBSCRIBE", channel}), nullptr);
+  }
+}
+
+void Client::OnPush(const Reply& reply) {
+  if (reply.elements.size() < 2) return;
+  const std::string& kind = reply.elements[0].str;
+  auto it = channels_.find(reply.elements[1].str);
+  if (it == channels_.end()) return;
+  Channel& ch = it->second;
+  if (kind == "subscribe") {
+    if (++ch.acked == ch.sent) {
+      for (auto& w : ch.waiters) w->Set(&Waiter::confirmed);
+    }
+  } else if (kind == "message") {
+    for (auto& w : ch.waiters) w->Set(&Waiter::message);
+  } else if (kind == "unsubscribe") {
+    if (!ch.subscribed && ch.waiters.empty() && ch.acked == ch.sent) channels_.erase(it);
+  }
+}
+
+void Client::OnSubscriberDown(const Status& status) {
+  for (auto& [name, ch] : channels_) {
+    for (auto& w : ch.waiters) w->SetError(status);
+  }
+  channels_.clear();
+}
+
+}  // namespace dlock::redis

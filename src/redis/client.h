@@ -1,0 +1,126 @@
+// client.h: a thread-safe Redis client for dlock's backends: a few command connections
+// (commands from many threads are multiplexed and pipelined over them), Lua scripts run
+// by EVALSHA with a fallback to EVAL, and one shared subscriber connection that wakes
+// waiters on a channel. One Asio I/O thread per client.
+//
+// Thread-safety: all public methods are safe to call from any thread, except from a
+// callback running on the I/O thread (Call would deadlock there; use CallAsync).
+#ifndef DLOCK_SRC_REDIS_CLIENT_H_
+#define DLOCK_SRC_REDIS_CLIENT_H_
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/connection.h"
+
+namespace dlock::redis {
+
+struct ClientOptions {
+  ConnectionOptions connection;
+  int pool_size = 2;  // command connections
+};
+
+// A Lua script and its SHA1, for EVALSHA.
+struct Script {
+  explicit Script(std::string source);
+  std::string source;
+  std::string sha1;
+};
+
+// What the I/O thread tells one waiter about its channel.
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  bool confirmed = false;  // guarded by mu
+  bool message = false;    // guarded by mu
+  Status error;            // guarded by mu
+
+  void Set(bool Waiter::*flag);
+  void SetError(const Status& status);
+  // Waits until `flag` is set; false at `deadline`, on `stop`, or on an error.
+  bool WaitFor(bool Waiter::*flag, std::chrono::steady_clock::time_point deadline,
+               std::stop_token stop);
+};
+
+class Client;
+
+// One waiter's interest in a channel (see Client::Subscribe); unsubscribes when destroyed.
+class Subscription {
+ public:
+  Subscription(Client* client, std::string channel, std::shared_ptr<Waiter> waiter);
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // Waits until the server confirmed the subscription. false at `deadline`, on `stop`,
+  // or if the subscriber connection failed (then error() says why).
+  bool WaitConfirmed(std::chrono::steady_clock::time_point deadline, std::stop_token stop) {
+    return waiter_->WaitFor(&Waiter::confirmed, deadline, stop);
+  }
+  // Waits for a message on the channel. Same false cases.
+  bool WaitMessage(std::chrono::steady_clock::time_point deadline, std::stop_token stop) {
+    return waiter_->WaitFor(&Waiter::message, deadline, stop);
+  }
+  Status error() const;
+
+ private:
+  Client* const client_;
+  const std::string channel_;
+  const std::shared_ptr<Waiter> waiter_;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();  // stops the I/O thread; pending calls fail
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends one command on the least busy connection; `done` runs on the I/O thread.
+  void CallAsync(std::vector<std::string> args, ReplyCallback done);
+  // Blocking form. An error reply is a Reply of type kError; transport failures are
+  // kUnavailable (or kFailedPrecondition for authentication and TLS trust).
+  Result<Reply> Call(std::vector<std::string> args);
+  // EVALSHA, and EVAL if the server does not know the script yet.
+  Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& args);
+
+  // Subscribes to `channel` on the shared subscriber connection (SUBSCRIBE is sent only
+  // by the first waiter); the subscription ends when the returned object is destroyed.
+  std::unique_ptr<Subscription> Subscribe(const std::string& channel);
+
+  std::string endpoint() const { return endpoint_; }
+
+ private:
+  friend class Subscription;
+  struct Channel {
+    std::set<std::shared_ptr<Waiter>> waiters;
+    bool subscribed = false;  // SUBSCRIBE sent, no UNSUBSCRIBE since
+    int sent = 0;             // SUBSCRIBEs sent ...
+    int acked = 0;            // ... and confirmed
+  };
+  // The rest run on the I/O thread.
+  void OnPush(const Reply& reply);
+  void OnSubscriberDown(const Status& status);
+  void Unsubscribe(const std::string& channel, const std::shared_ptr<Waiter>& waiter);
+
+  const ClientOptions options_;
+  const std::string endpoint_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::unique_ptr<Connection>> pool_;  // used on the I/O thread
+  std::unique_ptr<Connection> subscriber_;         // used on the I/O thread
+  std::map<std::string, Channel> channels_;        // used on the I/O thread
+  std::thread thread_;                             // declared last: started last
+};
+
+}  // namespace dlock::redis
+
+#endif  // DLOCK_SRC_REDIS_CLIENT_H_

@@ -1,0 +1,51 @@
+// scripts.h: the Lua scripts of the Redis backend. KEYS[1] is the lock's hash,
+// KEYS[2] its fencing counter; both share the hash tag {NAME}.
+#ifndef DLOCK_SRC_REDIS_SCRIPTS_H_
+#define DLOCK_SRC_REDIS_SCRIPTS_H_
+
+namespace dlock::redis {
+
+// ARGV: owner, ttl_ms, host, pid, since_ms.
+// Returns {1, token} when acquired; {0, pttl_ms, token, host, pid} when held.
+inline constexpr const char* kAcquireScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local h = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid')
+  return {0, redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0'}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token, 'host', ARGV[3],
+           'pid', ARGV[4], 'since', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, token}
+)lua";
+
+// ARGV: owner, ttl_ms. Returns the token if this owner holds the lock, else nil.
+inline constexpr const char* kExtendScript = R"lua(
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return redis.call('HGET', KEYS[1], 'token')
+end
+return false
+)lua";
+
+// ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released.
+inline constexpr const char* kReleaseScript = R"lua(
+if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  if redis.call('DEL', KEYS[1]) == 1 then
+    redis.call('PUBLISH', ARGV[2], 'released')
+    return 1
+  end
+end
+return 0
+)lua";
+
+// Returns {pttl_ms (-2: free), token, host, pid, since_ms, last_token}.
+inline constexpr const char* kInspectScript = R"lua(
+local h = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'since')
+return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] or '0',
+        redis.call('GET', KEYS[2]) or '0'}
+)lua";
+
+}  // namespace dlock::redis
+
+#endif  // DLOCK_SRC_REDIS_SCRIPTS_H_
