@@ -87,9 +87,9 @@ TEST(OpenBackendTest, UnknownSchemeAndUnbuiltBackends) {
   EXPECT_EQ(unknown.status().code(), Code::kInvalidArgument);
   EXPECT_NE(unknown.status().message().find("unknown backend scheme 'mysql://'"),
             std::string::npos);
-  auto redis = OpenBackend("redis://127.0.0.1:6379");
-  ASSERT_FALSE(redis.ok());
-  EXPECT_EQ(redis.status().code(), Code::kUnimplemented);
+  auto etcd = OpenBackend("etcd://127.0.0.1:2379");
+  ASSERT_FALSE(etcd.ok());
+  EXPECT_EQ(etcd.status().code(), Code::kUnimplemented);
 }
 
 TEST(OpenBackendTest, FileRejectsUnknownOptions) {
