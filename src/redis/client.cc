@@ -101,15 +101,19 @@ Result<Reply> Client::Call(std::vector<std::string> args) {
 
 Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  std::vector<std::string> cmd = {"EVALSHA", script.sha1, std::to_string(keys.size())};
+  std::vector<std::string> cmd = {"EVAL", script.source, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
-  auto reply = Call(cmd);
-  if (reply.ok() && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
+  if (script.sent) {
+    cmd[0] = "EVALSHA";
+    cmd[1] = script.sha1;
+    auto reply = Call(cmd);
+    if (!reply.ok() || !reply->is_error() || !reply->str.starts_with("NOSCRIPT")) return reply;
     cmd[0] = "EVAL";
     cmd[1] = script.source;
-    reply = Call(std::move(cmd));
   }
+  auto reply = Call(std::move(cmd));
+  if (reply.ok() && !reply->is_error()) script.sent = true;
   return reply;
 }
 

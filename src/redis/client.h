@@ -8,6 +8,7 @@
 #ifndef DLOCK_SRC_REDIS_CLIENT_H_
 #define DLOCK_SRC_REDIS_CLIENT_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ struct Script {
   explicit Script(std::string source);
   std::string source;
   std::string sha1;
+  // Sent once with EVAL (which also caches it in the server), then by EVALSHA.
+  mutable std::atomic<bool> sent{false};
 };
 
 // What the I/O thread tells one waiter about its channel.
@@ -88,7 +91,8 @@ class Client {
   // Blocking form. An error reply is a Reply of type kError; transport failures are
   // kUnavailable (or kFailedPrecondition for authentication and TLS trust).
   Result<Reply> Call(std::vector<std::string> args);
-  // EVALSHA, and EVAL if the server does not know the script yet.
+  // EVAL the first time, then EVALSHA, and EVAL again if the server lost its script
+  // cache (NOSCRIPT): one round trip in the usual case.
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);
 

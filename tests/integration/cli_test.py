@@ -9,6 +9,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -381,6 +382,111 @@ class DefaultBackendTest(DlockTestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(out.strip(), "file://" + os.path.join(self.tmp.name, "dlock"))
         self.assertTrue(os.path.isfile(os.path.join(self.tmp.name, "dlock", "dflt.lock")))
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, stopped by PID."""
+
+    def __init__(self, workdir, *extra):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", workdir, "--logfile",
+             os.path.join(workdir, "redis.log"), *extra])
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited; is the redis-server package installed?")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def uri(self, userinfo=""):
+        return f"redis://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}"
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, check=True).stdout
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class RedisCliTest(MutualExclusionTest):
+    def setUp(self):
+        super().setUp()
+        self.redis = RedisServer(self.tmp.name, "--requirepass", "hunter2")
+        self.backend = self.redis.uri(":hunter2")
+        self.env["DLOCK_BACKEND"] = self.backend
+
+    def tearDown(self):
+        self.redis.stop()
+        super().tearDown()
+
+    def inspect(self, name):
+        code, out, err = self.dlock("inspect", name, "--json")
+        self.assertEqual(code, 0, err)
+        state = json.loads(out)
+        self.assertNotIn("hunter2", out)
+        return state
+
+    def test_four_runs_never_overlap_and_only_the_counter_is_left(self):
+        self.run_workers(4, 10)
+        with open(self.path("log")) as f:
+            lines = f.read().split()
+        self.assertNotIn("OVERLAP", lines)
+        tokens = [int(x) for x in lines]
+        self.assertEqual(tokens, list(range(1, 41)))
+        keys = self.redis.cli("-a", "hunter2", "--no-auth-warning", "KEYS", "*").split()
+        self.assertEqual(keys, ["dlock:{shared}:fence"])
+        channels = self.redis.cli("-a", "hunter2", "--no-auth-warning", "PUBSUB", "CHANNELS")
+        self.assertEqual(channels.strip(), "")
+
+    def test_four_runs_never_overlap_and_tokens_increase_across_restarts(self):
+        super().test_four_runs_never_overlap_and_tokens_increase_across_restarts()
+
+    def test_child_sees_the_backend_without_its_password(self):
+        code, out, err = self.dlock("run", "pw", "--", "sh", "-c", 'echo "$DLOCK_BACKEND"')
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), f"redis://:***@127.0.0.1:{self.redis.port}")
+
+    def test_store_errors_exit_69_without_the_password(self):
+        for backend in [self.redis.uri(":wrong-pw"), self.redis.uri(),
+                        "redis://127.0.0.1:1", f"rediss://127.0.0.1:{self.redis.port}?timeout=1s"]:
+            with self.subTest(backend=backend):
+                code, out, err = self.dlock("--backend", backend, "run", "x", "--", "true")
+                self.assertEqual(code, 69, err)
+                self.assertOneLineError(err)
+                self.assertNotIn("wrong-pw", err + out)
+                self.assertNotIn("hunter2", err + out)
+
+    def test_one_round_trip_to_acquire_renewals_and_one_to_release(self):
+        monitor = subprocess.Popen(["redis-cli", "-p", str(self.redis.port), "-a", "hunter2",
+                                    "--no-auth-warning", "MONITOR"], stdout=subprocess.PIPE,
+                                   text=True)
+        self.procs.append(monitor)
+        self.assertEqual(monitor.stdout.readline().strip(), "OK")
+        code, _, err = self.dlock("run", "watched", "--ttl", "3s", "--", "sleep", "2.5")
+        self.assertEqual(code, 0, err)
+        self.redis.cli("-a", "hunter2", "--no-auth-warning", "ECHO", "end-of-run")
+        lines = []
+        for line in monitor.stdout:
+            if "end-of-run" in line:
+                break
+            lines.append(line)
+        monitor.kill()
+        commands = [l.split('"')[1].upper() for l in lines if '"' in l]
+        scripted = [c for c in commands if c in ("EVAL", "EVALSHA")]
+        # acquire, a renewal every second (ttl/3) while the command ran, release
+        self.assertEqual(len(scripted), 4, lines)
+        self.assertNotIn("SUBSCRIBE", commands)  # it never had to wait
 
 
 if __name__ == "__main__":

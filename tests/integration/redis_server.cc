@@ -1,0 +1,168 @@
+#include "integration/redis_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "test_util.h"
+
+namespace dlock::test {
+namespace {
+
+bool Run(const std::string& command) {
+  int rc = std::system((command + " >/dev/null 2>&1").c_str());
+  return rc == 0;
+}
+
+bool PortAccepts(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name) {
+  std::filesystem::create_directories(dir);
+  ca_cert = dir / "ca.crt";
+  server_cert = dir / "server.crt";
+  server_key = dir / "server.key";
+  auto d = dir.string();
+  std::ofstream(dir / "san.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  bool ok =
+      Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+          "-keyout " +
+          d + "/ca.key -out " + d + "/ca.crt -days 2 -subj /CN=" + ca_name) &&
+      Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
+          "/server.key -out " + d + "/server.csr -subj /CN=localhost") &&
+      Run("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
+          "/ca.key -CAcreateserial -out " + d + "/server.crt -days 2 -extfile " + d + "/san.ext");
+  if (!ok) ADD_FAILURE() << "openssl could not make test certificates in " << d;
+  return ok;
+}
+
+std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_args,
+                                                const TlsFiles* tls) {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  server->port_ = FreePort();
+  server->tls_ = tls != nullptr;
+  std::string pattern = (std::filesystem::temp_directory_path() / "dlock-redis-XXXXXX").string();
+  server->dir_ = ::mkdtemp(pattern.data());
+  std::string port = std::to_string(server->port_);
+  std::vector<std::string> args = {"redis-server",
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   server->dir_.string(),
+                                   "--logfile",
+                                   (server->dir_ / "redis.log").string()};
+  if (tls) {
+    for (std::string a : {"--port", "0", "--tls-port"}) args.push_back(a);
+    args.push_back(port);
+    args.insert(args.end(), {"--tls-cert-file", tls->server_cert.string(), "--tls-key-file",
+                             tls->server_key.string(), "--tls-ca-cert-file", tls->ca_cert.string(),
+                             "--tls-auth-clients", "no"});
+  } else {
+    args.insert(args.end(), {"--port", port});
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  for (std::size_t i = 0; i + 1 < extra_args.size(); ++i) {
+    if (extra_args[i] == "--requirepass") server->cli_auth_ = {"-a", extra_args[i + 1]};
+  }
+
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execvp("redis-server", argv.data());
+    std::perror("exec redis-server");
+    ::_exit(127);
+  }
+  server->pid_ = pid;
+  bool up = WaitFor(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+          server->pid_ = -1;
+          return true;  // exited: reported below
+        }
+        return PortAccepts(server->port_);
+      },
+      std::chrono::seconds(10));
+  if (!up || server->pid_ < 0) {
+    ADD_FAILURE() << "redis-server did not start on port " << port
+                  << " (is the redis-server package installed? scripts/install-deps.sh --test)";
+    return nullptr;
+  }
+  return server;
+}
+
+RedisServer::~RedisServer() {
+  Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string RedisServer::Uri(const std::string& userinfo, const std::string& suffix) const {
+  return std::string(tls_ ? "rediss://" : "redis://") + (userinfo.empty() ? "" : userinfo + "@") +
+         "127.0.0.1:" + std::to_string(port_) + suffix;
+}
+
+void RedisServer::Pause() { ::kill(pid_, SIGSTOP); }
+void RedisServer::Resume() { ::kill(pid_, SIGCONT); }
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string RedisServer::Cli(const std::vector<std::string>& args) const {
+  std::string cmd = "redis-cli --no-auth-warning -p " + std::to_string(port_);
+  for (const auto& a : cli_auth_) cmd += " '" + a + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    std::array<char, 4096> buf{};
+    std::size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    ::pclose(p);
+  }
+  return out;
+}
+
+}  // namespace dlock::test

@@ -1,0 +1,269 @@
+// The Redis backend against real redis-servers on loopback: the conformance suite, then
+// what is particular to Redis (auth, ACL users, TLS, pub/sub wake-ups, pipelining,
+// late replies, no leftovers).
+#include "dlock/backends/redis.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "conformance/backend_conformance.h"
+#include "dlock/locker.h"
+#include "dlock/open.h"
+#include "dlock/testing/faulty_backend.h"
+#include "integration/redis_server.h"
+#include "test_util.h"
+
+namespace dlock::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+RedisServer* shared_server = nullptr;
+
+class RedisEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    server_ = RedisServer::Start();
+    shared_server = server_.get();
+    ASSERT_NE(shared_server, nullptr);
+  }
+  void TearDown() override { server_.reset(); }
+
+ private:
+  std::unique_ptr<RedisServer> server_;
+};
+
+const auto* const env = ::testing::AddGlobalTestEnvironment(new RedisEnvironment);
+
+std::shared_ptr<Backend> Open(const std::string& uri) {
+  auto backend = OpenBackend(uri);
+  EXPECT_TRUE(backend.ok()) << uri << ": " << backend.status().ToString();
+  return backend.ok() ? *backend : nullptr;
+}
+
+std::shared_ptr<Backend> SharedServerBackend() {
+  return shared_server ? Open(shared_server->Uri()) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, BackendConformance,
+                         ::testing::Values(BackendFactory{"redis", SharedServerBackend}),
+                         FactoryName);
+
+AcquireRequest Request(std::string name, milliseconds ttl = seconds(30)) {
+  return {std::move(name), ttl, NewOwnerId(), HolderInfo::ThisProcess()};
+}
+
+Status OpenStatus(const std::string& uri) {
+  auto backend = OpenBackend(uri);
+  return backend.ok() ? OkStatus() : backend.status();
+}
+
+TEST(RedisAuthTest, PasswordsAndAclUsers) {
+  auto server = RedisServer::Start(
+      {"--requirepass", "s3cret", "--user", "alice", "on", ">pw", "~*", "&*", "+@all"});
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(OpenStatus(server->Uri(":s3cret")).ok());
+  EXPECT_TRUE(OpenStatus(server->Uri("alice:pw")).ok());
+  for (std::string userinfo : {std::string(), std::string(":wrong"), std::string("alice:nope")}) {
+    Status s = OpenStatus(server->Uri(userinfo));
+    EXPECT_EQ(s.code(), Code::kFailedPrecondition) << userinfo << ": " << s.ToString();
+    EXPECT_EQ(s.message().find("wrong"), std::string::npos);
+    EXPECT_EQ(s.message().find("nope"), std::string::npos);
+    EXPECT_EQ(s.message().find('\n'), std::string::npos);
+  }
+  auto backend = Open(server->Uri("alice:pw"));
+  ASSERT_NE(backend, nullptr);
+  auto lease = backend->TryAcquire(Request("acl"));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
+TEST(RedisTlsTest, VerifiesTheServerByDefault) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-test-ca"));
+  auto server = RedisServer::Start({}, &tls);
+  ASSERT_NE(server, nullptr);
+
+  auto backend = Open(server->Uri("", "?cacert=" + tls.ca_cert.string()));
+  ASSERT_NE(backend, nullptr);
+  auto lease = backend->TryAcquire(Request("tls"));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(backend->Release(*lease).ok());
+
+  Status untrusted = OpenStatus(server->Uri());
+  EXPECT_EQ(untrusted.code(), Code::kFailedPrecondition) << untrusted.ToString();
+  EXPECT_NE(untrusted.message().find("certificate verify failed"), std::string::npos)
+      << untrusted.message();
+
+  EXPECT_TRUE(OpenStatus(server->Uri("", "?insecure=true")).ok());
+
+  std::string plain = "redis://127.0.0.1:" + std::to_string(server->port()) + "?timeout=1s";
+  Status wrong_protocol = OpenStatus(plain);
+  EXPECT_EQ(wrong_protocol.code(), Code::kUnavailable) << wrong_protocol.ToString();
+
+  std::string tls_to_plain = "rediss://127.0.0.1:" + std::to_string(shared_server->port()) +
+                             "?insecure=true&timeout=1s&connect_timeout=1s";
+  EXPECT_EQ(OpenStatus(tls_to_plain).code(), Code::kUnavailable);
+}
+
+TEST(RedisTest, UnreachableServerIsUnavailable) {
+  Status s = OpenStatus("redis://127.0.0.1:" + std::to_string(FreePort()));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("Connection refused"), std::string::npos) << s.message();
+}
+
+TEST(RedisTest, BadOptionsAreRejected) {
+  for (std::string suffix : {"/x", "?colour=red", "?pool=0", "?timeout=soon", "?cacert=/x"}) {
+    Status s = OpenStatus(shared_server->Uri("", suffix));
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << suffix << ": " << s.ToString();
+  }
+  EXPECT_EQ(OpenStatus("redis://a:1,b:2").code(), Code::kInvalidArgument);
+}
+
+TEST(RedisTest, DatabaseAndPrefixAreUsed) {
+  auto backend = Open(shared_server->Uri("", "/3?prefix=app1:"));
+  ASSERT_NE(backend, nullptr);
+  auto lease = backend->TryAcquire(Request("db-test"));
+  ASSERT_TRUE(lease.ok());
+  EXPECT_NE(shared_server->Cli({"-n", "3", "EXISTS", "app1:{db-test}"}).find('1'),
+            std::string::npos);
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
+TEST(RedisTest, WaiterIsWokenByTheReleaseNotByPolling) {
+  auto holder = SharedServerBackend();
+  auto faulty = std::make_shared<testing::FaultyBackend>(SharedServerBackend());
+  const std::string name = "wake-" + NewOwnerId();
+  auto lease = holder->TryAcquire(Request(name, seconds(30)));
+  ASSERT_TRUE(lease.ok());
+  Locker locker(faulty);
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(20)})); });
+  ASSERT_TRUE(WaitFor([&] {
+    return shared_server->Cli({"PUBSUB", "NUMSUB", "dlock:{" + name + "}:released"}).find("\n1") !=
+           std::string::npos;
+  }));
+  auto released_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(holder->Release(*lease).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_GT((*got)->token(), lease->token);
+  // Woken by the message: long before the holder's 30 s TTL, with no polling loop.
+  EXPECT_LT(std::chrono::steady_clock::now() - released_at, seconds(5));
+  EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
+}
+
+TEST(RedisTest, NothingButTheFencingCounterIsLeft) {
+  const std::string name = "leftovers-" + NewOwnerId();
+  {
+    auto backend = SharedServerBackend();
+    Locker locker(backend);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        for (int j = 0; j < 5; ++j) {
+          auto lock = locker.Acquire(name, {.wait = seconds(20)});
+          EXPECT_TRUE(lock.ok()) << lock.status().ToString();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    // While the client lives, its subscriber connection has left the channel too.
+    EXPECT_TRUE(WaitFor([&] {
+      return shared_server->Cli({"PUBSUB", "CHANNELS", "*" + name + "*"}).find(name) ==
+             std::string::npos;
+    }));
+  }
+  std::string keys = shared_server->Cli({"KEYS", "*" + name + "*"});
+  EXPECT_EQ(keys, "dlock:{" + name + "}:fence\n");
+}
+
+TEST(RedisTest, ScriptCacheFlushIsHarmless) {
+  auto backend = SharedServerBackend();
+  shared_server->Cli({"SCRIPT", "FLUSH"});
+  auto lease = backend->TryAcquire(Request("flushed-" + NewOwnerId()));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  shared_server->Cli({"SCRIPT", "FLUSH"});
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
+int ClientCount(const RedisServer& server) {
+  std::string list = server.Cli({"CLIENT", "LIST"});
+  return static_cast<int>(std::count(list.begin(), list.end(), '\n'));
+}
+
+TEST(RedisTest, ManyConcurrentLoopsShareAFewConnections) {
+  auto backend = Open(shared_server->Uri("", "?pool=2"));
+  ASSERT_NE(backend, nullptr);
+  int before = ClientCount(*shared_server);
+  std::atomic<int> done{0};
+  std::atomic<int> failed{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> most_clients{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 256; ++t) {
+    threads.emplace_back([&, t] {
+      std::string name = "conc-" + std::to_string(t);
+      for (int i = 0; i < 20; ++i) {
+        auto lease = backend->TryAcquire(Request(name));
+        if (!lease.ok() || !backend->Release(*lease).ok()) failed++;
+        done++;
+      }
+    });
+  }
+  std::thread watcher([&] {
+    while (!stop) {
+      most_clients = std::max(most_clients.load(), ClientCount(*shared_server));
+    }
+  });
+  for (auto& t : threads) t.join();
+  stop = true;
+  watcher.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(done.load(), 256 * 20);
+  // Two command connections (the subscriber connects only for waiters), plus redis-cli.
+  EXPECT_LE(most_clients.load() - before, 2 + 1);
+}
+
+TEST(RedisFaultTest, LossIsSignalledBeforeValidUntilWhenTheServerDies) {
+  auto server = RedisServer::Start();
+  ASSERT_NE(server, nullptr);
+  auto backend = Open(server->Uri("", "?timeout=200ms&connect_timeout=200ms"));
+  ASSERT_NE(backend, nullptr);
+  Locker locker(backend, {.ttl = seconds(1)});
+  auto lock = locker.Acquire("doomed");
+  ASSERT_TRUE(lock.ok());
+  std::atomic<std::int64_t> lost_at{0};
+  std::stop_callback on_lost(
+      lock->lost(), [&] { lost_at = std::chrono::steady_clock::now().time_since_epoch().count(); });
+  server->Stop();
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_LT(lost_at.load(), lock->lease().valid_until.time_since_epoch().count());
+  EXPECT_EQ(lock->lost_reason().code(), Code::kNotHeld);
+}
+
+TEST(RedisFaultTest, AReplyAfterTheValidityEndedIsNotAGrant) {
+  auto server = RedisServer::Start();
+  ASSERT_NE(server, nullptr);
+  auto backend = Open(server->Uri());
+  ASSERT_NE(backend, nullptr);
+  server->Pause();
+  std::optional<Result<Lease>> got;
+  std::thread acquirer(
+      [&] { got.emplace(backend->TryAcquire(Request("late", milliseconds(100)))); });
+  // The pause is the fault being injected: the reply must come after the 100 ms TTL.
+  std::this_thread::sleep_for(milliseconds(400));
+  server->Resume();
+  acquirer.join();
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().code(), Code::kUnavailable);
+  EXPECT_NE(got->status().message().find("validity"), std::string::npos);
+  EXPECT_FALSE(backend->Inspect("late")->held);
+}
+
+}  // namespace
+}  // namespace dlock::test
