@@ -95,6 +95,19 @@ int Main(int argc, char** argv) {
   inspect_cmd->add_option("name", inspect.name, "Lock name")->required();
   inspect_cmd->add_flag("--json", inspect.json, "Print JSON");
 
+  dlock::cli::BenchArgs bench;
+  auto* bench_cmd = app.add_subcommand("bench", "Measure lock throughput and latency on a backend");
+  bench_cmd->add_option("--mode", bench.mode, "seq, conc or contended")->capture_default_str();
+  bench_cmd->add_option("--concurrency", bench.concurrency, "conc: loops in flight")
+      ->capture_default_str();
+  bench_cmd->add_option("--workers", bench.workers, "contended: threads on one lock")
+      ->capture_default_str();
+  bench_cmd->add_option("--hold", bench.hold, "contended: time each holder keeps the lock")
+      ->capture_default_str();
+  bench_cmd->add_option("--duration", bench.duration, "How long to run")->capture_default_str();
+  bench_cmd->add_option("--ttl", bench.ttl, "Lease TTL")->capture_default_str();
+  bench_cmd->add_flag("--json", bench.json, "Print one JSON object");
+
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +141,7 @@ int Main(int argc, char** argv) {
   if (extend_cmd->parsed()) return dlock::cli::ExtendCommand(backend, extend);
   if (release_cmd->parsed()) return dlock::cli::ReleaseCommand(backend, release);
   if (inspect_cmd->parsed()) return dlock::cli::InspectCommand(backend, inspect);
+  if (bench_cmd->parsed()) return dlock::cli::BenchCommand(backend, bench);
   return kExitUsage;
 }
 

@@ -39,12 +39,23 @@ struct InspectArgs {
   bool json = false;
 };
 
+struct BenchArgs {
+  std::string mode = "seq";
+  int concurrency = 32;
+  int workers = 8;
+  std::string hold = "0ms";
+  std::string duration = "5s";
+  std::string ttl = "10s";
+  bool json = false;
+};
+
 // `backend` is --backend / DLOCK_BACKEND, empty for the default.
 int RunCommand(const std::string& backend, const RunArgs& args);
 int AcquireCommand(const std::string& backend, const AcquireArgs& args);
 int ExtendCommand(const std::string& backend, const ExtendArgs& args);
 int ReleaseCommand(const std::string& backend, const ReleaseArgs& args);
 int InspectCommand(const std::string& backend, const InspectArgs& args);
+int BenchCommand(const std::string& backend, const BenchArgs& args);
 
 }  // namespace dlock::cli
 

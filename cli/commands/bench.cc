@@ -1,0 +1,157 @@
+// dlock bench: a load generator for any backend, like redis-benchmark.
+//   --mode seq        one loop of acquire+release on distinct names
+//   --mode conc       --concurrency loops at once (threads), distinct names
+//   --mode contended  --workers threads on one name, each holding it for --hold
+// Latency is per acquire+release pair (seq, conc) or the wait to acquire (contended).
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "cli/cli_context.h"
+#include "cli/commands/commands.h"
+#include "cli/exit_codes.h"
+#include "dlock/locker.h"
+
+namespace dlock::cli {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+// Nearest-rank percentile of sorted samples (as the peer scripts compute it).
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size()));
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+struct WorkerResult {
+  std::vector<double> latencies_us;
+  long errors = 0;
+};
+
+}  // namespace
+
+int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
+  auto duration = ParseDurationOption("--duration", args.duration);
+  if (!duration.ok()) return Fail(duration.status());
+  auto ttl = ParseDurationOption("--ttl", args.ttl);
+  if (!ttl.ok()) return Fail(ttl.status());
+  auto hold = ParseDurationOption("--hold", args.hold);
+  if (!hold.ok()) return Fail(hold.status());
+  if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
+  if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended") {
+    return Fail(InvalidArgumentError("--mode must be seq, conc or contended"));
+  }
+  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
+  if (threads < 1 || threads > 4096) {
+    return Fail(InvalidArgumentError("--concurrency and --workers must be from 1 to 4096"));
+  }
+  auto ctx = OpenContext(backend_uri);
+  if (!ctx.ok()) return Fail(ctx.status());
+  Backend& backend = *ctx->backend;
+  Locker locker(ctx->backend, {.ttl = *ttl});
+  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
+  const HolderInfo holder = HolderInfo::ThisProcess();
+
+  std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
+  std::atomic<bool> stop{false};
+  const double cpu_before = CpuSeconds();
+  const auto start = Steady::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      WorkerResult& r = results[static_cast<std::size_t>(t)];
+      std::string owner = NewOwnerId();
+      for (long i = 0; !stop; ++i) {
+        auto t0 = Steady::now();
+        if (args.mode == "contended") {
+          auto lock = locker.Acquire(prefix + "contended",
+                                     {.wait = std::chrono::seconds(60), .auto_renew = false});
+          auto waited = Steady::now() - t0;
+          if (!lock.ok()) {
+            r.errors++;
+            continue;
+          }
+          if (hold->count() > 0) std::this_thread::sleep_for(*hold);
+          if (!lock->Release().ok()) r.errors++;
+          r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
+          continue;
+        }
+        // Each loop cycles through 1000 names, so a long run leaves at most 1000
+        // fencing counters per loop in the store.
+        AcquireRequest req{fmt::format("{}{}-{}", prefix, t, i % 1000), *ttl, owner, holder};
+        auto lease = backend.TryAcquire(req);
+        if (!lease.ok() || !backend.Release(*lease).ok()) {
+          r.errors++;
+          continue;
+        }
+        r.latencies_us.push_back(
+            std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+      }
+    });
+  }
+  std::this_thread::sleep_for(*duration);
+  stop = true;
+  for (auto& th : pool) th.join();
+  const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_before;
+
+  std::vector<double> all;
+  long errors = 0;
+  std::size_t min_count = SIZE_MAX, max_count = 0;
+  for (const auto& r : results) {
+    all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+    errors += r.errors;
+    min_count = std::min(min_count, r.latencies_us.size());
+    max_count = std::max(max_count, r.latencies_us.size());
+  }
+  std::sort(all.begin(), all.end());
+  const double ops = static_cast<double>(all.size()) / elapsed;
+  nlohmann::json j = {
+      {"backend", ctx->backend_redacted},
+      {"mode", args.mode},
+      {"threads", threads},
+      {"seconds", elapsed},
+      {"ops", all.size()},
+      {"ops_per_s", ops},
+      {"p50_us", Percentile(all, 50)},
+      {"p99_us", Percentile(all, 99)},
+      {"p999_us", Percentile(all, 99.9)},
+      {"max_us", all.empty() ? 0.0 : all.back()},
+      {"cpu_us_per_op", all.empty() ? 0.0 : cpu * 1e6 / static_cast<double>(all.size())},
+      {"errors", errors}};
+  if (args.mode == "contended") {
+    j["worker_min"] = min_count;
+    j["worker_max"] = max_count;
+  }
+  if (args.json) {
+    std::puts(j.dump().c_str());
+  } else {
+    std::string text = fmt::format(
+        "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
+        "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
+        args.mode, ctx->backend_redacted, threads, threads == 1 ? "" : "s", elapsed, ops,
+        Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
+        all.empty() ? 0.0 : all.back(), j["cpu_us_per_op"].get<double>(), errors);
+    std::fputs(text.c_str(), stdout);
+  }
+  return errors == 0 ? kExitOk : kExitUnavailable;
+}
+
+}  // namespace dlock::cli
