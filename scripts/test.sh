@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command, and all that CI runs: installs what the tests need
 # (Debian 12, idempotent), checks formatting, builds with warnings as errors and runs
-# every test (unit, conformance, integration), then runs the unit tests again under
-# AddressSanitizer+UBSan and under ThreadSanitizer.
+# every test (unit, conformance, integration), and runs the unit tests and the Redis
+# integration tests (label "sanitize") again under AddressSanitizer+UBSan and under
+# ThreadSanitizer.
 #   scripts/test.sh           everything
 #   scripts/test.sh --quick   the normal build only, no sanitizer builds
 set -euo pipefail
@@ -25,7 +26,7 @@ run_suite() {  # run_suite DIR LABEL-REGEX CMAKE-ARGS...
 }
 
 if [[ "${1:-}" != "--quick" ]]; then
-  run_suite build/asan unit -DDLOCK_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
-  run_suite build/tsan unit -DDLOCK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+  run_suite build/asan 'unit|sanitize' -DDLOCK_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+  run_suite build/tsan 'unit|sanitize' -DDLOCK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
 fi
 run_suite build/test 'unit|integration' -DCMAKE_BUILD_TYPE=RelWithDebInfo
