@@ -388,10 +388,12 @@ class RedisServer:
     """A real redis-server on a free loopback port, stopped by PID."""
 
     def __init__(self, workdir, *extra):
+        """`extra` may override --port; "{port}" in it stands for the chosen port."""
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
+        extra = [a.replace("{port}", str(self.port)) for a in extra]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", workdir, "--logfile",
@@ -466,6 +468,38 @@ class RedisCliTest(MutualExclusionTest):
                 self.assertOneLineError(err)
                 self.assertNotIn("wrong-pw", err + out)
                 self.assertNotIn("hunter2", err + out)
+
+    def test_tls_errors_exit_69_and_a_trusted_server_works(self):
+        d = self.path("tls")
+        os.makedirs(d)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                "-subj", "/CN=dlock-cli-test-ca")
+        openssl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+        with open(os.path.join(d, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "san.ext")
+        tls = RedisServer(d, "--port", "0", "--tls-port", "{port}", "--tls-cert-file",
+                          os.path.join(d, "srv.crt"), "--tls-key-file", os.path.join(d, "srv.key"),
+                          "--tls-ca-cert-file", os.path.join(d, "ca.crt"),
+                          "--tls-auth-clients", "no")
+        try:
+            base = f"rediss://127.0.0.1:{tls.port}"
+            code, out, err = self.dlock("--backend", base + "?cacert=" + os.path.join(d, "ca.crt"),
+                                        "run", "tls", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+            self.assertEqual((code, out.strip()), (0, "1"), err)
+            for backend, says in [(base, "certificate verify failed"),
+                                  (f"redis://127.0.0.1:{tls.port}?timeout=1s", "")]:
+                code, _, err = self.dlock("--backend", backend, "run", "tls", "--", "true")
+                self.assertEqual(code, 69, err)
+                self.assertOneLineError(err)
+                self.assertIn(says, err)
+        finally:
+            tls.stop()
 
     def test_one_round_trip_to_acquire_renewals_and_one_to_release(self):
         monitor = subprocess.Popen(["redis-cli", "-p", str(self.redis.port), "-a", "hunter2",

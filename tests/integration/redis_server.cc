@@ -54,6 +54,8 @@ bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name
   ca_cert = dir / "ca.crt";
   server_cert = dir / "server.crt";
   server_key = dir / "server.key";
+  client_cert = dir / "client.crt";
+  client_key = dir / "client.key";
   auto d = dir.string();
   std::ofstream(dir / "san.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
   bool ok =
@@ -63,13 +65,17 @@ bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name
       Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
           "/server.key -out " + d + "/server.csr -subj /CN=localhost") &&
       Run("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
-          "/ca.key -CAcreateserial -out " + d + "/server.crt -days 2 -extfile " + d + "/san.ext");
+          "/ca.key -CAcreateserial -out " + d + "/server.crt -days 2 -extfile " + d + "/san.ext") &&
+      Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
+          "/client.key -out " + d + "/client.csr -subj /CN=dlock-client") &&
+      Run("openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.crt -CAkey " + d +
+          "/ca.key -CAcreateserial -out " + d + "/client.crt -days 2");
   if (!ok) ADD_FAILURE() << "openssl could not make test certificates in " << d;
   return ok;
 }
 
 std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_args,
-                                                const TlsFiles* tls) {
+                                                const TlsFiles* tls, bool client_auth) {
   std::unique_ptr<RedisServer> server(new RedisServer());
   server->port_ = FreePort();
   server->tls_ = tls != nullptr;
@@ -92,7 +98,7 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_a
     args.push_back(port);
     args.insert(args.end(), {"--tls-cert-file", tls->server_cert.string(), "--tls-key-file",
                              tls->server_key.string(), "--tls-ca-cert-file", tls->ca_cert.string(),
-                             "--tls-auth-clients", "no"});
+                             "--tls-auth-clients", client_auth ? "yes" : "no"});
   } else {
     args.insert(args.end(), {"--port", port});
   }

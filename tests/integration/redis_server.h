@@ -15,7 +15,7 @@ namespace dlock::test {
 
 // A CA and a server certificate for 127.0.0.1/localhost, made with the openssl tool.
 struct TlsFiles {
-  std::filesystem::path ca_cert, server_cert, server_key;
+  std::filesystem::path ca_cert, server_cert, server_key, client_cert, client_key;
   // Makes them under `dir`; false (with a test failure) if openssl fails.
   bool Make(const std::filesystem::path& dir, const std::string& ca_name);
 };
@@ -24,8 +24,10 @@ class RedisServer {
  public:
   // Starts redis-server with `extra_args`; with `tls`, only a TLS port. Returns null
   // after ADD_FAILURE if it cannot start.
+  // `client_auth`: the TLS server also requires a client certificate from its CA.
   static std::unique_ptr<RedisServer> Start(std::vector<std::string> extra_args = {},
-                                            const TlsFiles* tls = nullptr);
+                                            const TlsFiles* tls = nullptr,
+                                            bool client_auth = false);
   ~RedisServer();
 
   std::uint16_t port() const { return port_; }

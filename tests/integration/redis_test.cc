@@ -110,6 +110,25 @@ TEST(RedisTlsTest, VerifiesTheServerByDefault) {
   EXPECT_EQ(OpenStatus(tls_to_plain).code(), Code::kUnavailable);
 }
 
+TEST(RedisTlsTest, ClientCertificates) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-test-ca"));
+  auto server = RedisServer::Start({}, &tls, /*client_auth=*/true);
+  ASSERT_NE(server, nullptr);
+  std::string ca = "?cacert=" + tls.ca_cert.string() + "&timeout=1s";
+  EXPECT_NE(OpenStatus(server->Uri("", ca)).code(), Code::kOk);  // no client certificate
+  auto backend = Open(server->Uri(
+      "", ca + "&cert=" + tls.client_cert.string() + "&key=" + tls.client_key.string()));
+  ASSERT_NE(backend, nullptr);
+  auto lease = backend->TryAcquire(Request("mtls"));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(backend->Release(*lease).ok());
+  Status half = OpenStatus(server->Uri("", ca + "&cert=" + tls.client_cert.string()));
+  EXPECT_EQ(half.code(), Code::kInvalidArgument);
+  EXPECT_NE(half.message().find("both cert= and key="), std::string::npos);
+}
+
 TEST(RedisTest, UnreachableServerIsUnavailable) {
   Status s = OpenStatus("redis://127.0.0.1:" + std::to_string(FreePort()));
   EXPECT_EQ(s.code(), Code::kUnavailable);
