@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/lock_record.h"
 #include "dlock/backends/file.h"
@@ -52,6 +54,72 @@ Status FromErrno(int err, std::string_view what) {
   }
   return FailedPreconditionError(std::move(message));
 }
+
+// One inotify watch on one file, on an inotify instance borrowed from a pool: closing an
+// inotify instance waits for an RCU grace period (milliseconds), so instances are
+// reused rather than closed after each wait.
+class InotifyPool {
+ public:
+  ~InotifyPool() {
+    for (int fd : idle_) ::close(fd);
+  }
+  int Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        int fd = idle_.back();
+        idle_.pop_back();
+        return fd;
+      }
+    }
+    return inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  }
+  void Give(int fd) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(fd);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> idle_;  // guarded by mu_
+};
+
+class FileWatch {
+ public:
+  FileWatch(InotifyPool& pool, int fd, int wd) : pool_(&pool), fd_(fd), wd_(wd) {}
+  FileWatch(FileWatch&& o) noexcept : pool_(o.pool_), fd_(o.fd_), wd_(o.wd_) { o.pool_ = nullptr; }
+  FileWatch(const FileWatch&) = delete;
+  FileWatch& operator=(const FileWatch&) = delete;
+  FileWatch& operator=(FileWatch&&) = delete;
+  ~FileWatch() {
+    if (pool_ == nullptr) return;
+    inotify_rm_watch(fd_, wd_);
+    Drain();
+    pool_->Give(fd_);
+  }
+  int fd() const { return fd_; }
+  // Reads pending events; true if one is about this watch.
+  bool Changed() { return Drain(); }
+
+ private:
+  bool Drain() {
+    bool ours = false;
+    alignas(inotify_event) std::array<char, 4096> buf;
+    ssize_t n;
+    while ((n = ::read(fd_, buf.data(), buf.size())) > 0) {
+      for (ssize_t off = 0; off < n;) {
+        auto* e = reinterpret_cast<const inotify_event*>(buf.data() + off);
+        ours = ours || (e->wd == wd_ && !(e->mask & IN_IGNORED));
+        off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      }
+    }
+    return ours;
+  }
+
+  InotifyPool* pool_;
+  int fd_;
+  int wd_;
+};
 
 std::string ReadBootId() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
@@ -132,13 +200,9 @@ class FileBackend final : public Backend {
                         std::stop_token stop) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Watch first, then look: a release between the two is seen either way.
-    Fd notify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (notify.get() < 0) return FromErrno(errno, "inotify_init1");
-    std::string path = Path(internal::LockFileName(name));
-    if (inotify_add_watch(notify.get(), path.c_str(),
-                          IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB) < 0) {
-      if (errno == ENOENT) return OkStatus();
-      return FromErrno(errno, fmt::format("cannot watch {}", path));
+    auto watch = Watch(Path(internal::LockFileName(name)));
+    if (!watch.ok()) {
+      return watch.status().code() == Code::kNotHeld ? OkStatus() : watch.status();
     }
     auto state = Inspect(name);
     if (!state.ok()) return state.status();
@@ -157,11 +221,11 @@ class FileBackend final : public Backend {
       if (now >= expires) return OkStatus();
       if (now >= deadline) return DeadlineExceededError("still held at the deadline");
       auto left = std::chrono::ceil<std::chrono::milliseconds>(std::min(expires, deadline) - now);
-      std::array<pollfd, 2> fds{{{notify.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}}};
+      std::array<pollfd, 2> fds{{{watch->fd(), POLLIN, 0}, {wake.get(), POLLIN, 0}}};
       int n = ::poll(fds.data(), fds.size(),
                      static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
       if (n < 0 && errno != EINTR) return FromErrno(errno, "poll");
-      if (n > 0 && (fds[0].revents & POLLIN)) return OkStatus();
+      if (n > 0 && (fds[0].revents & POLLIN) && watch->Changed()) return OkStatus();
     }
   }
 
@@ -170,6 +234,21 @@ class FileBackend final : public Backend {
 
  private:
   std::string Path(const std::string& file) const { return (options_.dir / file).string(); }
+
+  // kNotHeld if the file does not exist (the lock was never taken).
+  Result<FileWatch> Watch(const std::string& path) {
+    int fd = inotify_.Take();
+    if (fd < 0) return FromErrno(errno, "inotify_init1");
+    int wd =
+        inotify_add_watch(fd, path.c_str(), IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB);
+    if (wd < 0) {
+      int err = errno;
+      inotify_.Give(fd);
+      if (err == ENOENT) return NotHeldError("no lock file");
+      return FromErrno(err, fmt::format("cannot watch {}", path));
+    }
+    return FileWatch(inotify_, fd, wd);
+  }
 
   static FencingToken WallMicros() {
     return static_cast<FencingToken>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -269,6 +348,7 @@ class FileBackend final : public Backend {
   const FileOptions options_;
   const int dir_fd_;  // owned; closed in the destructor
   const std::string boot_id_;
+  InotifyPool inotify_;
 };
 
 }  // namespace
