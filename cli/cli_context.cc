@@ -1,14 +1,20 @@
 #include "cli/cli_context.h"
 
 #include <fmt/format.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "dlock/backends/file.h"
 #include "dlock/duration.h"
 #include "dlock/open.h"
+#include "dlock/prometheus.h"
 #include "dlock/uri.h"
 
 namespace dlock::cli {
@@ -23,24 +29,42 @@ int Fail(const Status& status) {
   return ExitCodeFor(status.code());
 }
 
-Result<Context> OpenContext(const std::string& uri) {
+void SetUpLogging(const Globals& globals) {
+  auto logger = spdlog::stderr_logger_st("dlock");
+  logger->set_pattern(globals.log_format == "json" ? "%v" : "dlock: [%l] %v");
+  logger->set_level(spdlog::level::from_str(globals.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+Result<Context> OpenContext(const Globals& globals) {
   Context ctx;
-  ctx.backend_uri = uri;
-  if (uri.empty()) {
+  if (globals.backend.empty()) {
     FileOptions options;
     options.dir = DefaultFileDir();
     auto backend = MakeFileBackend(options);
     if (!backend.ok()) return backend.status();
     ctx.backend = std::move(*backend);
     ctx.backend_redacted = "file://" + options.dir.string();
-    return ctx;
+  } else {
+    auto parsed = ParseBackendUri(globals.backend);
+    if (!parsed.ok()) return parsed.status();
+    auto backend = OpenBackend(*parsed);
+    if (!backend.ok()) return backend.status();
+    ctx.backend = std::move(*backend);
+    ctx.backend_redacted = parsed->Redacted();
   }
-  auto parsed = ParseBackendUri(uri);
-  if (!parsed.ok()) return parsed.status();
-  auto backend = OpenBackend(*parsed);
-  if (!backend.ok()) return backend.status();
-  ctx.backend = std::move(*backend);
-  ctx.backend_redacted = parsed->Redacted();
+  ctx.registry = std::make_shared<prometheus::Registry>();
+  if (!globals.metrics_listen.empty()) {
+    try {
+      ctx.exposer = std::make_shared<prometheus::Exposer>(globals.metrics_listen);
+    } catch (const std::exception& e) {
+      return FailedPreconditionError(
+          fmt::format("cannot serve metrics on {}: {}", globals.metrics_listen, e.what()));
+    }
+    ctx.exposer->RegisterCollectable(ctx.registry);
+  }
+  ctx.listener =
+      FanOut({MakeLogListener(globals.log_format == "json"), MakePrometheusListener(ctx.registry)});
   return ctx;
 }
 
@@ -53,43 +77,71 @@ Result<std::chrono::milliseconds> ParseDurationOption(std::string_view option,
 
 namespace {
 
+spdlog::level::level_enum LevelOf(EventKind kind, const Status& status) {
+  switch (kind) {
+    case EventKind::kRenewed:
+    case EventKind::kAcquireFailed: return spdlog::level::debug;
+    case EventKind::kRenewFailed: return spdlog::level::warn;
+    case EventKind::kLost: return spdlog::level::err;
+    case EventKind::kReleased: return status.ok() ? spdlog::level::info : spdlog::level::warn;
+    default: return spdlog::level::info;
+  }
+}
+
 class LogListener final : public EventListener {
  public:
+  explicit LogListener(bool json) : json_(json) {}
+
   void OnEvent(const Event& e) override {
+    auto level = LevelOf(e.kind, e.status);
+    if (!spdlog::should_log(level)) return;
     auto ms = std::chrono::duration<double, std::milli>(e.elapsed).count();
+    if (json_) {
+      nlohmann::json j = {{"time", FormatTime(std::chrono::system_clock::now())},
+                          {"level", spdlog::level::to_string_view(level).data()},
+                          {"event", EventKindName(e.kind)},
+                          {"lock", e.name},
+                          {"backend", e.backend},
+                          {"elapsed_ms", ms}};
+      if (e.token != 0) j["fencing_token"] = e.token;
+      if (!e.status.ok()) j["error"] = e.status.ToString();
+      spdlog::log(level, "{}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      return;
+    }
+    std::string what;
     switch (e.kind) {
-      case EventKind::kWaiting:
-        spdlog::info("waiting for '{}': {}", e.name, e.status.message());
-        break;
-      case EventKind::kAcquired:
-        spdlog::info("acquired '{}' (token {}) after {:.1f}ms", e.name, e.token, ms);
-        break;
+      case EventKind::kWaiting: what = fmt::format("waiting: {}", e.status.message()); break;
+      case EventKind::kAcquired: what = fmt::format("acquired after {:.1f}ms", ms); break;
       case EventKind::kAcquireFailed:
-        spdlog::debug("did not acquire '{}' after {:.1f}ms: {}", e.name, ms, e.status.ToString());
+        what = fmt::format("not acquired after {:.1f}ms: {}", ms, e.status.ToString());
         break;
-      case EventKind::kRenewed:
-        spdlog::debug("renewed '{}' (token {}) in {:.1f}ms", e.name, e.token, ms);
-        break;
+      case EventKind::kRenewed: what = fmt::format("renewed in {:.1f}ms", ms); break;
       case EventKind::kRenewFailed:
-        spdlog::warn("renewing '{}' failed, retrying: {}", e.name, e.status.ToString());
+        what = fmt::format("renewal failed, retrying: {}", e.status.ToString());
         break;
       case EventKind::kLost:
-        spdlog::error("lost '{}' (token {}) after holding it {:.1f}ms: {}", e.name, e.token, ms,
-                      e.status.message());
+        what = fmt::format("lost after holding it {:.1f}ms: {}", ms, e.status.message());
         break;
       case EventKind::kReleased:
-        if (e.status.ok()) {
-          spdlog::info("released '{}' (token {}) after holding it {:.1f}ms", e.name, e.token, ms);
-        } else {
-          spdlog::warn("releasing '{}' failed: {}", e.name, e.status.ToString());
-        }
+        what = e.status.ok() ? fmt::format("released after holding it {:.1f}ms", ms)
+                             : fmt::format("release failed: {}", e.status.ToString());
+        break;
+      case EventKind::kDetached:
+        what = fmt::format("left held (detached) after {:.1f}ms", ms);
         break;
     }
+    if (e.token != 0) what += fmt::format(" (token {})", e.token);
+    spdlog::log(level, "'{}': {}", e.name, what);
   }
+
+ private:
+  const bool json_;
 };
 
 }  // namespace
 
-std::shared_ptr<EventListener> MakeLogListener() { return std::make_shared<LogListener>(); }
+std::shared_ptr<EventListener> MakeLogListener(bool json) {
+  return std::make_shared<LogListener>(json);
+}
 
 }  // namespace dlock::cli

@@ -1,8 +1,6 @@
 // dlock: run commands under distributed locks, and take, extend, release and inspect them.
 // The contract (commands, durations, exit codes) is DESIGN.md section 6; see README.md.
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -17,13 +15,6 @@
 namespace {
 
 using dlock::cli::kExitUsage;
-
-void SetUpLogging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_st("dlock");
-  logger->set_pattern("dlock: [%l] %v");
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
-}
 
 int Main(int argc, char** argv) {
   // Everything after the first "--" is the command of `run`, untouched by option parsing.
@@ -46,14 +37,17 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   app.allow_extras();  // reported below, with a clearer message than CLI11's
-  std::string backend;
-  std::string log_level = "warn";
-  app.add_option("--backend", backend,
+  dlock::cli::Globals globals;
+  app.add_option("--backend", globals.backend,
                  "Store URI: file:///DIR (default: a per-user runtime dir), redis://, rediss://, "
                  "redlock://, etcd://, zk://")
       ->envname("DLOCK_BACKEND");
-  app.add_option("--log-level", log_level, "off, error, warn, info or debug")
+  app.add_option("--log-level", globals.log_level, "off, error, warn, info or debug")
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
+  app.add_option("--log-format", globals.log_format, "text, or json: one object per line")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--metrics-listen", globals.metrics_listen,
+                 "Serve Prometheus metrics at http://ADDR:PORT/metrics while the command runs");
 
   dlock::cli::RunArgs run;
   auto* run_cmd =
@@ -94,6 +88,7 @@ int Main(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "Show who holds a lock, its token and TTL");
   inspect_cmd->add_option("name", inspect.name, "Lock name")->required();
   inspect_cmd->add_flag("--json", inspect.json, "Print JSON");
+  inspect_cmd->add_flag("--watch", inspect.watch, "Print again whenever the lock changes");
 
   dlock::cli::BenchArgs bench;
   auto* bench_cmd = app.add_subcommand("bench", "Measure lock throughput and latency on a backend");
@@ -115,7 +110,7 @@ int Main(int argc, char** argv) {
     dlock::cli::PrintError(fmt::format("{} (see dlock --help)", e.what()));
     return kExitUsage;
   }
-  SetUpLogging(log_level);
+  dlock::cli::SetUpLogging(globals);
 
   std::vector<std::string> extras = app.remaining();
   for (auto* sub : app.get_subcommands()) {
@@ -135,13 +130,13 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     run.command = std::move(command);
-    return dlock::cli::RunCommand(backend, run);
+    return dlock::cli::RunCommand(globals, run);
   }
-  if (acquire_cmd->parsed()) return dlock::cli::AcquireCommand(backend, acquire);
-  if (extend_cmd->parsed()) return dlock::cli::ExtendCommand(backend, extend);
-  if (release_cmd->parsed()) return dlock::cli::ReleaseCommand(backend, release);
-  if (inspect_cmd->parsed()) return dlock::cli::InspectCommand(backend, inspect);
-  if (bench_cmd->parsed()) return dlock::cli::BenchCommand(backend, bench);
+  if (acquire_cmd->parsed()) return dlock::cli::AcquireCommand(globals, acquire);
+  if (extend_cmd->parsed()) return dlock::cli::ExtendCommand(globals, extend);
+  if (release_cmd->parsed()) return dlock::cli::ReleaseCommand(globals, release);
+  if (inspect_cmd->parsed()) return dlock::cli::InspectCommand(globals, inspect);
+  if (bench_cmd->parsed()) return dlock::cli::BenchCommand(globals, bench);
   return kExitUsage;
 }
 

@@ -51,6 +51,7 @@ std::string FormatState(const LockState& state, const std::string& backend, bool
                         {"held", state.held},
                         {"fencing_token", state.token},
                         {"backend", backend}};
+    if (state.waiters >= 0) j["waiters"] = state.waiters;
     if (state.held) {
       j["ttl_ms"] = state.remaining.count();
       if (!state.holder.host.empty()) j["host"] = state.holder.host;
@@ -72,8 +73,10 @@ std::string FormatState(const LockState& state, const std::string& backend, bool
   if (state.holder.since.time_since_epoch().count() != 0) {
     who += fmt::format(" since {}", FormatTime(state.holder.since));
   }
-  return fmt::format("{}: held{}, fencing token {}, {:.1f}s left\n", state.name, who, state.token,
-                     static_cast<double>(state.remaining.count()) / 1000.0);
+  std::string waiting =
+      state.waiters > 0 ? fmt::format(", {} waiting", state.waiters) : std::string();
+  return fmt::format("{}: held{}, fencing token {}, {:.1f}s left{}\n", state.name, who, state.token,
+                     static_cast<double>(state.remaining.count()) / 1000.0, waiting);
 }
 
 }  // namespace dlock::cli

@@ -6,10 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
-  nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev)
-# Real servers for the integration tests, and openssl to make their TLS certificates.
+  nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev)
+# Real servers for the integration tests, openssl to make their TLS certificates, and
+# prometheus for promtool, which checks the metrics the CLI serves.
 test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps redis-server redis-tools
-  openssl)
+  openssl prometheus)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

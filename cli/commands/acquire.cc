@@ -10,17 +10,17 @@
 
 namespace dlock::cli {
 
-int AcquireCommand(const std::string& backend, const AcquireArgs& args) {
+int AcquireCommand(const Globals& globals, const AcquireArgs& args) {
   auto ttl = ParseDurationOption("--ttl", args.ttl);
   if (!ttl.ok()) return Fail(ttl.status());
   auto wait = ParseDurationOption("--wait", args.wait);
   if (!wait.ok()) return Fail(wait.status());
   if (Status s = ValidateName(args.name); !s.ok()) return Fail(s);
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
-  auto ctx = OpenContext(backend);
+  auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
 
-  Locker locker(ctx->backend, {.ttl = *ttl, .listener = MakeLogListener()});
+  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
   auto lock = locker.Acquire(args.name, {.wait = *wait, .auto_renew = false});
   if (!lock.ok()) return Fail(lock.status());
   Lease lease = lock->Detach();

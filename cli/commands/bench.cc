@@ -3,11 +3,16 @@
 //   --mode conc       --concurrency loops at once (threads), distinct names
 //   --mode contended  --workers threads on one name, each holding it for --hold
 // Latency is per acquire+release pair (seq, conc) or the wait to acquire (contended).
+// Every mode goes through a Locker, as an application would, so the run also fills the
+// dlock_* metrics (served with --metrics-listen); the text output ends with the
+// acquire-wait histogram.
 #include <fmt/format.h>
+#include <prometheus/registry.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -45,9 +50,33 @@ struct WorkerResult {
   long errors = 0;
 };
 
+// The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket.
+std::string WaitHistogram(prometheus::Registry& registry) {
+  std::string out;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "dlock_acquire_wait_seconds") continue;
+    for (const auto& metric : family.metric) {
+      std::string labels;
+      for (const auto& l : metric.label) labels += fmt::format(" {}={}", l.name, l.value);
+      out += fmt::format("acquire wait histogram{}:\n", labels);
+      std::uint64_t before = 0;
+      for (const auto& bucket : metric.histogram.bucket) {
+        std::uint64_t in = bucket.cumulative_count - before;
+        before = bucket.cumulative_count;
+        if (in == 0) continue;
+        std::string le = std::isinf(bucket.upper_bound)
+                             ? std::string("+Inf")
+                             : fmt::format("{:g}ms", bucket.upper_bound * 1000);
+        out += fmt::format("  <= {:>8} {:>10}\n", le, in);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
+int BenchCommand(const Globals& globals, const BenchArgs& args) {
   auto duration = ParseDurationOption("--duration", args.duration);
   if (!duration.ok()) return Fail(duration.status());
   auto ttl = ParseDurationOption("--ttl", args.ttl);
@@ -62,12 +91,10 @@ int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
   if (threads < 1 || threads > 4096) {
     return Fail(InvalidArgumentError("--concurrency and --workers must be from 1 to 4096"));
   }
-  auto ctx = OpenContext(backend_uri);
+  auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
-  Backend& backend = *ctx->backend;
-  Locker locker(ctx->backend, {.ttl = *ttl});
+  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
   const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
-  const HolderInfo holder = HolderInfo::ThisProcess();
 
   std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
   std::atomic<bool> stop{false};
@@ -77,7 +104,6 @@ int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       WorkerResult& r = results[static_cast<std::size_t>(t)];
-      std::string owner = NewOwnerId();
       for (long i = 0; !stop; ++i) {
         auto t0 = Steady::now();
         if (args.mode == "contended") {
@@ -95,9 +121,9 @@ int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
         }
         // Each loop cycles through 1000 names, so a long run leaves at most 1000
         // fencing counters per loop in the store.
-        AcquireRequest req{fmt::format("{}{}-{}", prefix, t, i % 1000), *ttl, owner, holder};
-        auto lease = backend.TryAcquire(req);
-        if (!lease.ok() || !backend.Release(*lease).ok()) {
+        auto lock =
+            locker.Acquire(fmt::format("{}{}-{}", prefix, t, i % 1000), {.auto_renew = false});
+        if (!lock.ok() || !lock->Release().ok()) {
           r.errors++;
           continue;
         }
@@ -150,6 +176,7 @@ int BenchCommand(const std::string& backend_uri, const BenchArgs& args) {
         Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
         all.empty() ? 0.0 : all.back(), j["cpu_us_per_op"].get<double>(), errors);
     std::fputs(text.c_str(), stdout);
+    std::fputs(WaitHistogram(*ctx->registry).c_str(), stdout);
   }
   return errors == 0 ? kExitOk : kExitUnavailable;
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_context.h"
+
 namespace dlock::cli {
 
 struct RunArgs {
@@ -37,6 +39,7 @@ struct ReleaseArgs {
 struct InspectArgs {
   std::string name;
   bool json = false;
+  bool watch = false;  // print again on every change, until interrupted
 };
 
 struct BenchArgs {
@@ -49,13 +52,12 @@ struct BenchArgs {
   bool json = false;
 };
 
-// `backend` is --backend / DLOCK_BACKEND, empty for the default.
-int RunCommand(const std::string& backend, const RunArgs& args);
-int AcquireCommand(const std::string& backend, const AcquireArgs& args);
-int ExtendCommand(const std::string& backend, const ExtendArgs& args);
-int ReleaseCommand(const std::string& backend, const ReleaseArgs& args);
-int InspectCommand(const std::string& backend, const InspectArgs& args);
-int BenchCommand(const std::string& backend, const BenchArgs& args);
+int RunCommand(const Globals& globals, const RunArgs& args);
+int AcquireCommand(const Globals& globals, const AcquireArgs& args);
+int ExtendCommand(const Globals& globals, const ExtendArgs& args);
+int ReleaseCommand(const Globals& globals, const ReleaseArgs& args);
+int InspectCommand(const Globals& globals, const InspectArgs& args);
+int BenchCommand(const Globals& globals, const BenchArgs& args);
 
 }  // namespace dlock::cli
 

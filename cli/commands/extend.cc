@@ -5,14 +5,14 @@
 
 namespace dlock::cli {
 
-int ExtendCommand(const std::string& backend, const ExtendArgs& args) {
+int ExtendCommand(const Globals& globals, const ExtendArgs& args) {
   auto ttl = ParseDurationOption("--ttl", args.ttl);
   if (!ttl.ok()) return Fail(ttl.status());
   for (const Status& s :
        {ValidateName(args.name), ValidateTtl(*ttl), ValidateOwnerId(args.owner)}) {
     if (!s.ok()) return Fail(s);
   }
-  auto ctx = OpenContext(backend);
+  auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
   Lease lease{.name = args.name, .owner_id = args.owner};
   auto extended = ctx->backend->Extend(lease, *ttl);

@@ -7,7 +7,7 @@
 
 namespace dlock::cli {
 
-int ReleaseCommand(const std::string& backend, const ReleaseArgs& args) {
+int ReleaseCommand(const Globals& globals, const ReleaseArgs& args) {
   if (args.force == !args.owner.empty()) {
     return Fail(InvalidArgumentError("release needs exactly one of --owner ID and --force"));
   }
@@ -15,7 +15,7 @@ int ReleaseCommand(const std::string& backend, const ReleaseArgs& args) {
   if (!args.force) {
     if (Status s = ValidateOwnerId(args.owner); !s.ok()) return Fail(s);
   }
-  auto ctx = OpenContext(backend);
+  auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
   if (args.force) {
     Status s = ctx->backend->ForceRelease(args.name);

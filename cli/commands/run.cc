@@ -162,7 +162,7 @@ int ExitCodeOf(int wait_status) {
 
 }  // namespace
 
-int RunCommand(const std::string& backend_uri, const RunArgs& args) {
+int RunCommand(const Globals& globals, const RunArgs& args) {
   auto ttl = ParseDurationOption("--ttl", args.ttl);
   if (!ttl.ok()) return Fail(ttl.status());
   auto wait = ParseDurationOption("--wait", args.wait);
@@ -191,9 +191,9 @@ int RunCommand(const std::string& backend_uri, const RunArgs& args) {
   if (sfd < 0 || efd < 0)
     return Fail(InternalError(fmt::format("signalfd/eventfd: {}", std::strerror(errno))));
 
-  auto ctx = OpenContext(backend_uri);
+  auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
-  Locker locker(ctx->backend, {.ttl = *ttl, .listener = MakeLogListener()});
+  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
 
   // Acquire on a helper thread; this thread watches signals and the terminal.
   std::stop_source cancel;

@@ -23,6 +23,7 @@ enum class EventKind {
   kRenewFailed,    // status: why; the Locker retries until the lease's validity runs out
   kLost,           // status: why; the lease ended while held (lost() fired)
   kReleased,       // elapsed: hold time; status: the release call's outcome
+  kDetached,       // elapsed: hold time; Lock::Detach() left the lease held in the store
 };
 
 std::string_view EventKindName(EventKind kind);

@@ -50,6 +50,7 @@ struct LockState {
   FencingToken token = 0;
   std::chrono::milliseconds remaining{0};  // TTL left, when held
   HolderInfo holder;                       // when held and the store keeps it
+  int waiters = -1;                        // processes waiting for it; -1: the store can't tell
 };
 
 // Lock names: 1 to kMaxNameLength bytes, no control characters (bytes < 0x20, 0x7f).

@@ -18,6 +18,7 @@ std::string_view EventKindName(EventKind kind) {
     case EventKind::kRenewFailed: return "renew-failed";
     case EventKind::kLost: return "lost";
     case EventKind::kReleased: return "released";
+    case EventKind::kDetached: return "detached";
   }
   return "unknown";
 }

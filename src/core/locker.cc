@@ -221,10 +221,19 @@ Status LockerCore::Release(HeldLock& held) {
 }
 
 Lease LockerCore::Detach(HeldLock& held) {
-  std::lock_guard lock(held.mu);
-  if (held.state == HeldState::kHeld) held.state = HeldState::kDetached;
+  Lease lease;
+  bool was_held = false;
+  {
+    std::lock_guard lock(held.mu);
+    was_held = held.state == HeldState::kHeld;
+    if (was_held) held.state = HeldState::kDetached;
+    lease = held.lease;
+  }
   Unschedule(held);
-  return held.lease;
+  if (was_held) {
+    Emit(EventKind::kDetached, lease.name, lease.token, options_.clock->Now() - held.acquired_at);
+  }
+  return lease;
 }
 
 }  // namespace internal

@@ -112,6 +112,11 @@ class RedisBackend final : public Backend {
       state.holder.pid = ToInt(e[3]);
       state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
     }
+    // Waiting processes are subscribed to the lock's channel (one connection each).
+    auto numsub = client_->Call({"PUBSUB", "NUMSUB", Key(name, ":released")});
+    if (numsub.ok() && numsub->elements.size() == 2) {
+      state.waiters = static_cast<int>(ToInt(numsub->elements[1]));
+    }
     return state;
   }
 

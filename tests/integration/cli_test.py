@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 DLOCK = os.environ.get("DLOCK_BIN", "build/cli/dlock")
 
@@ -384,6 +386,78 @@ class DefaultBackendTest(DlockTestCase):
         self.assertTrue(os.path.isfile(os.path.join(self.tmp.name, "dlock", "dflt.lock")))
 
 
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def metric(text, name, *has):
+    """The value of the first sample `name{...}` whose line contains every string in `has`."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            if all(h in line for h in has):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+class ObservabilityTest(DlockTestCase):
+    def test_metrics_of_a_run_that_waited_2s(self):
+        holder = self.start("run", "metered", "--", "sleep", "2")
+        self.assertTrue(self.wait_until(lambda: self.inspect("metered")["held"]))
+        port = free_port()
+        started = self.path("started")
+        p = self.start("--metrics-listen", f"127.0.0.1:{port}", "run", "metered", "--wait", "10s",
+                       "--", "sh", "-c", f"touch {started}; sleep 30")
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        p.terminate()
+        p.wait()
+        holder.wait()
+        acquired = 'result="acquired"'
+        self.assertEqual(metric(text, "dlock_acquire_wait_seconds_bucket", acquired, 'le="1"'), 0)
+        self.assertEqual(metric(text, "dlock_acquire_wait_seconds_bucket", acquired, 'le="2.5"'), 1)
+        self.assertEqual(metric(text, "dlock_acquire_total", acquired, 'backend="file"'), 1)
+        self.assertEqual(metric(text, "dlock_held", 'backend="file"'), 1)
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool missing: scripts/install-deps.sh --test")
+        check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_metrics_listen_on_a_bad_address_is_one_line(self):
+        code, _, err = self.dlock("--metrics-listen", "256.0.0.1:1", "run", "x", "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+
+    def test_json_logs_carry_the_events_and_no_owner_id(self):
+        code, out, err = self.dlock("--log-level", "info", "--log-format", "json", "run",
+                                    "logged", "--", "sh", "-c", 'echo "$DLOCK_OWNER"')
+        self.assertEqual(code, 0, err)
+        owner = out.strip()
+        self.assertEqual(len(owner), 32)
+        self.assertNotIn(owner, err)
+        events = [json.loads(line) for line in err.splitlines()]
+        self.assertEqual([e["event"] for e in events], ["acquired", "released"])
+        self.assertEqual(events[0]["lock"], "logged")
+        self.assertIn("fencing_token", events[0])
+
+    def test_inspect_watch_prints_each_change(self):
+        watcher = subprocess.Popen([DLOCK, "inspect", "watched", "--watch", "--json"],
+                                   env=self.env, stdout=subprocess.PIPE, text=True)
+        self.procs.append(watcher)
+        self.assertFalse(json.loads(watcher.stdout.readline())["held"])
+        code, _, err = self.dlock("run", "watched", "--", "sleep", "0.6")
+        self.assertEqual(code, 0, err)
+        held = json.loads(watcher.stdout.readline())
+        self.assertTrue(held["held"])
+        self.assertFalse(json.loads(watcher.stdout.readline())["held"])
+        watcher.kill()
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, stopped by PID."""
 
@@ -500,6 +574,24 @@ class RedisCliTest(MutualExclusionTest):
                 self.assertIn(says, err)
         finally:
             tls.stop()
+
+    def test_inspect_counts_the_waiting_processes(self):
+        holder = self.start("run", "queue", "--", "sleep", "30")
+        self.assertTrue(self.wait_until(lambda: self.inspect("queue")["held"]))
+        waiters = [self.start("run", "queue", "--wait", "30s", "--", "true") for _ in range(2)]
+        self.assertTrue(self.wait_until(lambda: self.inspect("queue").get("waiters") == 2))
+        code, out, _ = self.dlock("inspect", "queue")
+        self.assertIn("2 waiting", out)
+        holder.terminate()
+        for w in waiters:
+            self.assertEqual(w.wait(timeout=20), 0)
+
+    def test_debug_logs_never_show_the_password_or_owner(self):
+        code, out, err = self.dlock("--log-level", "debug", "--log-format", "json", "run", "dbg",
+                                    "--", "sh", "-c", 'echo "$DLOCK_OWNER"')
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("hunter2", err)
+        self.assertNotIn(out.strip(), err)
 
     def test_one_round_trip_to_acquire_renewals_and_one_to_release(self):
         monitor = subprocess.Popen(["redis-cli", "-p", str(self.redis.port), "-a", "hunter2",
