@@ -1,5 +1,4 @@
 // dlock release NAME --owner ID | --force
-#include <fmt/format.h>
 
 #include "cli/cli_context.h"
 #include "cli/commands/commands.h"

@@ -203,7 +203,7 @@ Result<BackendUri> Parse(std::string_view text) {
 Result<BackendUri> ParseBackendUri(std::string_view text) {
   auto uri = Parse(text);
   if (uri.ok()) return uri;
-  // Prefix every message with the (redacted) URI's scheme so the user sees which option.
+  // Every message says it is about the backend URI; none repeats the password.
   return InvalidArgumentError(fmt::format("bad backend URI: {}", uri.status().message()));
 }
 

@@ -89,7 +89,8 @@ class Connection {
   const ConnectionOptions options_;
   const std::function<void(const Reply&)> push_;
   const std::function<void(const Status&)> down_;
-  asio::ssl::context plain_context_{asio::ssl::context::tls_client};  // unused placeholder
+  // ssl::stream needs a context even when only its TCP layer is used (plain redis://).
+  asio::ssl::context plain_context_{asio::ssl::context::tls_client};
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer connect_timer_;
   asio::steady_timer stall_timer_;
