@@ -22,22 +22,29 @@ std::string Sha1Hex(const std::string& text) {
 
 Script::Script(std::string src) : source(std::move(src)), sha1(Sha1Hex(source)) {}
 
-void Waiter::Set(bool Waiter::*flag) {
+void Waiter::Confirm() {
   std::lock_guard lock(mu);
-  this->*flag = true;
+  ++confirmed;
   cv.notify_all();
 }
 
-void Waiter::SetError(const Status& status) {
+void Waiter::Message() {
   std::lock_guard lock(mu);
+  ++messages;
+  cv.notify_all();
+}
+
+void Waiter::Fail(const Status& status) {
+  std::lock_guard lock(mu);
+  ++errors;
   error = status;
   cv.notify_all();
 }
 
-bool Waiter::WaitFor(bool Waiter::*flag, Steady::time_point deadline, std::stop_token stop) {
+bool Waiter::Wait(const std::function<bool()>& pred, Steady::time_point deadline,
+                  std::stop_token stop) {
   std::unique_lock lock(mu);
-  return cv.wait_until(lock, stop, deadline, [&] { return this->*flag || !error.ok(); }) &&
-         error.ok();
+  return cv.wait_until(lock, stop, deadline, pred);
 }
 
 Subscription::Subscription(Client* client, std::string channel, std::shared_ptr<Waiter> waiter)
@@ -117,8 +124,9 @@ Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>&
   return reply;
 }
 
-std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel) {
-  auto waiter = std::make_shared<Waiter>();
+std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel,
+                                                std::shared_ptr<Waiter> waiter) {
+  if (!waiter) waiter = std::make_shared<Waiter>();
   asio::post(io_, [this, channel, waiter] {
     Channel& ch = channels_[channel];
     ch.waiters.insert(waiter);
@@ -126,12 +134,11 @@ std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel) {
       ch.subscribed = true;
       ch.sent++;
       if (!subscriber_->Send(EncodeCommand({"SUBSCRIBE", channel}), nullptr)) {
-        waiter->SetError(
-            UnavailableError(fmt::format("{}: subscriber connection is down", endpoint_)));
+        waiter->Fail(UnavailableError(fmt::format("{}: subscriber connection is down", endpoint_)));
         channels_.erase(channel);
       }
     } else if (ch.acked == ch.sent) {
-      waiter->Set(&Waiter::confirmed);
+      waiter->Confirm();
     }
   });
   return std::make_unique<Subscription>(this, channel, std::move(waiter));
@@ -155,10 +162,10 @@ void Client::OnPush(const Reply& reply) {
   Channel& ch = it->second;
   if (kind == "subscribe") {
     if (++ch.acked == ch.sent) {
-      for (auto& w : ch.waiters) w->Set(&Waiter::confirmed);
+      for (auto& w : ch.waiters) w->Confirm();
     }
   } else if (kind == "message") {
-    for (auto& w : ch.waiters) w->Set(&Waiter::message);
+    for (auto& w : ch.waiters) w->Message();
   } else if (kind == "unsubscribe") {
     if (!ch.subscribed && ch.waiters.empty() && ch.acked == ch.sent) channels_.erase(it);
   }
@@ -166,7 +173,7 @@ void Client::OnPush(const Reply& reply) {
 
 void Client::OnSubscriberDown(const Status& status) {
   for (auto& [name, ch] : channels_) {
-    for (auto& w : ch.waiters) w->SetError(status);
+    for (auto& w : ch.waiters) w->Fail(status);
   }
   channels_.clear();
 }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,18 +39,22 @@ struct Script {
 };
 
 // What the I/O thread tells one waiter about its channel.
+// What the I/O thread tells a waiter about its channel(s). One Waiter may be shared by
+// subscriptions on several clients (Redlock waits on every instance at once).
 struct Waiter {
   std::mutex mu;
   std::condition_variable_any cv;
-  bool confirmed = false;  // guarded by mu
-  bool message = false;    // guarded by mu
-  Status error;            // guarded by mu
+  int confirmed = 0;  // guarded by mu: subscriptions the servers confirmed
+  int messages = 0;   // guarded by mu: messages received
+  int errors = 0;     // guarded by mu: subscriptions whose connection failed
+  Status error;       // guarded by mu: the last failure
 
-  void Set(bool Waiter::*flag);
-  void SetError(const Status& status);
-  // Waits until `flag` is set; false at `deadline`, on `stop`, or on an error.
-  bool WaitFor(bool Waiter::*flag, std::chrono::steady_clock::time_point deadline,
-               std::stop_token stop);
+  void Confirm();
+  void Message();
+  void Fail(const Status& status);
+  // Waits until pred() (called with mu held) is true; false at `deadline` or on `stop`.
+  bool Wait(const std::function<bool()>& pred, std::chrono::steady_clock::time_point deadline,
+            std::stop_token stop);
 };
 
 class Client;
@@ -65,11 +70,15 @@ class Subscription {
   // Waits until the server confirmed the subscription. false at `deadline`, on `stop`,
   // or if the subscriber connection failed (then error() says why).
   bool WaitConfirmed(std::chrono::steady_clock::time_point deadline, std::stop_token stop) {
-    return waiter_->WaitFor(&Waiter::confirmed, deadline, stop);
+    return waiter_->Wait([w = waiter_.get()] { return w->confirmed > 0 || w->errors > 0; },
+                         deadline, stop) &&
+           error().ok();
   }
   // Waits for a message on the channel. Same false cases.
   bool WaitMessage(std::chrono::steady_clock::time_point deadline, std::stop_token stop) {
-    return waiter_->WaitFor(&Waiter::message, deadline, stop);
+    return waiter_->Wait([w = waiter_.get()] { return w->messages > 0 || w->errors > 0; }, deadline,
+                         stop) &&
+           error().ok();
   }
   Status error() const;
 
@@ -98,7 +107,9 @@ class Client {
 
   // Subscribes to `channel` on the shared subscriber connection (SUBSCRIBE is sent only
   // by the first waiter); the subscription ends when the returned object is destroyed.
-  std::unique_ptr<Subscription> Subscribe(const std::string& channel);
+  // `waiter`: share one with other subscriptions; null: a new one.
+  std::unique_ptr<Subscription> Subscribe(const std::string& channel,
+                                          std::shared_ptr<Waiter> waiter = nullptr);
 
   std::string endpoint() const { return endpoint_; }
 

@@ -9,31 +9,15 @@
 #include "dlock/backends/redis.h"
 #include "dlock/duration.h"
 #include "redis/client.h"
+#include "redis/common.h"
 #include "redis/scripts.h"
 
 namespace dlock {
 namespace {
 
 using redis::Reply;
+using redis::ToInt;
 using std::chrono::milliseconds;
-
-std::int64_t ToInt(const Reply& r) {
-  if (r.type == Reply::Type::kInteger) return r.integer;
-  std::int64_t v = 0;
-  std::from_chars(r.str.data(), r.str.data() + r.str.size(), v);
-  return v;
-}
-
-// A reply of the wrong shape, or an error reply, as a Status.
-Status ReplyError(const redis::Client& client, const Reply& r) {
-  std::string message = fmt::format("{}: {}", client.endpoint(), r.str);
-  if (r.str.starts_with("NOAUTH") || r.str.starts_with("WRONGPASS") ||
-      r.str.starts_with("NOPERM")) {
-    return FailedPreconditionError(message);
-  }
-  if (!r.is_error()) return InternalError(fmt::format("{}: unexpected reply", client.endpoint()));
-  return UnavailableError(message);
-}
 
 class RedisBackend final : public Backend {
  public:
@@ -54,7 +38,7 @@ class RedisBackend final : public Backend {
                      {request.owner_id, std::to_string(request.ttl.count()), request.holder.host,
                       std::to_string(request.holder.pid), std::to_string(since_ms)});
     if (!reply.ok()) return reply.status();
-    if (reply->elements.size() < 2) return ReplyError(*client_, *reply);
+    if (reply->elements.size() < 2) return redis::ReplyError(client_->endpoint(), *reply);
     if (ToInt(reply->elements[0]) == 0 && reply->elements.size() >= 5) {
       return ContendedError(fmt::format("lock '{}' is held by host {} pid {} (token {})",
                                         request.name, reply->elements[3].str,
@@ -80,7 +64,7 @@ class RedisBackend final : public Backend {
     if (reply->type == Reply::Type::kNil) {
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
-    if (reply->is_error()) return ReplyError(*client_, *reply);
+    if (reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
     return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(ToInt(*reply)), ttl,
                  ValidUntil(start, ttl)};
   }
@@ -99,7 +83,7 @@ class RedisBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     auto reply = Run(inspect_, std::string(name), {});
     if (!reply.ok()) return reply.status();
-    if (reply->elements.size() < 6) return ReplyError(*client_, *reply);
+    if (reply->elements.size() < 6) return redis::ReplyError(client_->endpoint(), *reply);
     const auto& e = reply->elements;
     LockState state;
     state.name = std::string(name);
@@ -146,15 +130,14 @@ class RedisBackend final : public Backend {
   std::string_view kind() const override { return "redis"; }
 
  private:
-  // PREFIX{NAME}SUFFIX: one hash tag for every key of a lock.
   std::string Key(std::string_view name, std::string_view suffix = "") const {
-    return fmt::format("{}{{{}}}{}", options_.prefix, name, suffix);
+    return redis::LockKey(options_.prefix, name, suffix);
   }
 
   Result<Reply> Run(const redis::Script& script, const std::string& name,
                     const std::vector<std::string>& args) {
     auto reply = client_->Eval(script, {Key(name), Key(name, ":fence")}, args);
-    if (reply.ok() && reply->is_error()) return ReplyError(*client_, *reply);
+    if (reply.ok() && reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
     return reply;
   }
 
@@ -170,117 +153,27 @@ class RedisBackend final : public Backend {
   const redis::Script acquire_, extend_, release_, inspect_;
 };
 
-Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const RedisOptions& o) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  asio::error_code ec;
-  if (o.insecure) {
-    std::fputs("dlock: warning: TLS certificate verification is off (insecure=true)\n", stderr);
-    ctx->set_verify_mode(asio::ssl::verify_none, ec);
-  } else {
-    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
-    if (o.cacert.empty()) {
-      ctx->set_default_verify_paths(ec);
-    } else if (ctx->load_verify_file(o.cacert, ec); ec) {
-      return InvalidArgumentError(fmt::format("cannot load cacert {}: {}", o.cacert, ec.message()));
-    }
-  }
-  if (o.cert.empty() != o.key.empty()) {
-    return InvalidArgumentError("TLS client authentication needs both cert= and key=");
-  }
-  if (!o.cert.empty()) {
-    if (ctx->use_certificate_chain_file(o.cert, ec); ec) {
-      return InvalidArgumentError(fmt::format("cannot load cert {}: {}", o.cert, ec.message()));
-    }
-    if (ctx->use_private_key_file(o.key, asio::ssl::context::pem, ec); ec) {
-      return InvalidArgumentError(fmt::format("cannot load key {}: {}", o.key, ec.message()));
-    }
-  }
-  return ctx;
-}
-
-Result<bool> ParseFlag(const std::string& key, const std::string& value) {
-  if (value == "true" || value == "1" || value.empty()) return true;
-  if (value == "false" || value == "0") return false;
-  return InvalidArgumentError(fmt::format("option '{}' takes true or false, not '{}'", key, value));
-}
-
 }  // namespace
 
 Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri) {
-  RedisOptions o;
-  o.tls = uri.scheme == "rediss";
   if (uri.hosts.size() != 1) {
     return InvalidArgumentError(fmt::format(
         "{}:// takes one host; for several independent servers use redlock://", uri.scheme));
   }
+  RedisOptions o;
   o.host = uri.hosts[0].host;
   if (uri.hosts[0].port != 0) o.port = uri.hosts[0].port;
-  o.user = uri.user;
-  o.password = uri.password;
-  if (!uri.path.empty() && uri.path != "/") {
-    std::string_view db(uri.path);
-    db.remove_prefix(1);
-    auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
-    if (ec != std::errc() || end != db.data() + db.size() || o.db < 0) {
-      return InvalidArgumentError(fmt::format("bad database '{}': use /0, /1, ...", db));
-    }
-  }
-  for (const auto& [key, value] : uri.query) {
-    if (key == "cacert" && o.tls) {
-      o.cacert = value;
-    } else if (key == "cert" && o.tls) {
-      o.cert = value;
-    } else if (key == "key" && o.tls) {
-      o.key = value;
-    } else if (key == "insecure" && o.tls) {
-      auto flag = ParseFlag(key, value);
-      if (!flag.ok()) return flag.status();
-      o.insecure = *flag;
-    } else if (key == "prefix") {
-      o.prefix = value;
-    } else if (key == "timeout" || key == "connect_timeout") {
-      auto d = ParseDuration(value);
-      if (!d.ok()) return d.status();
-      if (d->count() <= 0) return InvalidArgumentError(fmt::format("{} must be positive", key));
-      (key == "timeout" ? o.command_timeout : o.connect_timeout) = *d;
-    } else if (key == "pool") {
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), o.pool_size);
-      if (ec != std::errc() || end != value.data() + value.size() || o.pool_size < 1 ||
-          o.pool_size > 64) {
-        return InvalidArgumentError("pool must be a number from 1 to 64");
-      }
-    } else {
-      return InvalidArgumentError(fmt::format(
-          "unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, pool", key,
-          uri.scheme, o.tls ? "cacert, cert, key, insecure, " : ""));
-    }
-  }
+  DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, uri.scheme == "rediss", o));
   return o;
 }
 
 Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options) {
   RedisOptions o = options;
   if (!o.clock) o.clock = SystemClock();
-  redis::ClientOptions client_options;
-  client_options.pool_size = o.pool_size;
-  auto& c = client_options.connection;
-  c.host = o.host;
-  c.port = o.port;
-  c.user = o.user;
-  c.password = o.password;
-  c.db = o.db;
-  c.verify_host = !o.insecure;
-  c.connect_timeout = o.connect_timeout;
-  c.command_timeout = o.command_timeout;
-  if (o.tls) {
-    auto ctx = MakeTlsContext(o);
-    if (!ctx.ok()) return ctx.status();
-    c.tls = *ctx;
-  }
-  auto client = std::make_unique<redis::Client>(client_options);
-  auto pong = client->Call({"PING"});
-  if (!pong.ok()) return pong.status();
-  if (pong->is_error()) return ReplyError(*client, *pong);
+  auto client_options = redis::MakeClientOptions(o);
+  if (!client_options.ok()) return client_options.status();
+  auto client = std::make_unique<redis::Client>(*client_options);
+  DLOCK_RETURN_IF_ERROR(redis::Ping(*client));
   return std::shared_ptr<Backend>(std::make_shared<RedisBackend>(std::move(o), std::move(client)));
 }
 
