@@ -5,6 +5,7 @@
 #include "dlock/backends/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
+#include "dlock/backends/redlock.h"
 #endif
 #include "dlock/duration.h"
 
@@ -46,6 +47,11 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     auto options = RedisOptionsFromUri(uri);
     if (!options.ok()) return options.status();
     return MakeRedisBackend(*options);
+  }
+  if (uri.scheme == "redlock") {
+    auto options = RedlockOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeRedlockBackend(*options);
   }
 #endif
   if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <future>
 
 namespace dlock::redis {
@@ -76,18 +77,36 @@ Client::Client(ClientOptions options)
 }
 
 Client::~Client() {
+  // Let commands already queued (a release sent to every Redlock instance, say) reach
+  // the kernel before the I/O thread stops; bounded, as a server may be gone.
+  const auto give_up = Steady::now() + std::chrono::milliseconds(200);
+  while (Steady::now() < give_up) {
+    std::promise<bool> flushed;
+    auto answer = flushed.get_future();
+    asio::post(io_, [this, &flushed] {
+      flushed.set_value(
+          std::all_of(pool_.begin(), pool_.end(), [](auto& c) { return c->flushed(); }));
+    });
+    if (answer.get()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   work_.reset();
   io_.stop();
   thread_.join();
   // Connections are destroyed with their handlers never run; blocked callers time out.
 }
 
-void Client::CallAsync(std::vector<std::string> args, ReplyCallback done) {
+void Client::CallAsync(std::vector<std::string> args, ReplyCallback done,
+                       std::optional<std::size_t> shard) {
   std::string wire = EncodeCommand(args);
-  asio::post(io_, [this, wire = std::move(wire), done = std::move(done)]() mutable {
+  asio::post(io_, [this, wire = std::move(wire), done = std::move(done), shard]() mutable {
     Connection* best = pool_.front().get();
-    for (auto& c : pool_) {
-      if (c->pending() < best->pending() || (!best->ready() && c->ready())) best = c.get();
+    if (shard) {
+      best = pool_[*shard % pool_.size()].get();
+    } else {
+      for (auto& c : pool_) {
+        if (c->pending() < best->pending() || (!best->ready() && c->ready())) best = c.get();
+      }
     }
     best->Send(std::move(wire), std::move(done));
   });
@@ -106,22 +125,51 @@ Result<Reply> Client::Call(std::vector<std::string> args) {
   return future.get();
 }
 
-Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
-                           const std::vector<std::string>& args) {
+void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                       const std::vector<std::string>& args, ReplyCallback done) {
   std::vector<std::string> cmd = {"EVAL", script.source, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
-  if (script.sent) {
-    cmd[0] = "EVALSHA";
-    cmd[1] = script.sha1;
-    auto reply = Call(cmd);
-    if (!reply.ok() || !reply->is_error() || !reply->str.starts_with("NOSCRIPT")) return reply;
-    cmd[0] = "EVAL";
-    cmd[1] = script.source;
+  const std::size_t shard = keys.empty() ? 0 : std::hash<std::string>{}(keys[0]);
+  bool loaded;
+  {
+    std::lock_guard lock(scripts_mu_);
+    loaded = scripts_loaded_.count(script.sha1) > 0;
   }
-  auto reply = Call(std::move(cmd));
-  if (reply.ok() && !reply->is_error()) script.sent = true;
-  return reply;
+  auto remember = [this, sha1 = script.sha1, done](Result<Reply> r) {
+    if (r.ok() && !r->is_error()) {
+      std::lock_guard lock(scripts_mu_);
+      scripts_loaded_.insert(sha1);
+    }
+    done(std::move(r));
+  };
+  if (!loaded) return CallAsync(std::move(cmd), std::move(remember), shard);
+  std::vector<std::string> by_sha = cmd;
+  by_sha[0] = "EVALSHA";
+  by_sha[1] = script.sha1;
+  CallAsync(
+      std::move(by_sha),
+      [this, cmd = std::move(cmd), remember, done, shard](Result<Reply> r) {
+        if (r.ok() && r->is_error() && r->str.starts_with("NOSCRIPT")) {
+          return CallAsync(std::move(cmd), std::move(remember), shard);
+        }
+        done(std::move(r));
+      },
+      shard);
+}
+
+Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args) {
+  auto promise = std::make_shared<std::promise<Result<Reply>>>();
+  auto future = promise->get_future();
+  EvalAsync(script, keys, args, [promise](Result<Reply> r) { promise->set_value(std::move(r)); });
+  // Two calls at most (EVALSHA, then EVAL); the connections enforce their own timeouts.
+  auto limit = 2 * (options_.connection.connect_timeout + options_.connection.command_timeout) +
+               std::chrono::seconds(5);
+  if (future.wait_for(limit) != std::future_status::ready) {
+    return UnavailableError(fmt::format("{}: no reply", endpoint_));
+  }
+  return future.get();
 }
 
 std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel,

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -34,8 +35,6 @@ struct Script {
   explicit Script(std::string source);
   std::string source;
   std::string sha1;
-  // Sent once with EVAL (which also caches it in the server), then by EVALSHA.
-  mutable std::atomic<bool> sent{false};
 };
 
 // What the I/O thread tells one waiter about its channel.
@@ -96,14 +95,21 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Sends one command on the least busy connection; `done` runs on the I/O thread.
-  void CallAsync(std::vector<std::string> args, ReplyCallback done);
+  // `shard`: commands with the same shard go over the same connection, so the server
+  // runs them in the order sent (scripts on one lock use the lock key's hash); without
+  // one, the least busy connection.
+  void CallAsync(std::vector<std::string> args, ReplyCallback done,
+                 std::optional<std::size_t> shard = std::nullopt);
   // Blocking form. An error reply is a Reply of type kError; transport failures are
   // kUnavailable (or kFailedPrecondition for authentication and TLS trust).
   Result<Reply> Call(std::vector<std::string> args);
   // EVAL the first time, then EVALSHA, and EVAL again if the server lost its script
-  // cache (NOSCRIPT): one round trip in the usual case.
+  // cache (NOSCRIPT): one round trip in the usual case. Sharded by keys[0].
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);
+  // The same without blocking; `done` runs on the I/O thread.
+  void EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                 const std::vector<std::string>& args, ReplyCallback done);
 
   // Subscribes to `channel` on the shared subscriber connection (SUBSCRIBE is sent only
   // by the first waiter); the subscription ends when the returned object is destroyed.
@@ -133,7 +139,11 @@ class Client {
   std::vector<std::unique_ptr<Connection>> pool_;  // used on the I/O thread
   std::unique_ptr<Connection> subscriber_;         // used on the I/O thread
   std::map<std::string, Channel> channels_;        // used on the I/O thread
-  std::thread thread_;                             // declared last: started last
+  // Scripts this server has run: sent once with EVAL (which caches them), then by
+  // EVALSHA. Per client, as each Redis server has its own script cache.
+  std::mutex scripts_mu_;
+  std::set<std::string> scripts_loaded_;  // guarded by scripts_mu_
+  std::thread thread_;                    // declared last: started last
 };
 
 }  // namespace dlock::redis

@@ -58,6 +58,9 @@ class Connection {
   // Commands queued or awaiting replies.
   std::size_t pending() const { return queued_.size() + inflight_.size(); }
   bool ready() const { return state_ == State::kReady; }
+  // Nothing left to write: all queued commands are in the kernel's send buffer, or the
+  // connection is down (and they are failed or waiting for it).
+  bool flushed() const { return state_ != State::kReady || (queued_.empty() && !writing_); }
   std::string endpoint() const;
 
  private:

@@ -46,6 +46,36 @@ return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] 
         redis.call('GET', KEYS[2]) or '0'}
 )lua";
 
+// Redlock round 2. ARGV: owner, token T. If this owner still holds the lock here,
+// raises the counter to at least T and records T as the lock's token; returns 1, else 0.
+inline constexpr const char* kRaiseScript = R"lua(
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'token', ARGV[2])
+return 1
+)lua";
+
+// Redlock extend. ARGV: owner, ttl_ms, token T, host, pid, since_ms. Extends the lock if
+// this owner holds it here (1); takes it again for this owner if it is free here, e.g.
+// after the instance restarted, raising the counter to at least T (2); else 0.
+inline constexpr const char* kExtendOrRetakeScript = R"lua(
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if owner then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', ARGV[3], 'host', ARGV[4],
+           'pid', ARGV[5], 'since', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 2
+)lua";
+
 }  // namespace dlock::redis
 
 #endif  // DLOCK_SRC_REDIS_SCRIPTS_H_

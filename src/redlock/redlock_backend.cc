@@ -1,0 +1,421 @@
+// The redlock:// backend: every operation goes to all instances at once and succeeds on a
+// majority; fencing tokens are made strict by a second round (see backends/redlock.h).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "core/lock_record.h"
+#include "dlock/backends/redlock.h"
+#include "dlock/duration.h"
+#include "redis/common.h"
+#include "redis/scripts.h"
+
+namespace dlock {
+namespace {
+
+using redis::Reply;
+using redis::ToInt;
+using std::chrono::milliseconds;
+using Steady = std::chrono::steady_clock;
+using Replies = std::vector<std::optional<Result<Reply>>>;
+
+// Collects the replies of one call sent to every instance. Late replies after Wait()
+// returned are dropped: the state is shared with the callbacks.
+class Gather {
+ public:
+  explicit Gather(std::size_t n) : state_(std::make_shared<State>(n)) {}
+
+  redis::ReplyCallback Slot(std::size_t i) {
+    return [state = state_, i](Result<Reply> r) {
+      std::lock_guard lock(state->mu);
+      state->replies[i] = std::move(r);
+      state->answered++;
+      state->cv.notify_all();
+    };
+  }
+
+  // Waits until enough(replies) holds, every instance answered, or `deadline`; returns
+  // the replies so far.
+  Replies Wait(Steady::time_point deadline, const std::function<bool(const Replies&)>& enough) {
+    std::unique_lock lock(state_->mu);
+    state_->cv.wait_until(lock, deadline, [&] {
+      return state_->answered == state_->replies.size() || enough(state_->replies);
+    });
+    return state_->replies;
+  }
+
+ private:
+  struct State {
+    explicit State(std::size_t n) : replies(n) {}
+    std::mutex mu;
+    std::condition_variable cv;
+    Replies replies;
+    std::size_t answered = 0;
+  };
+  std::shared_ptr<State> state_;
+};
+
+bool Answered(const std::optional<Result<Reply>>& r) { return r && r->ok() && !(*r)->is_error(); }
+
+// Replies that are integers equal to one of `values`.
+int CountInts(const Replies& replies, std::initializer_list<std::int64_t> values) {
+  int n = 0;
+  for (const auto& r : replies) {
+    if (!Answered(r)) continue;
+    std::int64_t v = ToInt(**r);
+    n += std::find(values.begin(), values.end(), v) != values.end();
+  }
+  return n;
+}
+
+int CountAnswered(const Replies& replies) {
+  return static_cast<int>(std::count_if(replies.begin(), replies.end(), Answered));
+}
+
+// Acquire replies are {1, token} (won) or {0, pttl, token, host, pid} (held).
+bool Won(const std::optional<Result<Reply>>& r) {
+  return Answered(r) && !(*r)->elements.empty() && ToInt((*r)->elements[0]) == 1 &&
+         (*r)->elements.size() >= 2;
+}
+
+// The first failure among the replies, for messages.
+std::string FirstError(const Replies& replies) {
+  for (const auto& r : replies) {
+    if (r && !r->ok()) return r->status().message();
+    if (r && r->ok() && (*r)->is_error()) return (*r)->str;
+  }
+  return "no reply in time";
+}
+
+class RedlockBackend final : public Backend {
+ public:
+  RedlockBackend(RedlockOptions options, std::vector<std::unique_ptr<redis::Client>> clients)
+      : options_(std::move(options)),
+        clients_(std::move(clients)),
+        n_(static_cast<int>(clients_.size())),
+        quorum_(n_ / 2 + 1),
+        clock_(options_.instances.front().clock),
+        prefix_(options_.instances.front().prefix),
+        holder_(HolderInfo::ThisProcess()),
+        acquire_(redis::kAcquireScript),
+        raise_(redis::kRaiseScript),
+        extend_(redis::kExtendOrRetakeScript),
+        release_(redis::kReleaseScript),
+        inspect_(redis::kInspectScript) {}
+
+  Result<Lease> TryAcquire(const AcquireRequest& request) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
+    const auto start = clock_->Now();
+    const auto valid_until = ValidUntil(start, request.ttl);
+    const auto deadline = Steady::now() + InstanceTimeout(request.ttl);
+    auto since_ms =
+        std::chrono::duration_cast<milliseconds>(request.holder.since.time_since_epoch()).count();
+    Replies round1 =
+        All(acquire_, request.name,
+            {request.owner_id, std::to_string(request.ttl.count()), request.holder.host,
+             std::to_string(request.holder.pid), std::to_string(since_ms)},
+            deadline,
+            [&](const Replies& r) { return std::count_if(r.begin(), r.end(), Won) >= quorum_; });
+    std::vector<std::size_t> won;
+    FencingToken token = 0;
+    for (std::size_t i = 0; i < round1.size(); ++i) {
+      if (!Won(round1[i])) continue;
+      won.push_back(i);
+      token = std::max(token, static_cast<FencingToken>(ToInt((*round1[i])->elements[1])));
+    }
+    if (static_cast<int>(won.size()) < quorum_ || clock_->Now() >= valid_until) {
+      ReleaseEverywhere(request.name, request.owner_id);
+      return AcquireFailure(request.name, round1, static_cast<int>(won.size()));
+    }
+    if (options_.strict_fencing) {
+      Gather round2(clients_.size());
+      for (std::size_t i : won) {
+        clients_[i]->EvalAsync(raise_, Keys(request.name),
+                               {request.owner_id, std::to_string(token)}, round2.Slot(i));
+      }
+      Replies raised = round2.Wait(Steady::now() + InstanceTimeout(request.ttl),
+                                   [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
+      int confirmed = CountInts(raised, {1});
+      if (confirmed < quorum_) {
+        ReleaseEverywhere(request.name, request.owner_id);
+        return UnavailableError(fmt::format(
+            "lock '{}': the fencing round was confirmed by only {} of {} Redis instances ({})",
+            request.name, confirmed, n_, FirstError(raised)));
+      }
+    }
+    if (clock_->Now() >= valid_until) {
+      ReleaseEverywhere(request.name, request.owner_id);
+      return UnavailableError(fmt::format(
+          "lock '{}': the majority answered after the lease's validity ended", request.name));
+    }
+    return Lease{request.name, request.owner_id, token, request.ttl, valid_until};
+  }
+
+  Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
+    const auto start = clock_->Now();
+    auto since_ms =
+        std::chrono::duration_cast<milliseconds>(holder_.since.time_since_epoch()).count();
+    Replies replies = All(extend_, lease.name,
+                          {lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token),
+                           holder_.host, std::to_string(holder_.pid), std::to_string(since_ms)},
+                          Steady::now() + InstanceTimeout(ttl), [&](const Replies& r) {
+                            return CountInts(r, {1, 2}) >= quorum_;
+                          });
+    int extended = CountInts(replies, {1, 2});
+    Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
+    if (extended >= quorum_ && clock_->Now() < out.valid_until) return out;
+    if (CountInts(replies, {0}) > n_ - quorum_) {
+      return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
+    }
+    return UnavailableError(
+        fmt::format("lock '{}' was extended on only {} of {} Redis instances ({})", lease.name,
+                    extended, n_, FirstError(replies)));
+  }
+
+  Status Release(const Lease& lease) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    return ReleaseWaiting(lease.name, lease.owner_id, "is not held by this owner");
+  }
+
+  Status ForceRelease(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    return ReleaseWaiting(std::string(name), "", "is not held");
+  }
+
+  Result<LockState> Inspect(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    // Decided once a majority holds it, or more than N - majority do not.
+    auto held_here = [](const std::optional<Result<Reply>>& r) {
+      return Answered(r) && !(*r)->elements.empty() && ToInt((*r)->elements[0]) > 0;
+    };
+    Replies replies = All(inspect_, std::string(name), {}, Steady::now() + DefaultTimeout(),
+                          [&](const Replies& r) {
+                            auto held = std::count_if(r.begin(), r.end(), held_here);
+                            return held >= quorum_ || CountAnswered(r) - held > n_ - quorum_;
+                          });
+    if (CountAnswered(replies) < quorum_) {
+      return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})",
+                                          CountAnswered(replies), n_, FirstError(replies)));
+    }
+    LockState state;
+    state.name = std::string(name);
+    std::vector<std::int64_t> ttls;
+    for (const auto& r : replies) {
+      if (!Answered(r) || (*r)->elements.size() < 6) continue;
+      const auto& e = (*r)->elements;
+      auto pttl = ToInt(e[0]);
+      if (pttl > 0) {
+        ttls.push_back(pttl);
+        if (static_cast<FencingToken>(ToInt(e[1])) >= state.token) {
+          state.token = static_cast<FencingToken>(ToInt(e[1]));
+          state.holder.host = e[2].str;
+          state.holder.pid = ToInt(e[3]);
+          state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
+        }
+      }
+    }
+    state.held = static_cast<int>(ttls.size()) >= quorum_;
+    if (state.held) {
+      // Held while a majority still has the key: the quorum-th longest TTL.
+      std::sort(ttls.rbegin(), ttls.rend());
+      state.remaining = milliseconds(ttls[static_cast<std::size_t>(quorum_ - 1)]);
+    } else {
+      state.holder = {};
+      state.token = 0;
+      for (const auto& r : replies) {
+        if (Answered(r) && (*r)->elements.size() >= 6) {
+          state.token = std::max(state.token, static_cast<FencingToken>(ToInt((*r)->elements[5])));
+        }
+      }
+    }
+    return state;
+  }
+
+  Status WaitForRelease(std::string_view name, Steady::time_point deadline,
+                        std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    // Subscribe on every instance, then look: a release in between is seen either way.
+    auto waiter = std::make_shared<redis::Waiter>();
+    std::vector<std::unique_ptr<redis::Subscription>> subs;
+    for (auto& c : clients_) {
+      subs.push_back(c->Subscribe(redis::LockKey(prefix_, name, ":released"), waiter));
+    }
+    const int tolerable = n_ - quorum_;
+    auto outcome = [&]() -> Status {
+      if (stop.stop_requested()) return CancelledError("wait cancelled");
+      std::lock_guard lock(waiter->mu);
+      if (waiter->errors > tolerable) return waiter->error;
+      return DeadlineExceededError("still held at the deadline");
+    };
+    if (!waiter->Wait([&] { return waiter->confirmed >= quorum_ || waiter->errors > tolerable; },
+                      deadline, stop) ||
+        waiter->errors > tolerable) {
+      return outcome();
+    }
+    auto state = Inspect(name);
+    if (!state.ok()) return state.status();
+    if (!state->held) return OkStatus();
+    auto expires = clock_->Now() + state->remaining;
+    bool woke = waiter->Wait([&] { return waiter->messages > 0 || waiter->errors > tolerable; },
+                             std::min(deadline, expires), stop);
+    if (woke && waiter->errors <= tolerable) return OkStatus();
+    if (clock_->Now() >= expires && !stop.stop_requested()) return OkStatus();
+    return outcome();
+  }
+
+  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  std::string_view kind() const override { return "redlock"; }
+
+ private:
+  std::vector<std::string> Keys(const std::string& name) const {
+    return {redis::LockKey(prefix_, name), redis::LockKey(prefix_, name, ":fence")};
+  }
+
+  milliseconds DefaultTimeout() const {
+    if (options_.instance_timeout.count() > 0) return options_.instance_timeout;
+    return options_.instances.front().command_timeout;
+  }
+
+  // A small fraction of the TTL, so that a slow instance does not eat the validity.
+  milliseconds InstanceTimeout(milliseconds ttl) const {
+    if (options_.instance_timeout.count() > 0) return options_.instance_timeout;
+    return std::clamp<milliseconds>(ttl / 20, milliseconds(10), DefaultTimeout());
+  }
+
+  Replies All(const redis::Script& script, const std::string& name,
+              const std::vector<std::string>& args, Steady::time_point deadline,
+              const std::function<bool(const Replies&)>& enough) {
+    Gather gather(clients_.size());
+    auto keys = Keys(name);
+    for (std::size_t i = 0; i < clients_.size(); ++i) {
+      clients_[i]->EvalAsync(script, keys, args, gather.Slot(i));
+    }
+    return gather.Wait(deadline, enough);
+  }
+
+  // On every instance, also those that did not answer: fire and forget.
+  void ReleaseEverywhere(const std::string& name, const std::string& owner) {
+    auto keys = Keys(name);
+    std::vector<std::string> args = {owner, redis::LockKey(prefix_, name, ":released")};
+    for (auto& c : clients_) c->EvalAsync(release_, keys, args, [](Result<Reply>) {});
+  }
+
+  Status ReleaseWaiting(const std::string& name, const std::string& owner,
+                        std::string_view not_held) {
+    // The instances that have not answered yet go on in the background.
+    Replies replies = All(release_, name, {owner, redis::LockKey(prefix_, name, ":released")},
+                          Steady::now() + DefaultTimeout(), [&](const Replies& r) {
+                            return CountInts(r, {1}) > 0 && CountAnswered(r) >= quorum_;
+                          });
+    if (CountInts(replies, {1}) > 0) return OkStatus();
+    if (CountAnswered(replies) < quorum_) {
+      return UnavailableError(fmt::format("lock '{}': only {} of {} Redis instances answered ({})",
+                                          name, CountAnswered(replies), n_, FirstError(replies)));
+    }
+    return NotHeldError(fmt::format("lock '{}' {}", name, not_held));
+  }
+
+  Status AcquireFailure(const std::string& name, const Replies& round1, int won) const {
+    int answered = CountAnswered(round1);
+    if (answered < quorum_) {
+      return UnavailableError(
+          fmt::format("lock '{}': only {} of {} Redis instances answered in time ({})", name,
+                      answered, n_, FirstError(round1)));
+    }
+    for (const auto& r : round1) {
+      if (Answered(r) && !Won(r) && (*r)->elements.size() >= 5) {
+        const auto& e = (*r)->elements;
+        return ContendedError(
+            fmt::format("lock '{}' is held by host {} pid {} (token {}); won {} of {} instances",
+                        name, e[3].str, e[4].str, e[2].str, won, n_));
+      }
+    }
+    return ContendedError(
+        fmt::format("lock '{}': won only {} of {} instances (need {})", name, won, n_, quorum_));
+  }
+
+  const RedlockOptions options_;
+  const std::vector<std::unique_ptr<redis::Client>> clients_;
+  const int n_;
+  const int quorum_;
+  const std::shared_ptr<Clock> clock_;
+  const std::string prefix_;
+  const HolderInfo holder_;
+  const redis::Script acquire_, raise_, extend_, release_, inspect_;
+};
+
+}  // namespace
+
+Result<RedlockOptions> RedlockOptionsFromUri(const BackendUri& uri) {
+  RedlockOptions out;
+  bool tls = false;
+  if (auto it = uri.query.find("tls"); it != uri.query.end()) {
+    if (it->second != "true" && it->second != "false" && !it->second.empty()) {
+      return InvalidArgumentError("option 'tls' takes true or false");
+    }
+    tls = it->second != "false";
+  }
+  if (auto it = uri.query.find("instance_timeout"); it != uri.query.end()) {
+    auto d = ParseDuration(it->second);
+    if (!d.ok()) return d.status();
+    if (d->count() <= 0) return InvalidArgumentError("instance_timeout must be positive");
+    out.instance_timeout = *d;
+  }
+  if (auto it = uri.query.find("fencing"); it != uri.query.end()) {
+    if (it->second != "strict" && it->second != "off") {
+      return InvalidArgumentError("option 'fencing' takes strict or off");
+    }
+    out.strict_fencing = it->second == "strict";
+  }
+  for (const auto& hp : uri.hosts) {
+    RedisOptions o;
+    o.host = hp.host;
+    if (hp.port != 0) o.port = hp.port;
+    DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, tls, o, {"tls", "instance_timeout", "fencing"}));
+    out.instances.push_back(std::move(o));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Backend>> MakeRedlockBackend(const RedlockOptions& options) {
+  if (options.instances.empty()) return InvalidArgumentError("redlock:// needs at least one host");
+  RedlockOptions o = options;
+  for (auto& i : o.instances) {
+    if (!i.clock) i.clock = SystemClock();
+  }
+  std::vector<std::unique_ptr<redis::Client>> clients;
+  for (const auto& i : o.instances) {
+    auto client_options = redis::MakeClientOptions(i);
+    if (!client_options.ok()) return client_options.status();
+    clients.push_back(std::make_unique<redis::Client>(*client_options));
+  }
+  Gather pings(clients.size());
+  for (std::size_t i = 0; i < clients.size(); ++i) clients[i]->CallAsync({"PING"}, pings.Slot(i));
+  const auto& first = o.instances.front();
+  const int n = static_cast<int>(clients.size());
+  Replies replies = pings.Wait(Steady::now() + first.connect_timeout + first.command_timeout,
+                               [&](const Replies& r) { return CountAnswered(r) >= n / 2 + 1; });
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    const auto& r = replies[i];
+    if (r && !r->ok() && r->status().code() == Code::kFailedPrecondition) return r->status();
+    if (r && r->ok() && (*r)->is_error()) {
+      Status s = redis::ReplyError(clients[i]->endpoint(), **r);
+      if (s.code() == Code::kFailedPrecondition) return s;
+    }
+  }
+  if (CountAnswered(replies) < n / 2 + 1) {
+    return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})",
+                                        CountAnswered(replies), n, FirstError(replies)));
+  }
+  return std::shared_ptr<Backend>(
+      std::make_shared<RedlockBackend>(std::move(o), std::move(clients)));
+}
+
+}  // namespace dlock
