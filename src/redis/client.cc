@@ -172,6 +172,15 @@ Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>&
   return future.get();
 }
 
+void Client::After(std::chrono::milliseconds delay, std::function<void()> fn) {
+  asio::post(io_, [this, delay, fn = std::move(fn)]() mutable {
+    auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+    timer->async_wait([timer, fn = std::move(fn)](const asio::error_code& ec) {
+      if (!ec) fn();
+    });
+  });
+}
+
 std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel,
                                                 std::shared_ptr<Waiter> waiter) {
   if (!waiter) waiter = std::make_shared<Waiter>();

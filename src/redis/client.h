@@ -111,6 +111,9 @@ class Client {
   void EvalAsync(const Script& script, const std::vector<std::string>& keys,
                  const std::vector<std::string>& args, ReplyCallback done);
 
+  // Runs `fn` on the I/O thread after `delay` (dropped if the client stops first).
+  void After(std::chrono::milliseconds delay, std::function<void()> fn);
+
   // Subscribes to `channel` on the shared subscriber connection (SUBSCRIBE is sent only
   // by the first waiter); the subscription ends when the returned object is destroyed.
   // `waiter`: share one with other subscriptions; null: a new one.

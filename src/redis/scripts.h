@@ -57,23 +57,30 @@ redis.call('HSET', KEYS[1], 'token', ARGV[2])
 return 1
 )lua";
 
-// Redlock extend. ARGV: owner, ttl_ms, token T, host, pid, since_ms. Extends the lock if
-// this owner holds it here (1); takes it again for this owner if it is free here, e.g.
-// after the instance restarted, raising the counter to at least T (2); else 0.
-inline constexpr const char* kExtendOrRetakeScript = R"lua(
+// Redlock extend. ARGV: owner, ttl_ms. 1 if extended, 0 if another owner holds the
+// lock here, -1 if nobody does (expired, released, or the instance restarted).
+inline constexpr const char* kRedlockExtendScript = R"lua(
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 if owner then return 0 end
+return -1
+)lua";
+
+// Redlock re-take, on instances that lost a lock still held on a majority. ARGV: owner,
+// ttl_ms, token T, host, pid, since_ms. Takes the lock here if it is free, raising the
+// counter to at least T (1); else 0.
+inline constexpr const char* kRetakeScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
   redis.call('SET', KEYS[2], ARGV[3])
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', ARGV[3], 'host', ARGV[4],
            'pid', ARGV[5], 'since', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 2
+return 1
 )lua";
 
 }  // namespace dlock::redis

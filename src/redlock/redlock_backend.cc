@@ -104,9 +104,11 @@ class RedlockBackend final : public Backend {
         holder_(HolderInfo::ThisProcess()),
         acquire_(redis::kAcquireScript),
         raise_(redis::kRaiseScript),
-        extend_(redis::kExtendOrRetakeScript),
+        extend_(redis::kRedlockExtendScript),
+        retake_(redis::kRetakeScript),
         release_(redis::kReleaseScript),
-        inspect_(redis::kInspectScript) {}
+        inspect_(redis::kInspectScript),
+        release_script_(std::make_shared<const redis::Script>(redis::kReleaseScript)) {}
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
@@ -129,7 +131,7 @@ class RedlockBackend final : public Backend {
       token = std::max(token, static_cast<FencingToken>(ToInt((*round1[i])->elements[1])));
     }
     if (static_cast<int>(won.size()) < quorum_ || clock_->Now() >= valid_until) {
-      ReleaseEverywhere(request.name, request.owner_id);
+      ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
       return AcquireFailure(request.name, round1, static_cast<int>(won.size()));
     }
     if (options_.strict_fencing) {
@@ -160,18 +162,28 @@ class RedlockBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
     const auto start = clock_->Now();
-    auto since_ms =
-        std::chrono::duration_cast<milliseconds>(holder_.since.time_since_epoch()).count();
-    Replies replies = All(extend_, lease.name,
-                          {lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token),
-                           holder_.host, std::to_string(holder_.pid), std::to_string(since_ms)},
-                          Steady::now() + InstanceTimeout(ttl), [&](const Replies& r) {
-                            return CountInts(r, {1, 2}) >= quorum_;
-                          });
-    int extended = CountInts(replies, {1, 2});
+    Replies replies = All(extend_, lease.name, {lease.owner_id, std::to_string(ttl.count())},
+                          Steady::now() + InstanceTimeout(ttl),
+                          [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
+    int extended = CountInts(replies, {1});
     Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
-    if (extended >= quorum_ && clock_->Now() < out.valid_until) return out;
-    if (CountInts(replies, {0}) > n_ - quorum_) {
+    if (extended >= quorum_ && clock_->Now() < out.valid_until) {
+      // Instances that lost the key (say, restarted) take it again, so that the majority
+      // does not erode; a lock gone from a majority is not taken back (force release).
+      auto since_ms =
+          std::chrono::duration_cast<milliseconds>(holder_.since.time_since_epoch()).count();
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!Answered(replies[i]) || ToInt(**replies[i]) != -1) continue;
+        clients_[i]->EvalAsync(
+            retake_, Keys(lease.name),
+            {lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token), holder_.host,
+             std::to_string(holder_.pid), std::to_string(since_ms)},
+            [](Result<Reply>) {});
+      }
+      return out;
+    }
+    int unanswered = n_ - CountAnswered(replies);
+    if (extended + unanswered < quorum_) {
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
     return UnavailableError(
@@ -300,11 +312,39 @@ class RedlockBackend final : public Backend {
     return gather.Wait(deadline, enough);
   }
 
-  // On every instance, also those that did not answer: fire and forget.
-  void ReleaseEverywhere(const std::string& name, const std::string& owner) {
+  // On every instance, also those that did not answer: fire and forget. An instance that
+  // did not answer `round1` (paused, slow, unreachable) may still run our acquire later,
+  // so the release is sent again at growing intervals until the lock's TTL has passed.
+  void ReleaseEverywhere(const std::string& name, const std::string& owner,
+                         const Replies* round1 = nullptr, milliseconds ttl = milliseconds(0)) {
     auto keys = Keys(name);
     std::vector<std::string> args = {owner, redis::LockKey(prefix_, name, ":released")};
-    for (auto& c : clients_) c->EvalAsync(release_, keys, args, [](Result<Reply>) {});
+    const auto give_up = Steady::now() + ttl;
+    for (std::size_t i = 0; i < clients_.size(); ++i) {
+      bool unknown = round1 != nullptr && !Answered((*round1)[i]);
+      if (unknown) {
+        ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up, milliseconds(100));
+      } else {
+        clients_[i]->EvalAsync(*release_script_, keys, args, [](Result<Reply>) {});
+      }
+    }
+  }
+
+  // Captures no `this`: it runs on the client's I/O thread, which stops with the client.
+  static void ReleaseUntil(redis::Client* client, std::shared_ptr<const redis::Script> script,
+                           std::vector<std::string> keys, std::vector<std::string> args,
+                           Steady::time_point give_up, milliseconds delay) {
+    const redis::Script& s = *script;
+    client->EvalAsync(
+        s, keys, args,
+        [client, script = std::move(script), keys, args, give_up, delay](Result<Reply> r) mutable {
+          if (r.ok() && !r->is_error() && ToInt(*r) == 1) return;
+          if (Steady::now() + delay >= give_up) return;
+          client->After(delay, [=]() mutable {
+            ReleaseUntil(client, std::move(script), std::move(keys), std::move(args), give_up,
+                         std::min<milliseconds>(delay * 2, std::chrono::seconds(2)));
+          });
+        });
   }
 
   Status ReleaseWaiting(const std::string& name, const std::string& owner,
@@ -348,7 +388,8 @@ class RedlockBackend final : public Backend {
   const std::shared_ptr<Clock> clock_;
   const std::string prefix_;
   const HolderInfo holder_;
-  const redis::Script acquire_, raise_, extend_, release_, inspect_;
+  const redis::Script acquire_, raise_, extend_, retake_, release_, inspect_;
+  const std::shared_ptr<const redis::Script> release_script_;  // shared with retries
 };
 
 }  // namespace

@@ -107,8 +107,14 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_a
     if (extra_args[i] == "--requirepass") server->cli_auth_ = {"-a", extra_args[i + 1]};
   }
 
+  server->args_ = std::move(args);
+  if (!server->Launch()) return nullptr;
+  return server;
+}
+
+bool RedisServer::Launch() {
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : args_) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -116,23 +122,28 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_a
     std::perror("exec redis-server");
     ::_exit(127);
   }
-  server->pid_ = pid;
+  pid_ = pid;
   bool up = WaitFor(
       [&] {
         int status = 0;
         if (::waitpid(pid, &status, WNOHANG) == pid) {
-          server->pid_ = -1;
+          pid_ = -1;
           return true;  // exited: reported below
         }
-        return PortAccepts(server->port_);
+        return PortAccepts(port_);
       },
       std::chrono::seconds(10));
-  if (!up || server->pid_ < 0) {
-    ADD_FAILURE() << "redis-server did not start on port " << port
+  if (!up || pid_ < 0) {
+    ADD_FAILURE() << "redis-server did not start on port " << port_
                   << " (is the redis-server package installed? scripts/install-deps.sh --test)";
-    return nullptr;
+    return false;
   }
-  return server;
+  return true;
+}
+
+bool RedisServer::Restart() {
+  Stop();
+  return Launch();
 }
 
 RedisServer::~RedisServer() {

@@ -38,12 +38,17 @@ class RedisServer {
   void Pause();   // SIGSTOP: the kernel still accepts connections
   void Resume();  // SIGCONT
   void Stop();    // SIGKILL and reap
+  // Starts again on the same port (an empty instance, as after a restart without
+  // persistence). false (with a test failure) if it cannot.
+  bool Restart();
 
   // Runs redis-cli against this server; returns its stdout.
   std::string Cli(const std::vector<std::string>& args) const;
 
  private:
   RedisServer() = default;
+  bool Launch();  // starts args_; waits until the port accepts
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   bool tls_ = false;
