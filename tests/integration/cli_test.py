@@ -615,5 +615,35 @@ class RedisCliTest(MutualExclusionTest):
         self.assertNotIn("SUBSCRIBE", commands)  # it never had to wait
 
 
+class RedlockCliTest(DlockTestCase):
+    def setUp(self):
+        super().setUp()
+        self.servers = []
+        for i in range(5):
+            workdir = os.path.join(self.tmp.name, f"redis{i}")
+            os.makedirs(workdir)
+            self.servers.append(RedisServer(workdir))
+        ports = ",".join(f"127.0.0.1:{s.port}" for s in self.servers)
+        self.env["DLOCK_BACKEND"] = f"redlock://{ports}?timeout=500ms&connect_timeout=500ms"
+
+    def tearDown(self):
+        for s in self.servers:
+            os.kill(s.proc.pid, signal.SIGCONT)
+            s.stop()
+        super().tearDown()
+
+    def test_two_paused_work_three_paused_fail_naming_how_many_answered(self):
+        for s in self.servers[:2]:
+            os.kill(s.proc.pid, signal.SIGSTOP)
+        code, out, err = self.dlock("run", "rl", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), 0)
+        os.kill(self.servers[2].proc.pid, signal.SIGSTOP)
+        code, _, err = self.dlock("run", "rl", "--wait", "1s", "--", "true")
+        self.assertIn(code, (69, 75), err)
+        self.assertOneLineError(err)
+        self.assertIn("of 5 Redis instances answered", err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
