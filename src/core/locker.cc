@@ -53,7 +53,7 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
   Clock& clock = *options_.clock;
   const TimePoint start = clock.Now();
   const TimePoint deadline = options.wait.count() > 0 ? start + options.wait : start;
-  Backoff backoff(options_.backoff, std::random_device{}());
+  std::optional<Backoff> backoff;  // seeded from the OS only if this call has to wait
   bool native_wait = backend_->capabilities().native_wait;
   bool announced = false;
 
@@ -100,7 +100,8 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
         if (woke.code() == Code::kUnimplemented) native_wait = false;
       }
     }
-    TimePoint wake = std::min(deadline, clock.Now() + backoff.Next());
+    if (!backoff) backoff.emplace(options_.backoff, std::random_device{}());
+    TimePoint wake = std::min(deadline, clock.Now() + backoff->Next());
     if (!clock.SleepUntil(wake, options.stop)) {
       return fail(CancelledError("cancelled while waiting"));
     }
