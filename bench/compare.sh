@@ -32,6 +32,7 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DDLOCK_BUILD_TESTS=OFF >
 cmake --build build/release -j"$(nproc)" >/dev/null
 dlock=build/release/cli/dlock
 peers=bench/peers
+# The python peers run on Debian's interpreter, the one python3-redis is installed for.
 mkdir -p build/peers
 [[ -x build/peers/hiredis_pairs && build/peers/hiredis_pairs -nt $peers/raw/hiredis_pairs.c ]] ||
   cc -O2 -o build/peers/hiredis_pairs $peers/raw/hiredis_pairs.c -lhiredis
@@ -60,7 +61,8 @@ done
 P=${ports[0]}
 R3="redlock://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
 R5="$R3,127.0.0.1:${ports[3]},127.0.0.1:${ports[4]}"
-results="$work/results.jsonl"
+results=build/bench-results.jsonl  # kept, so that bench/report.py can be run again
+: >"$results"
 flush() { for port in "${ports[@]}"; do redis-cli -p "$port" flushall >/dev/null; done; }
 
 # tag the JSON line a command prints with the workload it measured
@@ -94,16 +96,16 @@ for round in $(seq 1 "$rounds"); do
   run seq node $peers/node/raw_ioredis_bench.js --secs "$secs" --port "$P" --mode seq
   run seq node $peers/node/redlock_bench.js --secs "$secs" --port "$P" --mode seq
   run seq node $peers/node/semaphore_bench.js --secs "$secs" --port "$P" --mode seq
-  run seq python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode seq
+  run seq /usr/bin/python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode seq
   run conc256 $dlock --backend "redis://127.0.0.1:$P" bench --mode conc --concurrency 256 --duration "${secs}s" --json
   run conc256 node $peers/node/redlock_bench.js --secs "$secs" --port "$P" --mode conc --conc 256
   run conc256 node $peers/node/semaphore_bench.js --secs "$secs" --port "$P" --mode conc --conc 256
   run conc256 node $peers/node/raw_ioredis_bench.js --secs "$secs" --port "$P" --mode conc --conc 256
-  run conc256 python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode conc --conc 256
+  run conc256 /usr/bin/python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode conc --conc 256
   run contended8 $dlock --backend "redis://127.0.0.1:$P" bench --mode contended --workers 8 --hold 1ms --duration "${secs}s" --json
   run contended8 node $peers/node/redlock_bench.js --secs "$secs" --port "$P" --mode contended --workers 8 --hold 1
   run contended8 node $peers/node/semaphore_bench.js --secs "$secs" --port "$P" --mode contended --workers 8 --hold 1
-  run contended8 python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode contended --workers 8 --hold 1
+  run contended8 /usr/bin/python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode contended --workers 8 --hold 1
   run redlock3 $dlock --backend "$R3" bench --mode seq --duration "${secs}s" --json
   run redlock3 node $peers/node/redlock_bench.js --secs "$secs" --mode redlock --ports "${ports[0]},${ports[1]},${ports[2]}"
   run redlock5 $dlock --backend "$R5" bench --mode seq --duration "${secs}s" --json

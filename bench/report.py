@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections import defaultdict
 
-LIBS = ("dlock", "node-redlock", "redis-semaphore", "redis-py")  # lock libraries
 
 
 def name_of(d):
@@ -72,8 +71,8 @@ def main():
             "max": med([d.get("worker_max", d.get("per_worker_max")) for d in ds]),
         }
 
-    def is_lib(peer):
-        return peer == "dlock" or any(peer.startswith(l) for l in LIBS[1:])
+    def is_lib(peer):  # a lock library, not a raw floor or the store's own benchmark
+        return not peer.startswith("raw") and not peer.startswith("redis-benchmark")
 
     def best_peer(workload):
         cands = [(v["ops"], p) for (w, p), v in table.items()
