@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <prometheus/registry.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -48,6 +49,7 @@ double Percentile(const std::vector<double>& sorted, double p) {
 struct WorkerResult {
   std::vector<double> latencies_us;
   long errors = 0;
+  std::atomic<std::size_t> count{0};  // latencies_us.size(), readable by the progress line
 };
 
 // The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket.
@@ -117,6 +119,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
           if (hold->count() > 0) std::this_thread::sleep_for(*hold);
           if (!lock->Release().ok()) r.errors++;
           r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
+          r.count.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
         // Each loop cycles through 1000 names, so a long run leaves at most 1000
@@ -129,10 +132,24 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
         }
         r.latencies_us.push_back(
             std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+        r.count.fetch_add(1, std::memory_order_relaxed);
       }
     });
   }
-  std::this_thread::sleep_for(*duration);
+  // On a terminal, a progress line every second; otherwise just wait.
+  const bool progress = ::isatty(STDERR_FILENO) && !args.json;
+  const auto end = start + *duration;
+  while (Steady::now() < end) {
+    std::this_thread::sleep_until(std::min(end, Steady::now() + std::chrono::seconds(1)));
+    if (!progress) continue;
+    std::size_t done = 0;
+    for (const auto& r : results) done += r.count.load(std::memory_order_relaxed);
+    double secs = std::chrono::duration<double>(Steady::now() - start).count();
+    std::string line = fmt::format("\rdlock bench: {:.0f}s, {} ops, {:.0f} ops/s\033[K", secs, done,
+                                   static_cast<double>(done) / secs);
+    std::fputs(line.c_str(), stderr);
+  }
+  if (progress) std::fputs("\r\033[K", stderr);
   stop = true;
   for (auto& th : pool) th.join();
   const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
