@@ -134,8 +134,9 @@ Child Spawn(std::vector<std::string> command, std::vector<std::string> env,
   if (pid == 0) {
     ::setpgid(0, 0);
     if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpid());  // SIGTTOU is blocked here
-    // If dlock dies (kill -9), the command must not run on without the lock.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // If dlock dies (kill -9), the command must not run on without the lock: SIGKILL,
+    // as SIGTERM can be ignored. (Only this process gets it, not its descendants.)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(kExitLost);
     ::pthread_sigmask(SIG_SETMASK, &original_mask, nullptr);
     ::execvpe(argv[0], argv.data(), envp.data());
@@ -284,6 +285,14 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
     }
   }
   if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  if (lost) {
+    // The leader is gone, but others of its process group may still run without the
+    // lock: give them the rest of the grace period, then SIGKILL the group.
+    while (kill_pending && Steady::now() < kill_at && ::kill(-child.pid, 0) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(-child.pid, SIGKILL);
+  }
   if (lost || lock.lost().stop_requested()) {
     if (!lost) {
       PrintError(fmt::format("lost the lock '{}' while the command ran: {}", args.name,

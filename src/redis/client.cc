@@ -126,7 +126,7 @@ Result<Reply> Client::Call(std::vector<std::string> args) {
 }
 
 void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
-                       const std::vector<std::string>& args, ReplyCallback done) {
+                       const std::vector<std::string>& args, ReplyCallback done, bool send_source) {
   std::vector<std::string> cmd = {"EVAL", script.source, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
@@ -143,7 +143,7 @@ void Client::EvalAsync(const Script& script, const std::vector<std::string>& key
     }
     done(std::move(r));
   };
-  if (!loaded) return CallAsync(std::move(cmd), std::move(remember), shard);
+  if (!loaded || send_source) return CallAsync(std::move(cmd), std::move(remember), shard);
   std::vector<std::string> by_sha = cmd;
   by_sha[0] = "EVALSHA";
   by_sha[1] = script.sha1;

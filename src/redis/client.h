@@ -108,8 +108,11 @@ class Client {
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);
   // The same without blocking; `done` runs on the I/O thread.
+  // `send_source`: always EVAL, so that the call is never re-sent after a NOSCRIPT and
+  // stays in order with the commands sent after it.
   void EvalAsync(const Script& script, const std::vector<std::string>& keys,
-                 const std::vector<std::string>& args, ReplyCallback done);
+                 const std::vector<std::string>& args, ReplyCallback done,
+                 bool send_source = false);
 
   // Runs `fn` on the I/O thread after `delay` (dropped if the client stops first).
   void After(std::chrono::milliseconds delay, std::function<void()> fn);

@@ -1,5 +1,6 @@
 #include "redis/connection.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
@@ -86,6 +87,9 @@ void Connection::Connect() {
               }
               asio::error_code ignored;
               stream_->next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+              // Asio opens sockets without SOCK_CLOEXEC: keep them out of children
+              // (dlock run's command must not inherit an authenticated connection).
+              ::fcntl(stream_->next_layer().native_handle(), F_SETFD, FD_CLOEXEC);
               if (!options_.tls) return OnConnected();
               SSL_set_tlsext_host_name(stream_->native_handle(), options_.host.c_str());
               if (options_.verify_host) {

@@ -144,14 +144,14 @@ class RedlockBackend final : public Backend {
                                    [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
       int confirmed = CountInts(raised, {1});
       if (confirmed < quorum_) {
-        ReleaseEverywhere(request.name, request.owner_id);
+        ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
         return UnavailableError(fmt::format(
             "lock '{}': the fencing round was confirmed by only {} of {} Redis instances ({})",
             request.name, confirmed, n_, FirstError(raised)));
       }
     }
     if (clock_->Now() >= valid_until) {
-      ReleaseEverywhere(request.name, request.owner_id);
+      ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
       return UnavailableError(fmt::format(
           "lock '{}': the majority answered after the lease's validity ended", request.name));
     }
@@ -178,7 +178,7 @@ class RedlockBackend final : public Backend {
             retake_, Keys(lease.name),
             {lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token), holder_.host,
              std::to_string(holder_.pid), std::to_string(since_ms)},
-            [](Result<Reply>) {});
+            [](Result<Reply>) {}, /*send_source=*/true);
       }
       return out;
     }
@@ -266,18 +266,36 @@ class RedlockBackend final : public Backend {
       if (waiter->errors > tolerable) return waiter->error;
       return DeadlineExceededError("still held at the deadline");
     };
+    auto failed = [&] {
+      std::lock_guard lock(waiter->mu);
+      return waiter->errors > tolerable;
+    };
     if (!waiter->Wait([&] { return waiter->confirmed >= quorum_ || waiter->errors > tolerable; },
                       deadline, stop) ||
-        waiter->errors > tolerable) {
+        failed()) {
       return outcome();
     }
-    auto state = Inspect(name);
-    if (!state.ok()) return state.status();
-    if (!state->held) return OkStatus();
-    auto expires = clock_->Now() + state->remaining;
+    // Free only when no instance has a key: keys left on a minority (a crashed or late
+    // competitor) make acquisitions fail too, so wait for them as well, or this would spin.
+    // A paused instance must not hold every waiter up: wait for it only briefly.
+    auto look_until = Steady::now() + std::min<milliseconds>(DefaultTimeout(), milliseconds(250));
+    Replies replies =
+        All(inspect_, std::string(name), {}, look_until, [](const Replies&) { return false; });
+    if (CountAnswered(replies) < quorum_) {
+      return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})",
+                                          CountAnswered(replies), n_, FirstError(replies)));
+    }
+    std::int64_t longest = 0;
+    for (const auto& r : replies) {
+      if (Answered(r) && !(*r)->elements.empty()) {
+        longest = std::max(longest, ToInt((*r)->elements[0]));
+      }
+    }
+    if (longest <= 0) return OkStatus();
+    auto expires = clock_->Now() + milliseconds(longest);
     bool woke = waiter->Wait([&] { return waiter->messages > 0 || waiter->errors > tolerable; },
                              std::min(deadline, expires), stop);
-    if (woke && waiter->errors <= tolerable) return OkStatus();
+    if (woke && !failed()) return OkStatus();
     if (clock_->Now() >= expires && !stop.stop_requested()) return OkStatus();
     return outcome();
   }
