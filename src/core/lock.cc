@@ -38,7 +38,7 @@ std::stop_token Lock::lost() const { return held_ ? held_->lost.get_token() : st
 
 Status Lock::lost_reason() const {
   if (!held_ || held_->state != internal::HeldState::kLost) return OkStatus();
-  std::lock_guard lock(held_->mu);
+  std::lock_guard lock(held_->reason_mu);
   return held_->lost_reason;
 }
 

@@ -110,13 +110,17 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
 
 void LockerCore::Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when) {
   std::lock_guard lock(queue_mu_);
-  // The thread sleeps until the earliest entry; wake it only if this one comes sooner
-  // (usually not: a new lease is due a full interval from now), sparing a context switch
-  // per acquire.
-  const bool sooner = queue_.empty() || when < queue_.begin()->first;
+  // The threads sleep until their earliest entry; wake them only if this one comes
+  // sooner (usually not: a new lease is due a full interval from now), sparing a context
+  // switch per acquire.
+  const TimePoint loss = LossPoint(held->lease);
+  const bool sooner = queue_.empty() || when < queue_.begin()->first || loss_queue_.empty() ||
+                      loss < loss_queue_.begin()->first;
   held->slot = queue_.emplace(when, held);
+  held->watch = loss_queue_.emplace(loss, held);
   if (!thread_.joinable()) {
     thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+    watchdog_ = std::jthread([this](std::stop_token stop) { Watch(stop); });
   }
   if (sooner) queue_cv_.notify_all();
 }
@@ -127,6 +131,64 @@ void LockerCore::Unschedule(HeldLock& held) {
     queue_.erase(*held.slot);
     held.slot.reset();
   }
+  if (held.watch) {
+    loss_queue_.erase(*held.watch);
+    held.watch.reset();
+  }
+}
+
+void LockerCore::Watch(std::stop_token stop) {
+  Clock& clock = *options_.clock;
+  std::unique_lock lock(queue_mu_);
+  while (!stop.stop_requested()) {
+    if (loss_queue_.empty()) {
+      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop,
+                      [&] { return !loss_queue_.empty(); });
+      continue;
+    }
+    const TimePoint due = loss_queue_.begin()->first;
+    if (clock.Now() < due) {
+      clock.WaitUntil(lock, queue_cv_, due, stop,
+                      [&] { return loss_queue_.empty() || loss_queue_.begin()->first < due; });
+      continue;
+    }
+    std::shared_ptr<HeldLock> held = loss_queue_.begin()->second.lock();
+    loss_queue_.erase(loss_queue_.begin());
+    if (!held) continue;
+    held->watch.reset();
+    if (held->state != HeldState::kHeld) continue;
+    // Renewed since it was queued: check again at the new loss point.
+    auto valid_until = TimePoint(TimePoint::duration(held->valid_until.load()));
+    TimePoint loss = valid_until - LossMargin(held->lease.ttl);
+    if (clock.Now() < loss) {
+      held->watch = loss_queue_.emplace(loss, held);
+      continue;
+    }
+    lock.unlock();
+    Status last;
+    {
+      std::lock_guard guard(held->reason_mu);
+      last = held->last_renew_error;
+    }
+    DeclareLost(*held, held->auto_renew
+                           ? NotHeldError(fmt::format(
+                                 "could not renew before the lease ran out: {}",
+                                 last.ok() ? "no renewal answered in time" : last.message()))
+                           : NotHeldError("the lease's TTL ran out (auto-renewal is off)"));
+    lock.lock();
+  }
+}
+
+void LockerCore::DeclareLost(HeldLock& held, Status reason) {
+  HeldState expected = HeldState::kHeld;
+  if (!held.state.compare_exchange_strong(expected, HeldState::kLost)) return;
+  {
+    std::lock_guard guard(held.reason_mu);
+    held.lost_reason = reason;
+  }
+  Emit(EventKind::kLost, held.lease.name, held.lease.token,
+       options_.clock->Now() - held.acquired_at, reason);
+  held.lost.request_stop();  // callbacks may call Release()
 }
 
 void LockerCore::Run(std::stop_token stop) {
@@ -158,64 +220,55 @@ std::optional<TimePoint> LockerCore::Service(const std::shared_ptr<HeldLock>& he
   Clock& clock = *options_.clock;
   std::optional<TimePoint> next;
   Status lost;
-  FencingToken token = 0;
   {
     std::lock_guard lock(held->mu);
     if (held->state != HeldState::kHeld) return std::nullopt;
-    token = held->lease.token;
+    const FencingToken token = held->lease.token;
     TimePoint now = clock.Now();
-    if (now >= LossPoint(held->lease)) {
-      lost = held->auto_renew ? NotHeldError(fmt::format(
-                                    "could not renew before the lease ran out: {}",
-                                    held->last_renew_error.ok() ? "no renewal succeeded"
-                                                                : held->last_renew_error.message()))
-                              : NotHeldError("the lease's TTL ran out (auto-renewal is off)");
-    } else if (!held->auto_renew) {
-      next = LossPoint(held->lease);
-    } else {
-      auto renewed = backend_->Extend(held->lease, held->lease.ttl);
-      TimePoint after = clock.Now();
-      if (renewed.ok()) {
-        held->lease.valid_until = renewed->valid_until;
-        held->valid_until = renewed->valid_until.time_since_epoch().count();
+    if (now >= LossPoint(held->lease) || !held->auto_renew) {
+      return std::nullopt;  // the watchdog declares the loss at the loss point
+    }
+    auto renewed = backend_->Extend(held->lease, held->lease.ttl);
+    TimePoint after = clock.Now();
+    if (renewed.ok()) {
+      held->lease.valid_until = renewed->valid_until;
+      held->valid_until = renewed->valid_until.time_since_epoch().count();
+      {
+        std::lock_guard guard(held->reason_mu);
         held->last_renew_error = OkStatus();
-        Emit(EventKind::kRenewed, held->lease.name, token, after - now);
-        next = std::min(after + held->interval, LossPoint(held->lease));
-      } else if (renewed.status().code() == Code::kNotHeld) {
-        lost = std::move(renewed).status();
-      } else {
-        // Keep trying, more often as the loss point nears.
-        held->last_renew_error = renewed.status();
-        Emit(EventKind::kRenewFailed, held->lease.name, token, after - now, renewed.status());
-        TimePoint loss = LossPoint(held->lease);
-        auto retry = std::clamp<std::chrono::nanoseconds>((loss - after) / 4, milliseconds(10),
-                                                          std::chrono::seconds(1));
-        next = std::min(after + retry, loss);
       }
-    }
-    if (!lost.ok()) {
-      held->state = HeldState::kLost;
-      held->lost_reason = lost;
+      Emit(EventKind::kRenewed, held->lease.name, token, after - now);
+      next = std::min(after + held->interval, LossPoint(held->lease));
+    } else if (renewed.status().code() == Code::kNotHeld) {
+      lost = std::move(renewed).status();
+    } else {
+      // Keep trying, more often as the loss point nears.
+      {
+        std::lock_guard guard(held->reason_mu);
+        held->last_renew_error = renewed.status();
+      }
+      Emit(EventKind::kRenewFailed, held->lease.name, token, after - now, renewed.status());
+      TimePoint loss = LossPoint(held->lease);
+      auto retry = std::clamp<std::chrono::nanoseconds>((loss - after) / 4, milliseconds(10),
+                                                        std::chrono::seconds(1));
+      if (after + retry < loss) next = after + retry;
     }
   }
-  if (!lost.ok()) {
-    // Outside held->mu: stop callbacks may call Release().
-    Emit(EventKind::kLost, held->lease.name, token, clock.Now() - held->acquired_at, lost);
-    held->lost.request_stop();
-  }
+  if (!lost.ok()) DeclareLost(*held, std::move(lost));  // outside held->mu
   return next;
 }
 
 Status LockerCore::Release(HeldLock& held) {
   Lease lease;
   {
+    // held.mu waits for a renewal in flight, so that it cannot extend a released lease.
     std::lock_guard lock(held.mu);
-    HeldState state = held.state;
-    if (state == HeldState::kLost) {
+    HeldState state = HeldState::kHeld;
+    if (!held.state.compare_exchange_strong(state, HeldState::kReleased)) {
+      if (state != HeldState::kLost) return NotHeldError("already released");
+      std::lock_guard guard(held.reason_mu);
       return NotHeldError(fmt::format("the lock was lost: {}", held.lost_reason.message()));
     }
-    if (state != HeldState::kHeld) return NotHeldError("already released");
-    held.state = HeldState::kReleased;
     lease = held.lease;
   }
   Unschedule(held);
@@ -230,8 +283,8 @@ Lease LockerCore::Detach(HeldLock& held) {
   bool was_held = false;
   {
     std::lock_guard lock(held.mu);
-    was_held = held.state == HeldState::kHeld;
-    if (was_held) held.state = HeldState::kDetached;
+    HeldState state = HeldState::kHeld;
+    was_held = held.state.compare_exchange_strong(state, HeldState::kDetached);
     lease = held.lease;
   }
   Unschedule(held);

@@ -31,16 +31,20 @@ struct HeldLock {
   // Serializes renewal calls with Release/Detach, so that a late renewal can never
   // extend a lease after it was released.
   std::mutex mu;
-  Lease lease;              // guarded by mu
-  Status lost_reason;       // guarded by mu; set when state becomes kLost
-  Status last_renew_error;  // guarded by mu; reset by a successful renewal
+  Lease lease;  // guarded by mu
+  // Guards the two statuses below; never held across a store call, so the watchdog can
+  // declare a loss while a renewal call hangs.
+  std::mutex reason_mu;
+  Status lost_reason;       // guarded by reason_mu; set when state becomes kLost
+  Status last_renew_error;  // guarded by reason_mu; reset by a successful renewal
   std::atomic<HeldState> state{HeldState::kHeld};
   std::atomic<TimePoint::rep> valid_until{0};  // mirrors lease.valid_until
   bool auto_renew = true;                      // constant after construction
   std::chrono::milliseconds interval{0};       // constant after construction
   TimePoint acquired_at{};                     // constant after construction
   std::stop_source lost;
-  std::optional<RenewQueue::iterator> slot;  // guarded by LockerCore::queue_mu_
+  std::optional<RenewQueue::iterator> slot;   // guarded by LockerCore::queue_mu_
+  std::optional<RenewQueue::iterator> watch;  // guarded by LockerCore::queue_mu_
 };
 
 class LockerCore {
@@ -59,10 +63,16 @@ class LockerCore {
             std::chrono::nanoseconds elapsed, Status status = OkStatus()) const;
 
  private:
-  // Queues `held` for service at `when` and starts the thread if needed.
+  // Queues `held` for renewal at `when` and for the loss check at its loss point, and
+  // starts the threads if needed.
   void Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when);
   void Unschedule(HeldLock& held);
   void Run(std::stop_token stop);
+  // The watchdog: declares a lease lost at its loss point unless it was renewed, even
+  // while the renewal thread is stuck in a store call that has not timed out yet.
+  void Watch(std::stop_token stop);
+  // kHeld -> kLost, once; then the event and lost(). Call without held.mu.
+  void DeclareLost(HeldLock& held, Status reason);
   // Renews (or checks) one lease; returns when to look at it next, or nothing.
   std::optional<TimePoint> Service(const std::shared_ptr<HeldLock>& held);
 
@@ -71,8 +81,10 @@ class LockerCore {
 
   std::mutex queue_mu_;
   std::condition_variable_any queue_cv_;
-  RenewQueue queue_;     // guarded by queue_mu_
-  std::jthread thread_;  // started lazily under queue_mu_; declared last: joined first
+  RenewQueue queue_;       // guarded by queue_mu_: renewals due
+  RenewQueue loss_queue_;  // guarded by queue_mu_: loss points to check
+  std::jthread watchdog_;  // started with thread_
+  std::jthread thread_;    // started lazily under queue_mu_; declared last: joined first
 };
 
 // How long before valid_until a lease that could not be renewed is declared lost.

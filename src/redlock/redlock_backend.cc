@@ -367,12 +367,19 @@ class RedlockBackend final : public Backend {
 
   Status ReleaseWaiting(const std::string& name, const std::string& owner,
                         std::string_view not_held) {
-    // The instances that have not answered yet go on in the background.
+    // Decided when a majority released it, or when even the instances that have not
+    // answered could not make one; the rest go on in the background.
+    auto decided = [&](const Replies& r) {
+      int released = CountInts(r, {1});
+      return released >= quorum_ || released + (n_ - CountAnswered(r)) < quorum_;
+    };
     Replies replies = All(release_, name, {owner, redis::LockKey(prefix_, name, ":released")},
-                          Steady::now() + DefaultTimeout(), [&](const Replies& r) {
-                            return CountInts(r, {1}) > 0 && CountAnswered(r) >= quorum_;
-                          });
-    if (CountInts(replies, {1}) > 0) return OkStatus();
+                          Steady::now() + DefaultTimeout(), decided);
+    int released = CountInts(replies, {1});
+    int unanswered = n_ - CountAnswered(replies);
+    if (released >= quorum_ || (released > 0 && released + unanswered >= quorum_)) {
+      return OkStatus();
+    }
     if (CountAnswered(replies) < quorum_) {
       return UnavailableError(fmt::format("lock '{}': only {} of {} Redis instances answered ({})",
                                           name, CountAnswered(replies), n_, FirstError(replies)));

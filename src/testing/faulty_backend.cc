@@ -26,6 +26,17 @@ void FaultyBackend::Heal(Op op) {
   faults_[Index(op)] = {};
 }
 
+void FaultyBackend::Block(Op op) {
+  std::lock_guard lock(mu_);
+  blocked_[Index(op)] = true;
+}
+
+void FaultyBackend::Unblock() {
+  std::lock_guard lock(mu_);
+  blocked_.fill(false);
+  unblocked_.notify_all();
+}
+
 void FaultyBackend::DisableNativeWait() {
   std::lock_guard lock(mu_);
   native_wait_disabled_ = true;
@@ -37,8 +48,9 @@ int FaultyBackend::calls(Op op) const {
 }
 
 Status FaultyBackend::Enter(Op op) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   ++calls_[Index(op)];
+  unblocked_.wait(lock, [&] { return !blocked_[Index(op)]; });
   Fault& fault = faults_[Index(op)];
   if (fault.remaining == 0) return OkStatus();
   if (fault.remaining > 0) --fault.remaining;

@@ -7,6 +7,7 @@
 #define DLOCK_TESTING_FAULTY_BACKEND_H_
 
 #include <array>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -25,6 +26,9 @@ class FaultyBackend final : public Backend {
   // Every call of `op` fails with `code` until Heal(op).
   void FailAlways(Op op, Code code);
   void Heal(Op op);
+  // Calls of `op` block (a store that stopped answering) until Unblock().
+  void Block(Op op);
+  void Unblock();
   // capabilities().native_wait is false and WaitForRelease says kUnimplemented.
   void DisableNativeWait();
 
@@ -53,6 +57,8 @@ class FaultyBackend final : public Backend {
   mutable std::mutex mu_;
   std::array<Fault, 6> faults_{};
   std::array<int, 6> calls_{};
+  std::array<bool, 6> blocked_{};
+  std::condition_variable unblocked_;
   bool native_wait_disabled_ = false;
 };
 
