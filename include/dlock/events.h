@@ -2,7 +2,7 @@
 // can log, trace or count them (the CLI logs them; metrics adapters count them).
 //
 // Thread-safety: OnEvent is called from the acquiring thread and from the Locker's
-// renewal thread, possibly at once; implementations must be thread-safe and quick
+// renewal and watchdog threads, possibly at once; implementations must be thread-safe and quick
 // (never block, never call back into the same Lock).
 #ifndef DLOCK_EVENTS_H_
 #define DLOCK_EVENTS_H_

@@ -5,7 +5,7 @@
 // said not-held, or the store could not be reached until the lease's validity ran out.
 //
 // Thread-safety: a Lock is move-only and owned by one thread at a time; held(), lease(),
-// token() and lost() may be called while the renewal thread works. A Lock may outlive
+// token() and lost() may be called while the background threads work. A Lock may outlive
 // its Locker: renewal goes on until the last Lock of the Locker is gone.
 #ifndef DLOCK_LOCK_H_
 #define DLOCK_LOCK_H_
@@ -43,9 +43,10 @@ class [[nodiscard]] Lock {
   FencingToken token() const;
 
   // Requested once the lease is lost, before its valid_until passes: renewal said
-  // not-held, or every renewal failed until shortly before valid_until. Not requested
-  // by Release() or Detach(). Callbacks (std::stop_callback) run on the Locker's renewal
-  // thread and must be quick; they may call Release().
+  // not-held, or no renewal succeeded until shortly before valid_until. Not requested
+  // by Release() or Detach(). Callbacks (std::stop_callback) run on one of the Locker's
+  // threads and must be quick; they may call Release(), but must not destroy the last
+  // Lock of a Locker that is already gone (its threads would have to join themselves).
   std::stop_token lost() const;
 
   // Why the lease was lost (OK while not lost).

@@ -11,8 +11,9 @@
 //   Write(resource, lock->token());   // the resource rejects tokens older than it has seen
 //
 // Thread-safety: a Locker is safe for concurrent use; one Locker serves a whole process.
-// It owns one renewal thread, started at the first Acquire that needs it, shared by all
-// its Locks (10,000 held locks are still one thread).
+// It owns two threads, started at the first Acquire and shared by all its Locks (10,000
+// held locks are still two threads): one renews, one is a watchdog that declares a lease
+// lost at its loss point even while a renewal call to a stalled store has not returned.
 #ifndef DLOCK_LOCKER_H_
 #define DLOCK_LOCKER_H_
 
