@@ -262,7 +262,20 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
     bool exited = false;
     for (int sig : ReadSignals(sfd)) {
       if (sig == SIGCHLD) {
-        exited = exited || ::waitpid(child.pid, &wait_status, WNOHANG) == child.pid;
+        int status = 0;
+        if (exited || ::waitpid(child.pid, &status, WNOHANG | WUNTRACED) != child.pid) continue;
+        if (!WIFSTOPPED(status)) {
+          exited = true;
+          wait_status = status;
+        } else if (foreground) {
+          // Ctrl-Z: take the terminal back and stop too, so the shell sees the job
+          // stopped; on `fg` (SIGCONT) hand the terminal back and continue the command.
+          // While stopped, nothing renews the lock: it may be lost when we resume.
+          ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+          ::raise(SIGSTOP);
+          ::tcsetpgrp(STDIN_FILENO, child.pid);
+          ::kill(-child.pid, SIGCONT);
+        }
       } else {
         ::kill(-child.pid, sig);
       }

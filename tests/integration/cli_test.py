@@ -276,6 +276,38 @@ class ChildTest(DlockTestCase):
         p.wait(timeout=10)
         self.assertEqual(p.returncode, 128 + signal.SIGINT)
 
+    def test_ctrl_z_stops_the_job_and_fg_resumes_it(self):
+        pid, fd = pty.fork()
+        if pid == 0:  # an interactive shell with job control, on a terminal
+            os.environ.update(self.env)
+            os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+
+        def read(seconds, until=None):
+            out, end = b"", time.monotonic() + seconds
+            while time.monotonic() < end and not (until and until in out):
+                if select.select([fd], [], [], 0.05)[0]:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return out.decode(errors="replace")
+        try:
+            read(1.0, b"# ")
+            os.write(fd, f"{DLOCK} run jobctl --ttl 5s -- sh -c 'sleep 1; echo child-done'\n"
+                     .encode())
+            self.assertTrue(self.wait_until(lambda: self.inspect("jobctl")["held"]))
+            os.write(fd, b"\x1a")  # Ctrl-Z
+            self.assertIn("Stopped", read(5.0, b"Stopped"))
+            os.write(fd, b"fg\n")
+            self.assertIn("child-done", read(10.0, b"child-done"))
+            os.write(fd, b"echo exit=$?\n")
+            self.assertIn("exit=0", read(5.0, b"exit=0"))
+            self.assertFalse(self.inspect("jobctl")["held"])
+        finally:
+            os.write(fd, b"exit\n")
+            os.waitpid(pid, 0)
+            os.close(fd)
+
     def test_missing_command_is_127_and_releases(self):
         code, _, err = self.dlock("run", "x", "--", "/no/such/program")
         self.assertEqual(code, 127)
