@@ -33,7 +33,12 @@ TimePoint LossPoint(const Lease& lease) { return lease.valid_until - LossMargin(
 LockerCore::LockerCore(std::shared_ptr<Backend> backend, LockerOptions options)
     : backend_(std::move(backend)), options_(Normalize(std::move(options))) {}
 
-LockerCore::~LockerCore() = default;
+LockerCore::~LockerCore() {
+  const auto me = std::this_thread::get_id();
+  for (std::jthread* t : {&thread_, &watchdog_}) {
+    if (t->joinable() && t->get_id() == me) t->detach();
+  }
+}
 
 void LockerCore::Emit(EventKind kind, std::string_view name, FencingToken token,
                       std::chrono::nanoseconds elapsed, Status status) const {
@@ -165,6 +170,8 @@ void LockerCore::Watch(std::stop_token stop) {
       continue;
     }
     lock.unlock();
+    auto self = weak_from_this().lock();  // as in Run()
+    if (!self) return;
     Status last;
     {
       std::lock_guard guard(held->reason_mu);
@@ -175,6 +182,10 @@ void LockerCore::Watch(std::stop_token stop) {
                                  "could not renew before the lease ran out: {}",
                                  last.ok() ? "no renewal answered in time" : last.message()))
                            : NotHeldError("the lease's TTL ran out (auto-renewal is off)"));
+    if (self.use_count() == 1) {  // the last reference: ~LockerCore runs here
+      self.reset();
+      return;  // touch nothing of this object any more
+    }
     lock.lock();
   }
 }
@@ -210,7 +221,14 @@ void LockerCore::Run(std::stop_token stop) {
     if (!held) continue;
     held->slot.reset();
     lock.unlock();
+    // Service may run lost() callbacks that drop the last reference to this core.
+    auto self = weak_from_this().lock();
+    if (!self) return;  // being destroyed elsewhere, which joins this thread
     std::optional<TimePoint> next = Service(held);
+    if (self.use_count() == 1) {  // the last reference: ~LockerCore runs here
+      self.reset();
+      return;  // touch nothing of this object any more
+    }
     lock.lock();
     if (next && held->state == HeldState::kHeld) held->slot = queue_.emplace(*next, held);
   }

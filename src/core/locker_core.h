@@ -47,10 +47,13 @@ struct HeldLock {
   std::optional<RenewQueue::iterator> watch;  // guarded by LockerCore::queue_mu_
 };
 
-class LockerCore {
+class LockerCore : public std::enable_shared_from_this<LockerCore> {
  public:
   LockerCore(std::shared_ptr<Backend> backend, LockerOptions options);
-  ~LockerCore();  // stops and joins the renewal thread
+  // Stops and joins the threads. May run on one of them (a lost() callback dropped the
+  // last Lock after the Locker was gone): that thread is detached instead, and touches
+  // nothing of this object afterwards.
+  ~LockerCore();
 
   Backend& backend() const { return *backend_; }
   const LockerOptions& options() const { return options_; }

@@ -400,6 +400,22 @@ TEST_F(LockerTest, LockOutlivesItsLockerAndKeepsRenewing) {
   EXPECT_TRUE(lock->held());
 }
 
+TEST_F(LockerTest, ALostCallbackMayDropTheLastLockAfterItsLockerIsGone) {
+  auto locker = MakeLocker(seconds(3));
+  auto acquired = locker->Acquire("a");
+  ASSERT_TRUE(acquired.ok());
+  auto lock = std::make_unique<Lock>(std::move(acquired).value());
+  locker.reset();  // the Lock now holds the last reference to the Locker's state
+  std::atomic<bool> dropped{false};
+  std::stop_callback on_lost(lock->lost(), [&] {
+    lock.reset();  // on the Locker's own thread
+    dropped = true;
+  });
+  faulty_->FailAlways(Op::kExtend, Code::kNotHeld);
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return dropped.load(); }));
+}
+
 int ThreadCount() {
   int n = 0;
   if (DIR* d = ::opendir("/proc/self/task")) {
