@@ -45,8 +45,7 @@ class [[nodiscard]] Lock {
   // Requested once the lease is lost, before its valid_until passes: renewal said
   // not-held, or no renewal succeeded until shortly before valid_until. Not requested
   // by Release() or Detach(). Callbacks (std::stop_callback) run on one of the Locker's
-  // threads and must be quick; they may call Release(), but must not destroy the last
-  // Lock of a Locker that is already gone (its threads would have to join themselves).
+  // threads and must be quick; they may call Release() or destroy the Lock.
   std::stop_token lost() const;
 
   // Why the lease was lost (OK while not lost).

@@ -336,9 +336,9 @@ class FileBackend final : public Backend {
     if (n != static_cast<ssize_t>(text.size())) {
       return FromErrno(n < 0 ? errno : ENOSPC, fmt::format("cannot write {}", Path(file)));
     }
-    if (::ftruncate(fd, static_cast<off_t>(text.size())) != 0) {
-      return FromErrno(errno, fmt::format("cannot truncate {}", Path(file)));
-    }
+    // The record ends at its "end" line, so a failed ftruncate leaves it readable; not
+    // worth failing a change that others can already see.
+    [[maybe_unused]] int truncated = ::ftruncate(fd, static_cast<off_t>(text.size()));
     if (options_.fsync && ::fdatasync(fd) != 0) {
       return FromErrno(errno, fmt::format("cannot sync {}", Path(file)));
     }
