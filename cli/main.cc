@@ -102,6 +102,9 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("--duration", bench.duration, "How long to run")->capture_default_str();
   bench_cmd->add_option("--ttl", bench.ttl, "Lease TTL")->capture_default_str();
   bench_cmd->add_flag("--json", bench.json, "Print one JSON object");
+  bench_cmd->add_flag("--processes", bench.processes,
+                      "contended: run each worker in a process of its own");
+  bench_cmd->add_option("--lock", bench.lock, "contended: the lock name (default: a fresh one)");
 
   try {
     app.parse(args);

@@ -6,12 +6,15 @@
 // Every mode goes through a Locker, as an application would, so the run also fills the
 // dlock_* metrics (served with --metrics-listen); the text output ends with the
 // acquire-wait histogram.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <prometheus/registry.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -76,6 +79,90 @@ std::string WaitHistogram(prometheus::Registry& registry) {
   return out;
 }
 
+// --processes: runs `workers` copies of this program, each a one-thread contended bench
+// on the same lock, and combines their JSON results (percentiles: the median of the
+// processes' p50s, the largest p99, p99.9 and max).
+int BenchProcesses(const Globals& globals, const BenchArgs& args) {
+  std::string lock =
+      args.lock.empty() ? "dlock-bench/" + NewOwnerId().substr(0, 8) + "/contended" : args.lock;
+  std::vector<std::string> argv = {"/proc/self/exe"};
+  if (!globals.backend.empty()) argv.insert(argv.end(), {"--backend", globals.backend});
+  argv.insert(argv.end(),
+              {"bench", "--mode", "contended", "--workers", "1", "--hold", args.hold, "--duration",
+               args.duration, "--ttl", args.ttl, "--json", "--lock", lock});
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<std::pair<pid_t, FILE*>> children;
+  for (int i = 0; i < args.workers; ++i) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return Fail(InternalError("pipe failed"));
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::execv(cargv[0], cargv.data());
+      ::_exit(kExitSoftware);
+    }
+    ::close(out[1]);
+    children.emplace_back(pid, ::fdopen(out[0], "r"));
+  }
+  std::vector<nlohmann::json> results;
+  for (auto& [pid, out] : children) {
+    std::string text;
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), buf.size(), out) != nullptr) text += buf.data();
+    std::fclose(out);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.contains("ops")) {
+      return Fail(UnavailableError("a worker process failed; run one without --processes"));
+    }
+    results.push_back(std::move(j));
+  }
+  double seconds = 0, ops = 0, cpu = 0, errors = 0, lo = 1e18, hi = 0, p99 = 0, p999 = 0, max = 0;
+  std::vector<double> p50s;
+  for (const auto& r : results) {
+    double n = r["ops"].get<double>();
+    seconds = std::max(seconds, r["seconds"].get<double>());
+    ops += n;
+    cpu += r["cpu_us_per_op"].get<double>() * n;
+    errors += r["errors"].get<double>();
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+    p50s.push_back(r["p50_us"].get<double>());
+    p99 = std::max(p99, r["p99_us"].get<double>());
+    p999 = std::max(p999, r["p999_us"].get<double>());
+    max = std::max(max, r["max_us"].get<double>());
+  }
+  std::sort(p50s.begin(), p50s.end());
+  nlohmann::json j = {{"backend", results.front()["backend"]},
+                      {"mode", "contended"},
+                      {"processes", args.workers},
+                      {"seconds", seconds},
+                      {"ops", ops},
+                      {"ops_per_s", ops / seconds},
+                      {"p50_us", p50s[p50s.size() / 2]},
+                      {"p99_us", p99},
+                      {"p999_us", p999},
+                      {"max_us", max},
+                      {"cpu_us_per_op", ops > 0 ? cpu / ops : 0.0},
+                      {"errors", errors},
+                      {"worker_min", lo},
+                      {"worker_max", hi}};
+  if (args.json) {
+    std::puts(j.dump().c_str());
+  } else {
+    std::string text = fmt::format(
+        "contended on {} ({} processes), {:.1f}s: {:.0f} acquisitions/s, wait p50 {:.0f}us "
+        "p99 {:.0f}us max {:.0f}us, per process {:.0f}..{:.0f}, {:.1f}us CPU/op, {} errors\n",
+        j["backend"].get<std::string>(), args.workers, seconds, ops / seconds,
+        p50s[p50s.size() / 2], p99, max, lo, hi, j["cpu_us_per_op"].get<double>(), errors);
+    std::fputs(text.c_str(), stdout);
+  }
+  return errors == 0 ? kExitOk : kExitUnavailable;
+}
+
 }  // namespace
 
 int BenchCommand(const Globals& globals, const BenchArgs& args) {
@@ -93,6 +180,12 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   if (threads < 1 || threads > 4096) {
     return Fail(InvalidArgumentError("--concurrency and --workers must be from 1 to 4096"));
   }
+  if (args.processes) {
+    if (args.mode != "contended") {
+      return Fail(InvalidArgumentError("--processes goes with --mode contended"));
+    }
+    return BenchProcesses(globals, args);
+  }
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
   Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
@@ -109,7 +202,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
       for (long i = 0; !stop; ++i) {
         auto t0 = Steady::now();
         if (args.mode == "contended") {
-          auto lock = locker.Acquire(prefix + "contended",
+          auto lock = locker.Acquire(args.lock.empty() ? prefix + "contended" : args.lock,
                                      {.wait = std::chrono::seconds(60), .auto_renew = false});
           auto waited = Steady::now() - t0;
           if (!lock.ok()) {

@@ -50,6 +50,8 @@ struct BenchArgs {
   std::string duration = "5s";
   std::string ttl = "10s";
   bool json = false;
+  bool processes = false;  // contended: one process per worker instead of threads
+  std::string lock;        // contended: the lock name; empty: a fresh one
 };
 
 int RunCommand(const Globals& globals, const RunArgs& args);

@@ -490,6 +490,29 @@ class ObservabilityTest(DlockTestCase):
         watcher.kill()
 
 
+class BenchTest(DlockTestCase):
+    FIELDS = {"ops_per_s", "p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_op", "errors"}
+
+    def test_seq_json_has_the_documented_fields(self):
+        code, out, err = self.dlock("bench", "--mode", "seq", "--duration", "300ms", "--json")
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        self.assertLessEqual(self.FIELDS, set(result))
+        self.assertGreater(result["ops_per_s"], 0)
+        self.assertEqual(result["errors"], 0)
+
+    def test_contended_in_separate_processes_counts_each_worker(self):
+        code, out, err = self.dlock("bench", "--mode", "contended", "--workers", "3",
+                                    "--processes", "--hold", "1ms", "--duration", "500ms",
+                                    "--json")
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["processes"], 3)
+        self.assertGreater(result["worker_min"], 0)
+        self.assertGreaterEqual(result["worker_max"], result["worker_min"])
+        self.assertEqual(result["errors"], 0)
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, stopped by PID."""
 
