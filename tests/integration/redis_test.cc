@@ -12,6 +12,7 @@
 #include "dlock/locker.h"
 #include "dlock/open.h"
 #include "dlock/testing/faulty_backend.h"
+#include "integration/backend_util.h"
 #include "integration/redis_server.h"
 #include "test_util.h"
 
@@ -38,12 +39,6 @@ class RedisEnvironment : public ::testing::Environment {
 
 const auto* const env = ::testing::AddGlobalTestEnvironment(new RedisEnvironment);
 
-std::shared_ptr<Backend> Open(const std::string& uri) {
-  auto backend = OpenBackend(uri);
-  EXPECT_TRUE(backend.ok()) << uri << ": " << backend.status().ToString();
-  return backend.ok() ? *backend : nullptr;
-}
-
 std::shared_ptr<Backend> SharedServerBackend() {
   return shared_server ? Open(shared_server->Uri()) : nullptr;
 }
@@ -51,10 +46,6 @@ std::shared_ptr<Backend> SharedServerBackend() {
 INSTANTIATE_TEST_SUITE_P(Redis, BackendConformance,
                          ::testing::Values(BackendFactory{"redis", SharedServerBackend}),
                          FactoryName);
-
-AcquireRequest Request(std::string name, milliseconds ttl = seconds(30)) {
-  return {std::move(name), ttl, NewOwnerId(), HolderInfo::ThisProcess()};
-}
 
 Status OpenStatus(const std::string& uri) {
   auto backend = OpenBackend(uri);

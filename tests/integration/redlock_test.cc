@@ -11,6 +11,7 @@
 #include "dlock/locker.h"
 #include "dlock/open.h"
 #include "dlock/testing/faulty_backend.h"
+#include "integration/backend_util.h"
 #include "integration/redis_server.h"
 #include "test_util.h"
 
@@ -61,12 +62,6 @@ class RedlockEnvironment : public ::testing::Environment {
 
 const auto* const env = ::testing::AddGlobalTestEnvironment(new RedlockEnvironment);
 
-std::shared_ptr<Backend> Open(const std::string& uri) {
-  auto backend = OpenBackend(uri);
-  EXPECT_TRUE(backend.ok()) << uri << ": " << backend.status().ToString();
-  return backend.ok() ? *backend : nullptr;
-}
-
 std::shared_ptr<Backend> SharedClusterBackend() {
   return shared_cluster ? Open(shared_cluster->Uri()) : nullptr;
 }
@@ -74,10 +69,6 @@ std::shared_ptr<Backend> SharedClusterBackend() {
 INSTANTIATE_TEST_SUITE_P(Redlock, BackendConformance,
                          ::testing::Values(BackendFactory{"redlock", SharedClusterBackend}),
                          FactoryName);
-
-AcquireRequest Request(std::string name, milliseconds ttl = seconds(30)) {
-  return {std::move(name), ttl, NewOwnerId(), HolderInfo::ThisProcess()};
-}
 
 std::string Counter(RedisServer& server, const std::string& name) {
   std::string v = server.Cli({"GET", "dlock:{" + name + "}:fence"});
