@@ -22,6 +22,10 @@ struct AcquireRequest {
   std::chrono::milliseconds ttl{0};  // REQUIRES: ValidateTtl(ttl).ok()
   std::string owner_id;              // REQUIRES: ValidateOwnerId(owner_id).ok(); see NewOwnerId()
   HolderInfo holder;                 // stored for Inspect where the store can keep it
+  // The caller will wait and try again with the same owner id until it gets the lock or
+  // calls LeaveQueue. A backend with a wait queue then keeps this owner in line (FIFO):
+  // once there is a line, a free lock goes to its head only, not to whoever asks first.
+  bool queue = false;
 };
 
 struct BackendCapabilities {
@@ -62,9 +66,15 @@ class Backend {
   // changed in the store. Returns OK then (the caller tries again), or
   // kDeadlineExceeded at `deadline`, kCancelled on `stop`. Backends without
   // capabilities().native_wait return kUnimplemented at once and callers poll instead.
+  // `waiter`: the owner id of a queued request (AcquireRequest::queue), so that a waiter
+  // who is not at the head of the line sleeps until the next change; empty: not queued.
   virtual Status WaitForRelease(std::string_view name,
                                 std::chrono::steady_clock::time_point deadline,
-                                std::stop_token stop);
+                                std::stop_token stop, std::string_view waiter = {});
+
+  // Takes `owner_id` out of the lock's wait queue, if the backend keeps one: a waiter that
+  // gives up (deadline, cancellation) must not hold up those behind it. Idempotent.
+  virtual Status LeaveQueue(std::string_view name, std::string_view owner_id);
 
   virtual BackendCapabilities capabilities() const = 0;
 

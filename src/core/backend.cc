@@ -5,9 +5,11 @@
 namespace dlock {
 
 Status Backend::WaitForRelease(std::string_view, std::chrono::steady_clock::time_point,
-                               std::stop_token) {
+                               std::stop_token, std::string_view) {
   return UnimplementedError("this backend cannot wait for a release");
 }
+
+Status Backend::LeaveQueue(std::string_view, std::string_view) { return OkStatus(); }
 
 std::string_view EventKindName(EventKind kind) {
   switch (kind) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "dlock/backend.h"
 #include "dlock/lease.h"
@@ -16,6 +17,15 @@ namespace dlock::internal {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
+// A queued waiter that has not tried again within this is dropped from the line (it
+// crashed); waiters try again at least every kWaiterLease / 3.
+inline constexpr std::chrono::milliseconds kWaiterLease{3000};
+
+struct QueuedWaiter {
+  std::string owner;
+  TimePoint expires{};
+};
+
 struct LockRecord {
   std::string name;
   FencingToken token = 0;  // the last token issued
@@ -23,6 +33,7 @@ struct LockRecord {
   TimePoint expires{};
   std::chrono::milliseconds ttl{0};
   HolderInfo holder;
+  std::vector<QueuedWaiter> queue;  // waiters in arrival order (AcquireRequest::queue)
 
   bool HeldAt(TimePoint now) const { return !owner.empty() && now < expires; }
 };
@@ -31,8 +42,10 @@ struct LockRecord {
 Status ValidateAcquireRequest(const AcquireRequest& request);
 Status ValidateLeaseForCall(const Lease& lease);
 
-// If the record is free at `now`, grants it to request.owner_id with the token
-// max(token, token_floor) + 1 and returns that token; else kContended naming the holder.
+// If the record is free at `now` and no queued waiter comes first, grants it to
+// request.owner_id with the token max(token, token_floor) + 1 and returns that token
+// (taking the owner out of the line); else kContended naming the holder, after putting a
+// queued request in line or refreshing its place. Drops waiters whose lease ran out.
 Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request, TimePoint now,
                                    FencingToken token_floor);
 
@@ -42,6 +55,12 @@ Status RecordExtend(LockRecord& record, const std::string& owner, std::chrono::m
 Status RecordRelease(LockRecord& record, const std::string& owner, TimePoint now);
 Status RecordForceRelease(LockRecord& record, TimePoint now);
 LockState RecordState(const LockRecord& record, TimePoint now);
+
+// Takes `owner` out of the line; false if it was not in it.
+bool RecordLeaveQueue(LockRecord& record, std::string_view owner);
+
+// True while `waiter` has to wait: the lock is held, or others are ahead in the line.
+bool RecordMustWait(const LockRecord& record, TimePoint now, std::string_view waiter);
 
 // A Lease for `record`'s holder, valid from `start` (read before the operation began).
 Lease RecordLease(const LockRecord& record, TimePoint start);

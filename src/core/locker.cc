@@ -54,6 +54,7 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
   DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
   AcquireRequest request{std::string(name), ttl, NewOwnerId(), options_.holder};
   request.holder.since = std::chrono::system_clock::now();
+  request.queue = options.wait.count() > 0;  // wait in line where the store keeps one
 
   Clock& clock = *options_.clock;
   const TimePoint start = clock.Now();
@@ -63,6 +64,7 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
   bool announced = false;
 
   auto fail = [&](Status status) -> Status {
+    if (request.queue) backend_->LeaveQueue(name, request.owner_id).IgnoreError();
     Emit(EventKind::kAcquireFailed, name, 0, clock.Now() - start, status);
     return status;
   };
@@ -99,7 +101,7 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       if (!announced) Emit(EventKind::kWaiting, name, 0, clock.Now() - start, status);
       announced = true;
       if (native_wait) {
-        Status woke = backend_->WaitForRelease(name, deadline, options.stop);
+        Status woke = backend_->WaitForRelease(name, deadline, options.stop, request.owner_id);
         if (woke.ok() || woke.code() == Code::kDeadlineExceeded) continue;
         if (woke.code() == Code::kCancelled) return fail(std::move(woke));
         if (woke.code() == Code::kUnimplemented) native_wait = false;

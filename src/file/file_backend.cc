@@ -181,33 +181,38 @@ class FileBackend final : public Backend {
 
   Result<LockState> Inspect(std::string_view name) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    std::string file = internal::LockFileName(name);
-    Fd fd(::openat(dir_fd_, file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) {
-      if (errno == ENOENT) return LockState{.name = std::string(name)};
-      return FromErrno(errno, fmt::format("cannot open lock file {}", Path(file)));
-    }
-    DLOCK_RETURN_IF_ERROR(LockFile(fd.get(), LOCK_SH, file));
-    LockRecord record;
-    bool is_new = false;
-    DLOCK_RETURN_IF_ERROR(Load(fd.get(), file, name, record, is_new));
-    LockState state = internal::RecordState(record, options_.clock->Now());
+    auto record = Read(name);
+    if (!record.ok()) return record.status();
+    LockState state = internal::RecordState(*record, options_.clock->Now());
     state.name = std::string(name);
     return state;
   }
 
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    Status s = Mutate(name, kExisting, [&](LockRecord& record, bool) {
+      internal::RecordLeaveQueue(record, owner_id);
+      return OkStatus();
+    });
+    return s.code() == Code::kNotHeld ? OkStatus() : s;  // no file: nobody in line
+  }
+
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
+                        std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Watch first, then look: a release between the two is seen either way.
     auto watch = Watch(Path(internal::LockFileName(name)));
     if (!watch.ok()) {
       return watch.status().code() == Code::kNotHeld ? OkStatus() : watch.status();
     }
-    auto state = Inspect(name);
-    if (!state.ok()) return state.status();
-    if (!state->held) return OkStatus();
-    auto expires = options_.clock->Now() + state->remaining;
+    auto record = Read(name);
+    if (!record.ok()) return record.status();
+    const auto start = options_.clock->Now();
+    if (!internal::RecordMustWait(*record, start, waiter)) return OkStatus();
+    // Wake on a change, at the holder's expiry, and, for a queued waiter, in time to renew
+    // its place in line.
+    auto expires = record->HeldAt(start) ? record->expires : Clock::TimePoint::max();
+    if (!waiter.empty()) expires = std::min(expires, start + internal::kWaiterLease / 3);
 
     Fd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (wake.get() < 0) return FromErrno(errno, "eventfd");
@@ -234,6 +239,22 @@ class FileBackend final : public Backend {
 
  private:
   std::string Path(const std::string& file) const { return (options_.dir / file).string(); }
+
+  // The record under a shared flock; an empty one if the lock was never taken.
+  Result<LockRecord> Read(std::string_view name) {
+    std::string file = internal::LockFileName(name);
+    LockRecord record;
+    record.name = std::string(name);
+    Fd fd(::openat(dir_fd_, file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) return record;
+      return FromErrno(errno, fmt::format("cannot open lock file {}", Path(file)));
+    }
+    DLOCK_RETURN_IF_ERROR(LockFile(fd.get(), LOCK_SH, file));
+    bool is_new = false;
+    DLOCK_RETURN_IF_ERROR(Load(fd.get(), file, name, record, is_new));
+    return record;
+  }
 
   // kNotHeld if the file does not exist (the lock was never taken).
   Result<FileWatch> Watch(const std::string& path) {

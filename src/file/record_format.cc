@@ -29,12 +29,19 @@ std::string SerializeRecord(const LockRecord& r, std::string_view boot_id) {
           .count();
   auto expires_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(r.expires.time_since_epoch()).count();
+  std::string queue;
+  for (const auto& w : r.queue) {
+    if (!queue.empty()) queue += ',';
+    queue += fmt::format(
+        "{}@{}", w.owner,
+        std::chrono::duration_cast<std::chrono::nanoseconds>(w.expires.time_since_epoch()).count());
+  }
   return fmt::format(
       "{}\nname {}\ntoken {}\nowner {}\nboot {}\nexpires_ns {}\nttl_ms {}\nhost {}\npid {}\n"
-      "since_ms {}\nend\n",
+      "since_ms {}\nqueue {}\nend\n",
       kMagic, EscapeField(r.name), r.token, r.owner.empty() ? "-" : r.owner, boot_id, expires_ns,
       r.ttl.count(), r.holder.host.empty() ? "-" : EscapeField(r.holder.host), r.holder.pid,
-      since_ms);
+      since_ms, queue.empty() ? "-" : queue);
 }
 
 Status ParseRecord(std::string_view text, std::string_view boot_id, LockRecord& r) {
@@ -72,6 +79,23 @@ Status ParseRecord(std::string_view text, std::string_view boot_id, LockRecord& 
       !ParseInt(fields, "expires_ns", expires_ns) || !ParseInt(fields, "ttl_ms", ttl_ms) ||
       !ParseInt(fields, "pid", out.holder.pid) || !ParseInt(fields, "since_ms", since_ms)) {
     return corrupt("a missing or malformed field");
+  }
+  // Waiters of this boot, in order (the field is absent in older files).
+  std::string_view queue = fields.count("queue") ? fields["queue"] : std::string_view("-");
+  if (queue != "-" && fields["boot"] == boot_id) {
+    while (!queue.empty()) {
+      auto comma = queue.find(',');
+      std::string_view item = queue.substr(0, comma);
+      queue = comma == std::string_view::npos ? std::string_view() : queue.substr(comma + 1);
+      auto at = item.find('@');
+      std::int64_t ns = 0;
+      if (at == std::string_view::npos ||
+          std::from_chars(item.data() + at + 1, item.data() + item.size(), ns).ec != std::errc()) {
+        return corrupt("a malformed queue entry");
+      }
+      out.queue.push_back(
+          {std::string(item.substr(0, at)), TimePoint(std::chrono::nanoseconds(ns))});
+    }
   }
   std::string_view owner = fields["owner"];
   std::string_view host = fields["host"];

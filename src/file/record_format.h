@@ -10,6 +10,7 @@
 //   host build-7                (escaped)
 //   pid 4242
 //   since_ms 1764163423123      (wall clock, for display)
+//   queue o1@ns,o2@ns           (waiters in line, each with its expiry; '-' when none)
 //   end
 //
 // Anything after "end" is ignored, so a longer old record overwritten in place by a

@@ -59,19 +59,33 @@ class MemoryBackend final : public Backend {
   }
 
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
+                        std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     std::unique_lock lock(mu_);
     LockRecord& record = Find(name);
-    if (!record.HeldAt(clock_->Now())) return OkStatus();
+    const auto now = clock_->Now();
+    if (!internal::RecordMustWait(record, now, waiter)) return OkStatus();
+    // Wake on any change, at the holder's expiry, and, for a queued waiter, in time to
+    // renew its place in line.
     const std::string owner = record.owner;
     const auto expires = record.expires;
-    const auto wake = std::min(deadline, expires);
-    bool changed = clock_->WaitUntil(
-        lock, cv_, wake, stop, [&] { return record.owner != owner || record.expires != expires; });
-    if (changed || clock_->Now() >= expires) return OkStatus();
-    if (stop.stop_requested()) return CancelledError("wait cancelled");
+    const auto front = record.queue.empty() ? std::string() : record.queue.front().owner;
+    auto wake = std::min(deadline, record.HeldAt(now) ? expires : Clock::TimePoint::max());
+    if (!waiter.empty()) wake = std::min(wake, now + internal::kWaiterLease / 3);
+    bool changed = clock_->WaitUntil(lock, cv_, wake, stop, [&] {
+      return record.owner != owner || record.expires != expires ||
+             (record.queue.empty() ? std::string() : record.queue.front().owner) != front;
+    });
+    if (stop.stop_requested() && !changed) return CancelledError("wait cancelled");
+    if (changed || clock_->Now() < deadline) return OkStatus();
     return DeadlineExceededError("still held at the deadline");
+  }
+
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    std::lock_guard lock(mu_);
+    if (internal::RecordLeaveQueue(Find(name), owner_id)) cv_.notify_all();
+    return OkStatus();
   }
 
   BackendCapabilities capabilities() const override { return {.native_wait = true}; }

@@ -105,7 +105,7 @@ class RedisBackend final : public Backend {
   }
 
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
+                        std::stop_token stop, std::string_view) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Subscribe first, then look: a release in between is seen either way.
     auto sub = client_->Subscribe(Key(name, ":released"));

@@ -105,10 +105,10 @@ class RedlockBackend final : public Backend {
         acquire_(redis::kAcquireScript),
         raise_(redis::kRaiseScript),
         extend_(redis::kRedlockExtendScript),
-        retake_(redis::kRetakeScript),
         release_(redis::kReleaseScript),
         inspect_(redis::kInspectScript),
-        release_script_(std::make_shared<const redis::Script>(redis::kReleaseScript)) {}
+        release_script_(std::make_shared<const redis::Script>(redis::kReleaseScript)),
+        retake_script_(std::make_shared<const redis::Script>(redis::kRetakeScript)) {}
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
@@ -162,24 +162,58 @@ class RedlockBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
     const auto start = clock_->Now();
-    Replies replies = All(extend_, lease.name, {lease.owner_id, std::to_string(ttl.count())},
-                          Steady::now() + InstanceTimeout(ttl),
-                          [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
+    // Instances that lost the key (say, restarted) take it again once a majority extended,
+    // so that the majority does not erode; a lock gone from a majority is not taken back
+    // (force release). An instance answering after the decision is handled by its own
+    // callback: exactly one of the two sends its re-take (under retake->mu).
+    struct Retake {
+      std::mutex mu;
+      bool majority = false;
+      std::vector<bool> absent;
+    };
+    auto retake = std::make_shared<Retake>();
+    retake->absent.resize(clients_.size());
+    auto keys = Keys(lease.name);
+    auto since_ms =
+        std::chrono::duration_cast<milliseconds>(holder_.since.time_since_epoch()).count();
+    std::vector<std::string> retake_args = {
+        lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token),
+        holder_.host,   std::to_string(holder_.pid), std::to_string(since_ms)};
+    // Captures no `this`: it may run on a client's I/O thread after this call returned.
+    auto send_retake = [keys, retake_args, script = retake_script_](redis::Client* client) {
+      client->EvalAsync(
+          *script, keys, retake_args, [](Result<Reply>) {}, /*send_source=*/true);
+    };
+    Gather gather(clients_.size());
+    for (std::size_t i = 0; i < clients_.size(); ++i) {
+      clients_[i]->EvalAsync(extend_, keys, {lease.owner_id, std::to_string(ttl.count())},
+                             [slot = gather.Slot(i), retake, i, client = clients_[i].get(),
+                              send_retake](Result<Reply> r) {
+                               bool absent = r.ok() && !r->is_error() && ToInt(*r) == -1;
+                               bool send = false;
+                               {
+                                 std::lock_guard lock(retake->mu);
+                                 retake->absent[i] = absent;
+                                 send = absent && retake->majority;
+                               }
+                               if (send) send_retake(client);
+                               slot(std::move(r));
+                             });
+    }
+    Replies replies = gather.Wait(Steady::now() + InstanceTimeout(ttl),
+                                  [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
     int extended = CountInts(replies, {1});
     Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
     if (extended >= quorum_ && clock_->Now() < out.valid_until) {
-      // Instances that lost the key (say, restarted) take it again, so that the majority
-      // does not erode; a lock gone from a majority is not taken back (force release).
-      auto since_ms =
-          std::chrono::duration_cast<milliseconds>(holder_.since.time_since_epoch()).count();
-      for (std::size_t i = 0; i < replies.size(); ++i) {
-        if (!Answered(replies[i]) || ToInt(**replies[i]) != -1) continue;
-        clients_[i]->EvalAsync(
-            retake_, Keys(lease.name),
-            {lease.owner_id, std::to_string(ttl.count()), std::to_string(lease.token), holder_.host,
-             std::to_string(holder_.pid), std::to_string(since_ms)},
-            [](Result<Reply>) {}, /*send_source=*/true);
+      std::vector<std::size_t> now_absent;
+      {
+        std::lock_guard lock(retake->mu);
+        retake->majority = true;
+        for (std::size_t i = 0; i < retake->absent.size(); ++i) {
+          if (retake->absent[i]) now_absent.push_back(i);
+        }
       }
+      for (std::size_t i : now_absent) send_retake(clients_[i].get());
       return out;
     }
     int unanswered = n_ - CountAnswered(replies);
@@ -250,8 +284,8 @@ class RedlockBackend final : public Backend {
     return state;
   }
 
-  Status WaitForRelease(std::string_view name, Steady::time_point deadline,
-                        std::stop_token stop) override {
+  Status WaitForRelease(std::string_view name, Steady::time_point deadline, std::stop_token stop,
+                        std::string_view) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Subscribe on every instance, then look: a release in between is seen either way.
     auto waiter = std::make_shared<redis::Waiter>();
@@ -413,8 +447,9 @@ class RedlockBackend final : public Backend {
   const std::shared_ptr<Clock> clock_;
   const std::string prefix_;
   const HolderInfo holder_;
-  const redis::Script acquire_, raise_, extend_, retake_, release_, inspect_;
+  const redis::Script acquire_, raise_, extend_, release_, inspect_;
   const std::shared_ptr<const redis::Script> release_script_;  // shared with retries
+  const std::shared_ptr<const redis::Script> retake_script_;   // shared with callbacks
 };
 
 }  // namespace

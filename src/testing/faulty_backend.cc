@@ -84,7 +84,7 @@ Result<LockState> FaultyBackend::Inspect(std::string_view name) {
 
 Status FaultyBackend::WaitForRelease(std::string_view name,
                                      std::chrono::steady_clock::time_point deadline,
-                                     std::stop_token stop) {
+                                     std::stop_token stop, std::string_view waiter) {
   {
     std::lock_guard lock(mu_);
     if (native_wait_disabled_) {
@@ -93,7 +93,11 @@ Status FaultyBackend::WaitForRelease(std::string_view name,
     }
   }
   DLOCK_RETURN_IF_ERROR(Enter(Op::kWaitForRelease));
-  return inner_->WaitForRelease(name, deadline, stop);
+  return inner_->WaitForRelease(name, deadline, stop, waiter);
+}
+
+Status FaultyBackend::LeaveQueue(std::string_view name, std::string_view owner_id) {
+  return inner_->LeaveQueue(name, owner_id);
 }
 
 BackendCapabilities FaultyBackend::capabilities() const {

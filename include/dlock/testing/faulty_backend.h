@@ -41,7 +41,8 @@ class FaultyBackend final : public Backend {
   Status ForceRelease(std::string_view name) override;
   Result<LockState> Inspect(std::string_view name) override;
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override;
+                        std::stop_token stop, std::string_view waiter) override;
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override;
   BackendCapabilities capabilities() const override;
   std::string_view kind() const override { return inner_->kind(); }
 
