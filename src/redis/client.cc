@@ -112,17 +112,21 @@ void Client::CallAsync(std::vector<std::string> args, ReplyCallback done,
   });
 }
 
-Result<Reply> Client::Call(std::vector<std::string> args) {
+Result<Reply> Client::Await(const std::function<void(ReplyCallback)>& start, int calls) {
   auto promise = std::make_shared<std::promise<Result<Reply>>>();
   auto future = promise->get_future();
-  CallAsync(std::move(args), [promise](Result<Reply> r) { promise->set_value(std::move(r)); });
-  // The connection enforces its own timeouts; this bound only guards against a bug.
-  auto limit = options_.connection.connect_timeout + options_.connection.command_timeout +
+  start([promise](Result<Reply> r) { promise->set_value(std::move(r)); });
+  // The connections enforce their own timeouts; this bound only guards against a bug.
+  auto limit = calls * (options_.connection.connect_timeout + options_.connection.command_timeout) +
                std::chrono::seconds(5);
   if (future.wait_for(limit) != std::future_status::ready) {
     return UnavailableError(fmt::format("{}: no reply", endpoint_));
   }
   return future.get();
+}
+
+Result<Reply> Client::Call(std::vector<std::string> args) {
+  return Await([&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
 }
 
 void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
@@ -160,16 +164,8 @@ void Client::EvalAsync(const Script& script, const std::vector<std::string>& key
 
 Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  auto promise = std::make_shared<std::promise<Result<Reply>>>();
-  auto future = promise->get_future();
-  EvalAsync(script, keys, args, [promise](Result<Reply> r) { promise->set_value(std::move(r)); });
-  // Two calls at most (EVALSHA, then EVAL); the connections enforce their own timeouts.
-  auto limit = 2 * (options_.connection.connect_timeout + options_.connection.command_timeout) +
-               std::chrono::seconds(5);
-  if (future.wait_for(limit) != std::future_status::ready) {
-    return UnavailableError(fmt::format("{}: no reply", endpoint_));
-  }
-  return future.get();
+  // Two calls at most: EVALSHA, then EVAL.
+  return Await([&](ReplyCallback done) { EvalAsync(script, keys, args, std::move(done)); }, 2);
 }
 
 void Client::After(std::chrono::milliseconds delay, std::function<void()> fn) {

@@ -135,6 +135,9 @@ class Client {
   };
   // The rest run on the I/O thread.
   void OnPush(const Reply& reply);
+  // Runs `start` with a callback and blocks for its reply; `calls`: how many round trips
+  // it may take, for the safety bound on the wait.
+  Result<Reply> Await(const std::function<void(ReplyCallback)>& start, int calls);
   void OnSubscriberDown(const Status& status);
   void Unsubscribe(const std::string& channel, const std::shared_ptr<Waiter>& waiter);
 

@@ -68,6 +68,25 @@ Status ReplyError(const std::string& endpoint, const Reply& r) {
   return UnavailableError(message);
 }
 
+std::optional<InstanceState> ParseInspectReply(std::string_view name, const Reply& reply) {
+  if (reply.elements.size() < 6) return std::nullopt;
+  const auto& e = reply.elements;
+  InstanceState out;
+  out.state.name = std::string(name);
+  out.counter = static_cast<FencingToken>(ToInt(e[5]));
+  std::int64_t pttl = ToInt(e[0]);
+  out.state.held = pttl > 0;
+  out.state.token = out.state.held ? static_cast<FencingToken>(ToInt(e[1])) : out.counter;
+  if (out.state.held) {
+    using std::chrono::milliseconds;
+    out.state.remaining = milliseconds(pttl);
+    out.state.holder.host = e[2].str;
+    out.state.holder.pid = ToInt(e[3]);
+    out.state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
+  }
+  return out;
+}
+
 Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
                 const std::vector<std::string>& extra_keys) {
   o.tls = tls;

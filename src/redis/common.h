@@ -4,6 +4,7 @@
 #define DLOCK_SRC_REDIS_COMMON_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,14 @@ std::int64_t ToInt(const Reply& r);
 // An error reply (or a reply of the wrong shape) as a Status: kFailedPrecondition for
 // authentication and permission errors, kUnavailable for the rest.
 Status ReplyError(const std::string& endpoint, const Reply& r);
+
+// One server's answer to the inspect script: the lock's state there, and its fencing
+// counter. kInternal-free: a malformed reply gives nullopt.
+struct InstanceState {
+  LockState state;  // token: the holder's when held, else the counter
+  FencingToken counter = 0;
+};
+std::optional<InstanceState> ParseInspectReply(std::string_view name, const Reply& reply);
 
 // Applies the URI's user, password, database and options to `o`. `tls` turns TLS on and
 // allows its options (cacert, cert, key, insecure). `extra_keys` names options the

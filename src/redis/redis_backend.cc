@@ -80,26 +80,12 @@ class RedisBackend final : public Backend {
   }
 
   Result<LockState> Inspect(std::string_view name) override {
-    DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    auto reply = Run(inspect_, std::string(name), {});
-    if (!reply.ok()) return reply.status();
-    if (reply->elements.size() < 6) return redis::ReplyError(client_->endpoint(), *reply);
-    const auto& e = reply->elements;
-    LockState state;
-    state.name = std::string(name);
-    std::int64_t pttl = ToInt(e[0]);
-    state.held = pttl > 0;
-    state.token = static_cast<FencingToken>(ToInt(state.held ? e[1] : e[5]));
-    if (state.held) {
-      state.remaining = milliseconds(pttl);
-      state.holder.host = e[2].str;
-      state.holder.pid = ToInt(e[3]);
-      state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
-    }
+    auto state = Look(name);
+    if (!state.ok()) return state;
     // Waiting processes are subscribed to the lock's channel (one connection each).
     auto numsub = client_->Call({"PUBSUB", "NUMSUB", Key(name, ":released")});
     if (numsub.ok() && numsub->elements.size() == 2) {
-      state.waiters = static_cast<int>(ToInt(numsub->elements[1]));
+      state->waiters = static_cast<int>(ToInt(numsub->elements[1]));
     }
     return state;
   }
@@ -115,7 +101,7 @@ class RedisBackend final : public Backend {
       return DeadlineExceededError("still held at the deadline");
     };
     if (!sub->WaitConfirmed(deadline, stop)) return outcome();
-    auto state = Inspect(name);
+    auto state = Look(name);
     if (!state.ok()) return state.status();
     if (!state->held) return OkStatus();
     auto expires = options_.clock->Now() + state->remaining;
@@ -132,6 +118,16 @@ class RedisBackend final : public Backend {
  private:
   std::string Key(std::string_view name, std::string_view suffix = "") const {
     return redis::LockKey(options_.prefix, name, suffix);
+  }
+
+  // The lock's state in one round trip (Inspect adds the number of waiters).
+  Result<LockState> Look(std::string_view name) {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto reply = Run(inspect_, std::string(name), {});
+    if (!reply.ok()) return reply.status();
+    auto parsed = redis::ParseInspectReply(name, *reply);
+    if (!parsed) return redis::ReplyError(client_->endpoint(), *reply);
+    return parsed->state;
   }
 
   Result<Reply> Run(const redis::Script& script, const std::string& name,

@@ -252,34 +252,28 @@ class RedlockBackend final : public Backend {
     }
     LockState state;
     state.name = std::string(name);
-    std::vector<std::int64_t> ttls;
+    FencingToken counter = 0;
+    std::vector<std::chrono::milliseconds> ttls;
     for (const auto& r : replies) {
-      if (!Answered(r) || (*r)->elements.size() < 6) continue;
-      const auto& e = (*r)->elements;
-      auto pttl = ToInt(e[0]);
-      if (pttl > 0) {
-        ttls.push_back(pttl);
-        if (static_cast<FencingToken>(ToInt(e[1])) >= state.token) {
-          state.token = static_cast<FencingToken>(ToInt(e[1]));
-          state.holder.host = e[2].str;
-          state.holder.pid = ToInt(e[3]);
-          state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
-        }
+      if (!Answered(r)) continue;
+      auto here = redis::ParseInspectReply(name, **r);
+      if (!here) continue;
+      counter = std::max(counter, here->counter);
+      if (!here->state.held) continue;
+      ttls.push_back(here->state.remaining);
+      if (here->state.token >= state.token) {
+        state.token = here->state.token;
+        state.holder = here->state.holder;
       }
     }
     state.held = static_cast<int>(ttls.size()) >= quorum_;
     if (state.held) {
       // Held while a majority still has the key: the quorum-th longest TTL.
       std::sort(ttls.rbegin(), ttls.rend());
-      state.remaining = milliseconds(ttls[static_cast<std::size_t>(quorum_ - 1)]);
+      state.remaining = ttls[static_cast<std::size_t>(quorum_ - 1)];
     } else {
       state.holder = {};
-      state.token = 0;
-      for (const auto& r : replies) {
-        if (Answered(r) && (*r)->elements.size() >= 6) {
-          state.token = std::max(state.token, static_cast<FencingToken>(ToInt((*r)->elements[5])));
-        }
-      }
+      state.token = counter;
     }
     return state;
   }
