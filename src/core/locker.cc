@@ -145,51 +145,27 @@ void LockerCore::Unschedule(HeldLock& held) {
 }
 
 void LockerCore::Watch(std::stop_token stop) {
-  Clock& clock = *options_.clock;
-  std::unique_lock lock(queue_mu_);
-  while (!stop.stop_requested()) {
-    if (loss_queue_.empty()) {
-      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop,
-                      [&] { return !loss_queue_.empty(); });
-      continue;
-    }
-    const TimePoint due = loss_queue_.begin()->first;
-    if (clock.Now() < due) {
-      clock.WaitUntil(lock, queue_cv_, due, stop,
-                      [&] { return loss_queue_.empty() || loss_queue_.begin()->first < due; });
-      continue;
-    }
-    std::shared_ptr<HeldLock> held = loss_queue_.begin()->second.lock();
-    loss_queue_.erase(loss_queue_.begin());
-    if (!held) continue;
-    held->watch.reset();
-    if (held->state != HeldState::kHeld) continue;
-    // Renewed since it was queued: check again at the new loss point.
-    auto valid_until = TimePoint(TimePoint::duration(held->valid_until.load()));
-    TimePoint loss = valid_until - LossMargin(held->lease.ttl);
-    if (clock.Now() < loss) {
-      held->watch = loss_queue_.emplace(loss, held);
-      continue;
-    }
-    lock.unlock();
-    auto self = weak_from_this().lock();  // as in Run()
-    if (!self) return;
-    Status last;
-    {
-      std::lock_guard guard(held->reason_mu);
-      last = held->last_renew_error;
-    }
-    DeclareLost(*held, held->auto_renew
-                           ? NotHeldError(fmt::format(
-                                 "could not renew before the lease ran out: {}",
-                                 last.ok() ? "no renewal answered in time" : last.message()))
-                           : NotHeldError("the lease's TTL ran out (auto-renewal is off)"));
-    if (self.use_count() == 1) {  // the last reference: ~LockerCore runs here
-      self.reset();
-      return;  // touch nothing of this object any more
-    }
-    lock.lock();
+  Loop(loss_queue_, &HeldLock::watch, stop,
+       [this](const std::shared_ptr<HeldLock>& held) { return CheckLoss(held); });
+}
+
+std::optional<TimePoint> LockerCore::CheckLoss(const std::shared_ptr<HeldLock>& held) {
+  if (held->state != HeldState::kHeld) return std::nullopt;
+  // Renewed since it was queued: check again at the new loss point.
+  auto valid_until = TimePoint(TimePoint::duration(held->valid_until.load()));
+  TimePoint loss = valid_until - LossMargin(held->lease.ttl);
+  if (options_.clock->Now() < loss) return loss;
+  Status last;
+  {
+    std::lock_guard guard(held->reason_mu);
+    last = held->last_renew_error;
   }
+  DeclareLost(*held, held->auto_renew
+                         ? NotHeldError(fmt::format(
+                               "could not renew before the lease ran out: {}",
+                               last.ok() ? "no renewal answered in time" : last.message()))
+                         : NotHeldError("the lease's TTL ran out (auto-renewal is off)"));
+  return std::nullopt;
 }
 
 void LockerCore::DeclareLost(HeldLock& held, Status reason) {
@@ -205,34 +181,40 @@ void LockerCore::DeclareLost(HeldLock& held, Status reason) {
 }
 
 void LockerCore::Run(std::stop_token stop) {
+  Loop(queue_, &HeldLock::slot, stop,
+       [this](const std::shared_ptr<HeldLock>& held) { return Service(held); });
+}
+
+void LockerCore::Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot,
+                      std::stop_token stop, const Step& step) {
   Clock& clock = *options_.clock;
   std::unique_lock lock(queue_mu_);
   while (!stop.stop_requested()) {
-    if (queue_.empty()) {
-      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop, [&] { return !queue_.empty(); });
+    if (queue.empty()) {
+      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop, [&] { return !queue.empty(); });
       continue;
     }
-    const TimePoint due = queue_.begin()->first;
+    const TimePoint due = queue.begin()->first;
     if (clock.Now() < due) {
       clock.WaitUntil(lock, queue_cv_, due, stop,
-                      [&] { return queue_.empty() || queue_.begin()->first < due; });
+                      [&] { return queue.empty() || queue.begin()->first < due; });
       continue;
     }
-    std::shared_ptr<HeldLock> held = queue_.begin()->second.lock();
-    queue_.erase(queue_.begin());
+    std::shared_ptr<HeldLock> held = queue.begin()->second.lock();
+    queue.erase(queue.begin());
     if (!held) continue;
-    held->slot.reset();
+    ((*held).*slot).reset();
     lock.unlock();
-    // Service may run lost() callbacks that drop the last reference to this core.
+    // `step` may run lost() callbacks that drop the last reference to this core.
     auto self = weak_from_this().lock();
     if (!self) return;  // being destroyed elsewhere, which joins this thread
-    std::optional<TimePoint> next = Service(held);
+    std::optional<TimePoint> next = step(held);
     if (self.use_count() == 1) {  // the last reference: ~LockerCore runs here
       self.reset();
       return;  // touch nothing of this object any more
     }
     lock.lock();
-    if (next && held->state == HeldState::kHeld) held->slot = queue_.emplace(*next, held);
+    if (next && held->state == HeldState::kHeld) (*held).*slot = queue.emplace(*next, held);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,10 +71,18 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   // starts the threads if needed.
   void Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when);
   void Unschedule(HeldLock& held);
+  // The renewal thread.
   void Run(std::stop_token stop);
   // The watchdog: declares a lease lost at its loss point unless it was renewed, even
   // while the renewal thread is stuck in a store call that has not timed out yet.
   void Watch(std::stop_token stop);
+  // The loop of both threads: runs `step` on each entry of `queue` when it falls due
+  // (without queue_mu_), and queues it again at the time `step` returns, if any.
+  using Step = std::function<std::optional<TimePoint>(const std::shared_ptr<HeldLock>&)>;
+  void Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot,
+            std::stop_token stop, const Step& step);
+  // The watchdog's step: the new loss point if renewed meanwhile, else declares the loss.
+  std::optional<TimePoint> CheckLoss(const std::shared_ptr<HeldLock>& held);
   // kHeld -> kLost, once; then the event and lost(). Call without held.mu.
   void DeclareLost(HeldLock& held, Status reason);
   // Renews (or checks) one lease; returns when to look at it next, or nothing.
