@@ -6,11 +6,13 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
-  nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev)
+  nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev
+  libzookeeper-mt-dev)
 # Real servers for the integration tests, openssl to make their TLS certificates, and
-# prometheus for promtool, which checks the metrics the CLI serves.
+# prometheus for promtool, which checks the metrics the CLI serves; ZooKeeper (it brings a
+# JRE) and kazoo, a third-party client to check that our locks and its exclude each other.
 test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps redis-server redis-tools
-  openssl prometheus)
+  openssl prometheus zookeeper python3-kazoo)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

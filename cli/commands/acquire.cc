@@ -1,5 +1,8 @@
 // dlock acquire NAME [--ttl D] [--wait D] [--json]: takes the lock and leaves it held
 // (no renewal) after the process exits; prints the lease for a later extend/release.
+// Not for session-bound stores (ZooKeeper), whose leases end with the process.
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "cli/cli_context.h"
@@ -19,6 +22,12 @@ int AcquireCommand(const Globals& globals, const AcquireArgs& args) {
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
+  if (ctx->backend->capabilities().session_bound) {
+    return Fail(InvalidArgumentError(fmt::format(
+        "{}:// locks live in this process's session and would end when dlock acquire exits; "
+        "use dlock run NAME -- CMD",
+        ctx->backend->kind())));
+  }
 
   Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
   auto lock = locker.Acquire(args.name, {.wait = *wait, .auto_renew = false});

@@ -31,6 +31,12 @@ struct AcquireRequest {
 struct BackendCapabilities {
   // WaitForRelease is implemented (woken by the store), so waiters need not poll.
   bool native_wait = false;
+  // Leases live in this client's session with the store (ZooKeeper): the store keeps
+  // them while this process keeps the session alive, whether or not Extend is called,
+  // and drops them when the session ends: this process exits, or stops talking to the
+  // store for longer than the TTL. A lease cannot outlive the Backend object, so it
+  // cannot be handed to another process (`dlock acquire` refuses such stores).
+  bool session_bound = false;
 };
 
 class Backend {

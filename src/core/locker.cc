@@ -77,7 +77,10 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       held->lease = std::move(*lease);
       held->valid_until = held->lease.valid_until.time_since_epoch().count();
       held->auto_renew = options.auto_renew;
-      held->interval = std::chrono::duration_cast<milliseconds>(ttl * options_.renew_fraction);
+      // The store's TTL, which may differ from the one asked for (a ZooKeeper session
+      // timeout is clamped by the server).
+      held->interval =
+          std::chrono::duration_cast<milliseconds>(held->lease.ttl * options_.renew_fraction);
       held->acquired_at = clock.Now();
       Emit(EventKind::kAcquired, name, held->lease.token, held->acquired_at - start);
       TimePoint first = options.auto_renew

@@ -7,6 +7,9 @@
 #include "dlock/backends/redis.h"
 #include "dlock/backends/redlock.h"
 #endif
+#ifdef DLOCK_WITH_ZOOKEEPER
+#include "dlock/backends/zookeeper.h"
+#endif
 #include "dlock/duration.h"
 
 namespace dlock {
@@ -52,6 +55,13 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     auto options = RedlockOptionsFromUri(uri);
     if (!options.ok()) return options.status();
     return MakeRedlockBackend(*options);
+  }
+#endif
+#ifdef DLOCK_WITH_ZOOKEEPER
+  if (uri.scheme == "zk") {
+    auto options = ZooKeeperOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeZooKeeperBackend(*options);
   }
 #endif
   if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||

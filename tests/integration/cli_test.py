@@ -700,5 +700,167 @@ class RedlockCliTest(DlockTestCase):
         self.assertIn("of 5 Redis instances answered", err)
 
 
+class ZkServer:
+    """A real standalone ZooKeeper on a free loopback port with its own data dir."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        conf = os.path.join(workdir, "conf")
+        os.makedirs(conf)
+        os.makedirs(os.path.join(workdir, "data"))
+        with open(os.path.join(conf, "zoo.cfg"), "w") as f:
+            f.write(f"tickTime=500\ninitLimit=10\nsyncLimit=5\n"
+                    f"dataDir={workdir}/data\nclientPort={self.port}\n"
+                    "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+                    "4lw.commands.whitelist=srvr\nminSessionTimeout=1000\n"
+                    "maxSessionTimeout=30000\n")
+        self.log = open(os.path.join(workdir, "zk.out"), "w")
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx256m", f"-Dzookeeper.log.dir={workdir}", "-cp",
+             f"{conf}:/usr/share/java/zookeeper.jar",
+             "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{conf}/zoo.cfg"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ZooKeeper exited; is the zookeeper package installed?")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"srvr")
+                    if b"Mode: standalone" in c.makefile("rb").read():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("ZooKeeper did not start")
+
+    def hosts(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+class ZkCliTest(MutualExclusionTest):
+    """The zk:// backend through the CLI, next to kazoo (a third-party client)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-zk-")
+        cls.zk = ZkServer(cls.workdir.name)
+        cls.roots = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.zk.stop()
+        cls.workdir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        ZkCliTest.roots += 1
+        self.root = f"/locks{ZkCliTest.roots}"
+        self.backend = f"zk://{self.zk.hosts()}{self.root}"
+        self.env["DLOCK_BACKEND"] = self.backend
+        from kazoo.client import KazooClient  # python3-kazoo; missing is a failure
+        self.kazoo = KazooClient(hosts=self.zk.hosts())
+        self.kazoo.start(timeout=10)
+
+    def tearDown(self):
+        self.kazoo.stop()
+        self.kazoo.close()
+        super().tearDown()
+
+    def kazoo_lock(self, name):
+        # Curator-style children ("-lock-") count as contenders, as SERVERS.md says.
+        return self.kazoo.Lock(f"{self.root}/{name}", "kazoo", extra_lock_patterns=("-lock-",))
+
+    def test_four_runs_never_overlap_and_tokens_increase_across_restarts(self):
+        super().test_four_runs_never_overlap_and_tokens_increase_across_restarts()
+        self.assertEqual(self.kazoo.get_children(f"{self.root}/shared"), [])
+
+    def test_kazoo_and_dlock_exclude_each_other_and_tokens_keep_increasing(self):
+        lock = self.kazoo_lock("jobs")
+        self.assertTrue(lock.acquire(timeout=10))
+        kazoo_token = self.kazoo.exists(f"{self.root}/jobs/{lock.node}").czxid
+        start = time.monotonic()
+        code, _, err = self.dlock("run", "jobs", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75, err)
+        self.assertOneLineError(err)
+        self.assertLess(time.monotonic() - start, 5)
+        # A dlock run waiting behind kazoo gets the lock when kazoo lets go.
+        waiter = self.start("run", "jobs", "--wait", "20s", "--", "sh", "-c",
+                            'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertTrue(self.wait_until(
+            lambda: len(self.kazoo.get_children(f"{self.root}/jobs")) == 2))
+        lock.release()
+        out, err = waiter.communicate(timeout=20)
+        self.assertEqual(waiter.returncode, 0, err)
+        dlock_token = int(out)
+        self.assertGreater(dlock_token, kazoo_token)
+        # A dlock holder makes kazoo wait, under Curator's node names.
+        holder, held_token = self.hold("jobs")
+        self.assertGreater(held_token, dlock_token)
+        children = self.kazoo.get_children(f"{self.root}/jobs")
+        self.assertEqual(len(children), 1)
+        self.assertRegex(children[0], r"^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                      r"[0-9a-f]{12}-lock-\d{10}$")
+        second = self.kazoo_lock("jobs")
+        from kazoo.exceptions import LockTimeout
+        with self.assertRaises(LockTimeout):
+            second.acquire(timeout=1)
+        holder.send_signal(signal.SIGTERM)  # forwarded; dlock releases when the child ends
+        holder.wait(timeout=10)
+        self.assertTrue(second.acquire(timeout=10))
+        second_token = self.kazoo.exists(f"{self.root}/jobs/{second.node}").czxid
+        self.assertGreater(second_token, held_token)
+        second.release()
+        code, out, err = self.dlock("run", "jobs", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), second_token)
+
+    def test_kill_9_holder_frees_the_lock_within_the_session_timeout(self):
+        holder, token = self.hold("crash", ttl="2s")
+        holder.kill()
+        holder.wait()
+        killed_at = time.monotonic()
+        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), token)
+        # Session timeout plus one tick of the server's expiry buckets, plus process start.
+        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
+
+    def test_paused_holder_learns_the_loss_on_resume_and_signals_its_child(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "paused", "--ttl", "2s", "--grace", "5s", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
+                       'sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            # The session expires while dlock is stopped: another run gets the lock.
+            code, _, err = self.dlock("run", "paused", "--wait", "10s", "--", "true")
+            self.assertEqual(code, 0, err)
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
+        self.assertIn("lost the lock 'paused'", err)
+
+    def test_acquire_is_refused_and_store_errors_exit_69(self):
+        code, _, err = self.dlock("acquire", "manual")
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("dlock run", err)
+        code, _, err = self.dlock("--backend", f"zk://127.0.0.1:{free_port()}?connect_timeout=500ms",
+                                  "run", "x", "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,20 +1,14 @@
 #include "integration/redis_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <thread>
 
-#include "test_util.h"
+#include "integration/server_process.h"
 
 namespace dlock::test {
 namespace {
@@ -24,30 +18,7 @@ bool Run(const std::string& command) {
   return rc == 0;
 }
 
-bool PortAccepts(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
-
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name) {
   std::filesystem::create_directories(dir);
@@ -113,32 +84,9 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_a
 }
 
 bool RedisServer::Launch() {
-  std::vector<char*> argv;
-  for (auto& a : args_) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execvp("redis-server", argv.data());
-    std::perror("exec redis-server");
-    ::_exit(127);
-  }
-  pid_ = pid;
-  bool up = WaitFor(
-      [&] {
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid) {
-          pid_ = -1;
-          return true;  // exited: reported below
-        }
-        return PortAccepts(port_);
-      },
-      std::chrono::seconds(10));
-  if (!up || pid_ < 0) {
-    ADD_FAILURE() << "redis-server did not start on port " << port_
-                  << " (is the redis-server package installed? scripts/install-deps.sh --test)";
-    return false;
-  }
-  return true;
+  pid_ = SpawnServer(
+      args_, (dir_ / "redis.out").string(), [&] { return PortAccepts(port_); }, "redis-server");
+  return pid_ > 0;
 }
 
 bool RedisServer::Restart() {
@@ -160,13 +108,7 @@ std::string RedisServer::Uri(const std::string& userinfo, const std::string& suf
 void RedisServer::Pause() { ::kill(pid_, SIGSTOP); }
 void RedisServer::Resume() { ::kill(pid_, SIGCONT); }
 
-void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGCONT);
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
-}
+void RedisServer::Stop() { KillServer(pid_); }
 
 std::string RedisServer::Cli(const std::vector<std::string>& args) const {
   std::string cmd = "redis-cli --no-auth-warning -p " + std::to_string(port_);

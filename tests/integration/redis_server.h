@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "integration/server_process.h"
+
 namespace dlock::test {
 
 // A CA and a server certificate for 127.0.0.1/localhost, made with the openssl tool.
@@ -55,9 +57,6 @@ class RedisServer {
   std::filesystem::path dir_;
   std::vector<std::string> cli_auth_;
 };
-
-// A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
-std::uint16_t FreePort();
 
 }  // namespace dlock::test
 

@@ -1,0 +1,52 @@
+// backends/zookeeper.h: Apache ZooKeeper (`zk://host:port[,host:port...][/path]`).
+//
+// The recipe of Curator's InterProcessMutex, and compatible with it: the lock `N` is the
+// znode `PATH/N`; each contender creates an ephemeral sequential child named
+// `_c_<uuid>-lock-<seq>` (the uuid is derived from the owner id, so our node can be
+// found again after a lost reply); the contender with the lowest sequence holds the
+// lock; a waiter watches only the node just before its own. kazoo's `__lock__` (and
+// `__rlock__`) children count as contenders too. The fencing token is the holder node's
+// czxid. Leases live in a ZooKeeper session whose timeout is the lease's TTL (clamped by
+// the server's min/maxSessionTimeout; the lease says the TTL granted): see
+// BackendCapabilities::session_bound. Guarantees and assumptions: docs/semantics.md,
+// "zk".
+//
+// Thread-safety: safe for concurrent use. One session (with the client library's two
+// threads) per distinct TTL in use, shared by all locks with that TTL.
+#ifndef DLOCK_BACKENDS_ZOOKEEPER_H_
+#define DLOCK_BACKENDS_ZOOKEEPER_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dlock/backend.h"
+#include "dlock/clock.h"
+#include "dlock/status.h"
+#include "dlock/uri.h"
+
+namespace dlock {
+
+struct ZooKeeperOptions {
+  std::string hosts = "127.0.0.1:2181";  // "host:port,host:port", as the C client takes it
+  std::string root = "/";                // parent of every lock znode; created if missing
+  std::string user;                      // digest auth when set; nodes we create are then
+  std::optional<std::string> password;   // ALL for this user, READ for anyone
+  // The session Inspect, ForceRelease and unqueued waits use, and the first one opened.
+  std::chrono::milliseconds session_timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};  // to establish a session
+  std::shared_ptr<Clock> clock;                     // null: SystemClock()
+};
+
+// From zk://[user:password@]host[:port][,host[:port]...][/path][?opt=...]. Options:
+// connect_timeout, session_timeout.
+Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri);
+
+// Opens the first session, so that an unreachable ensemble is reported here:
+// kUnavailable.
+Result<std::shared_ptr<Backend>> MakeZooKeeperBackend(const ZooKeeperOptions& options);
+
+}  // namespace dlock
+
+#endif  // DLOCK_BACKENDS_ZOOKEEPER_H_

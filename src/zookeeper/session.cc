@@ -1,0 +1,177 @@
+#include "zookeeper/session.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace dlock::zk {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The C client logs connection trouble to stderr by itself; we report errors as values.
+void QuietLog(const char*) {}
+
+}  // namespace
+
+Result<std::shared_ptr<Session>> Session::Open(const SessionConfig& config) {
+  std::shared_ptr<Session> session(new Session());
+  const auto deadline = Clock::now() + config.connect_timeout;
+  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  session->zh_ = zookeeper_init2(config.hosts.c_str(), &Session::OnEvent,
+                                 static_cast<int>(config.timeout.count()), nullptr, session.get(),
+                                 0, &QuietLog);
+  if (session->zh_ == nullptr) {
+    return InvalidArgumentError(
+        fmt::format("cannot use ZooKeeper hosts '{}': {}", config.hosts, std::strerror(errno)));
+  }
+  if (!config.digest.empty()) {
+    int rc = zoo_add_auth(session->zh_, "digest", config.digest.data(),
+                          static_cast<int>(config.digest.size()), nullptr, nullptr);
+    if (rc != ZOK) return ZkError(rc, "adding digest credentials");
+  }
+  if (!session->WaitConnected(deadline)) {
+    if (session->dead()) {
+      return FailedPreconditionError(
+          fmt::format("ZooKeeper at {} refused the session (authentication failed)", config.hosts));
+    }
+    return UnavailableError(fmt::format("no ZooKeeper server at {} answered within {}ms",
+                                        config.hosts, config.connect_timeout.count()));
+  }
+  session->timeout_ = std::chrono::milliseconds(zoo_recv_timeout(session->zh_));
+  session->id_ = zoo_client_id(session->zh_)->client_id;
+  return session;
+}
+
+Session::~Session() {
+  if (zh_ != nullptr) zookeeper_close(zh_);
+}
+
+void Session::OnEvent(zhandle_t*, int type, int state, const char*, void* context) {
+  if (type != ZOO_SESSION_EVENT) return;
+  auto* self = static_cast<Session*>(context);
+  {
+    std::lock_guard lock(self->mu_);
+    self->state_ = state;
+  }
+  self->cv_.notify_all();
+  if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) Watch::WakeAll();
+}
+
+bool Session::dead() const {
+  std::lock_guard lock(mu_);
+  return state_ == ZOO_EXPIRED_SESSION_STATE || state_ == ZOO_AUTH_FAILED_STATE;
+}
+
+bool Session::WaitConnected(Clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, deadline, [&] {
+    return state_ == ZOO_CONNECTED_STATE || state_ == ZOO_EXPIRED_SESSION_STATE ||
+           state_ == ZOO_AUTH_FAILED_STATE;
+  });
+  return state_ == ZOO_CONNECTED_STATE;
+}
+
+// --- Watch ----------------------------------------------------------------------------------
+
+struct Watch::State {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  bool fired = false;
+
+  void Fire() {
+    {
+      std::lock_guard lock(mu);
+      fired = true;
+    }
+    cv.notify_all();
+  }
+};
+
+namespace {
+
+// Pending watches by id: ZooKeeper hands the id back, so a watch that fires after its
+// waiter left finds nothing.
+struct Registry {
+  std::mutex mu;
+  std::uint64_t next = 1;
+  std::map<std::uint64_t, std::weak_ptr<void>> pending;
+};
+
+Registry& Watches() {
+  static Registry* registry = new Registry();  // never destroyed: callbacks may outlive main
+  return *registry;
+}
+
+}  // namespace
+
+Watch::Watch() : state_(std::make_shared<State>()) {
+  auto& r = Watches();
+  std::lock_guard lock(r.mu);
+  id_ = r.next++;
+  r.pending.emplace(id_, std::static_pointer_cast<void>(state_));
+}
+
+Watch::~Watch() {
+  auto& r = Watches();
+  std::lock_guard lock(r.mu);
+  r.pending.erase(id_);
+}
+
+void* Watch::context() const { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(id_)); }
+
+void Watch::Callback(zhandle_t*, int, int, const char*, void* context) {
+  auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
+  std::shared_ptr<State> state;
+  {
+    auto& r = Watches();
+    std::lock_guard lock(r.mu);
+    auto it = r.pending.find(id);
+    if (it == r.pending.end()) return;
+    state = std::static_pointer_cast<State>(it->second.lock());
+  }
+  if (state) state->Fire();
+}
+
+void Watch::WakeAll() {
+  std::vector<std::shared_ptr<State>> states;
+  {
+    auto& r = Watches();
+    std::lock_guard lock(r.mu);
+    for (auto& [id, weak] : r.pending) {
+      if (auto s = weak.lock()) states.push_back(std::static_pointer_cast<State>(s));
+    }
+  }
+  for (auto& s : states) s->Fire();
+}
+
+Status Watch::Wait(Clock::time_point deadline, std::stop_token stop) {
+  std::unique_lock lock(state_->mu);
+  bool fired = state_->cv.wait_until(lock, stop, deadline, [&] { return state_->fired; });
+  if (fired) return OkStatus();
+  if (stop.stop_requested()) return CancelledError("cancelled while waiting");
+  return DeadlineExceededError("the lock was not released in time");
+}
+
+Status ZkError(int rc, const std::string& what) {
+  std::string message = fmt::format("ZooKeeper {}: {}", what, zerror(rc));
+  switch (rc) {
+    case ZCONNECTIONLOSS:
+    case ZOPERATIONTIMEOUT:
+    case ZSESSIONEXPIRED:
+    case ZSESSIONMOVED:
+    case ZINVALIDSTATE:
+    case ZCLOSING:
+    case ZNOTHING: return UnavailableError(std::move(message));
+    case ZNOAUTH:
+    case ZAUTHFAILED:
+      return FailedPreconditionError(message + " (check the URI's user and password)");
+    case ZBADARGUMENTS: return InvalidArgumentError(std::move(message));
+    default: return InternalError(std::move(message));
+  }
+}
+
+}  // namespace dlock::zk

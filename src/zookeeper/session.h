@@ -1,0 +1,92 @@
+// session.h: one ZooKeeper session (a zhandle_t of the multi-threaded C client), its
+// state, and one-shot watches that wake a waiting thread.
+//
+// Thread-safety: all members are safe to call from any thread. The C client calls back
+// on its own completion thread; nothing here blocks that thread.
+#ifndef DLOCK_ZOOKEEPER_SESSION_H_
+#define DLOCK_ZOOKEEPER_SESSION_H_
+
+#include <zookeeper/zookeeper.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+
+#include "dlock/status.h"
+
+namespace dlock::zk {
+
+struct SessionConfig {
+  std::string hosts;  // "host:port,host:port"
+  std::chrono::milliseconds timeout{30000};
+  std::string digest;  // "user:password" for digest auth; empty: none
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+class Session {
+ public:
+  // Connects and waits up to connect_timeout for the session. kUnavailable if no server
+  // answered in time, kFailedPrecondition if the server refused our credentials.
+  static Result<std::shared_ptr<Session>> Open(const SessionConfig& config);
+
+  // Closes the session: the server deletes its ephemeral nodes at once.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  zhandle_t* handle() const { return zh_; }
+  // The session timeout the server granted (within its min/maxSessionTimeout).
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  std::int64_t id() const { return id_; }
+  // The session ended (expired, or auth failed); every ephemeral node of it is gone.
+  bool dead() const;
+  // Waits until connected; false if the session is dead or `deadline` passed first.
+  bool WaitConnected(std::chrono::steady_clock::time_point deadline) const;
+
+ private:
+  Session() = default;
+  static void OnEvent(zhandle_t* zh, int type, int state, const char* path, void* context);
+
+  zhandle_t* zh_ = nullptr;
+  std::chrono::milliseconds timeout_{0};
+  std::int64_t id_ = 0;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  int state_ = 0;
+};
+
+// A one-shot wake-up for a thread that waits on a ZooKeeper watch. Pass Watch::Callback
+// and Watch::context() to zoo_wexists / zoo_wget_children; the watch may fire after the
+// Watch is gone (ZooKeeper cannot cancel it), which is then harmless.
+class Watch {
+ public:
+  Watch();
+  ~Watch();
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+  void* context() const;
+  static void Callback(zhandle_t* zh, int type, int state, const char* path, void* context);
+  // Wakes every pending Watch (a session event may have lost their watches).
+  static void WakeAll();
+
+  // OK once fired; kDeadlineExceeded at `deadline`; kCancelled on `stop`.
+  Status Wait(std::chrono::steady_clock::time_point deadline, std::stop_token stop);
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+  std::uint64_t id_;
+};
+
+// A Status for a ZooKeeper return code `rc` of the operation `what` (a short phrase
+// naming the call and path).
+Status ZkError(int rc, const std::string& what);
+
+}  // namespace dlock::zk
+
+#endif  // DLOCK_ZOOKEEPER_SESSION_H_

@@ -1,0 +1,535 @@
+// The zk:// backend: Curator's lock recipe (ephemeral sequential children, the lowest
+// holds, each waiter watches its predecessor) over the ZooKeeper C client.
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/lock_record.h"
+#include "dlock/backends/zookeeper.h"
+#include "dlock/duration.h"
+#include "zookeeper/recipe.h"
+#include "zookeeper/session.h"
+
+namespace dlock {
+namespace {
+
+using std::chrono::milliseconds;
+using zk::Session;
+using zk::ZkError;
+
+// The children of `path`; empty if it does not exist.
+Result<std::vector<std::string>> GetChildren(const Session& session, const std::string& path) {
+  String_vector children{};
+  int rc = zoo_get_children(session.handle(), path.c_str(), 0, &children);
+  if (rc == ZNONODE) return std::vector<std::string>{};
+  if (rc != ZOK) return ZkError(rc, "listing " + path);
+  std::vector<std::string> out(children.data, children.data + children.count);
+  deallocate_String_vector(&children);
+  return out;
+}
+
+struct NodeContent {
+  std::string data;
+  Stat stat{};
+};
+
+// The data and stat of `path`; kNotHeld-free: ZNONODE comes back as std::nullopt.
+Result<std::optional<NodeContent>> GetNode(const Session& session, const std::string& path) {
+  NodeContent node;
+  node.data.resize(4096);
+  int len = static_cast<int>(node.data.size());
+  int rc = zoo_get(session.handle(), path.c_str(), 0, node.data.data(), &len, &node.stat);
+  if (rc == ZNONODE) return std::optional<NodeContent>();
+  if (rc != ZOK) return ZkError(rc, "reading " + path);
+  node.data.resize(len > 0 ? static_cast<std::size_t>(len) : 0);
+  return std::optional<NodeContent>(std::move(node));
+}
+
+std::string NodeData(const HolderInfo& holder, milliseconds ttl) {
+  auto since = std::chrono::duration_cast<milliseconds>(holder.since.time_since_epoch()).count();
+  return nlohmann::json{
+      {"host", holder.host}, {"pid", holder.pid}, {"since", since}, {"ttl_ms", ttl.count()}}
+      .dump();
+}
+
+// Fills what our node data says (other clients' data is not ours to read: left empty).
+void ParseNodeData(const std::string& data, LockState& state) {
+  auto j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object()) return;
+  if (auto it = j.find("host"); it != j.end() && it->is_string()) state.holder.host = *it;
+  if (auto it = j.find("pid"); it != j.end() && it->is_number_integer()) state.holder.pid = *it;
+  if (auto it = j.find("since"); it != j.end() && it->is_number_integer()) {
+    state.holder.since = std::chrono::system_clock::time_point(milliseconds(it->get<int64_t>()));
+  }
+  if (auto it = j.find("ttl_ms"); it != j.end() && it->is_number_integer()) {
+    state.remaining = milliseconds(it->get<int64_t>());
+  }
+}
+
+FencingToken ParseToken(const std::string& text) {
+  FencingToken token = 0;
+  std::from_chars(text.data(), text.data() + text.size(), token);
+  return token;
+}
+
+class ZooKeeperBackend final : public Backend {
+ public:
+  explicit ZooKeeperBackend(ZooKeeperOptions options) : options_(std::move(options)) {
+    if (options_.password) digest_ = options_.user + ":" + *options_.password;
+    if (!digest_.empty()) {
+      acl_entries_ = {ACL{ZOO_PERM_ALL, ZOO_AUTH_IDS}, ACL{ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE}};
+      acl_ = {static_cast<int32_t>(acl_entries_.size()), acl_entries_.data()};
+    } else {
+      acl_ = ZOO_OPEN_ACL_UNSAFE;
+    }
+  }
+
+  Status Connect() { return SessionFor(options_.session_timeout).status(); }
+
+  Result<Lease> TryAcquire(const AcquireRequest& request) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
+    auto lock_path = zk::LockPath(options_.root, request.name);
+    if (!lock_path.ok()) return lock_path.status();
+    auto session = SessionFor(request.ttl);
+    if (!session.ok()) return session.status();
+
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::optional<Entry> entry = Find(request.owner_id);
+      if (entry && entry->session != *session) {
+        // Queued in another session: gone with it if it ended, else ours to remove.
+        Take(request.owner_id);
+        if (!entry->session->dead()) {
+          zoo_delete(entry->session->handle(), entry->Path().c_str(), -1);
+        }
+        entry.reset();
+      }
+      if (!entry) {
+        auto created = CreateNode(*session, *lock_path, request);
+        if (!created.ok()) return created.status();
+        entry = std::move(*created);
+      }
+      const auto start = options_.clock->Now();
+      auto children = GetChildren(**session, *lock_path);
+      if (!children.ok()) return Abandon(request, *entry, children.status());
+      auto contenders = zk::SortContenders(*children);
+      auto ours = std::find_if(contenders.begin(), contenders.end(),
+                               [&](const zk::Contender& c) { return c.node == entry->node; });
+      if (ours == contenders.end()) {
+        Take(request.owner_id);  // deleted under us (force-released while queued): again
+        continue;
+      }
+      if (ours != contenders.begin()) {
+        Status contended =
+            ContendedError(fmt::format("lock '{}' is held by {} ({} ahead of us)", request.name,
+                                       contenders.front().node, ours - contenders.begin()));
+        if (!request.queue) return Abandon(request, *entry, contended);
+        entry->queued = true;
+        Store(request.owner_id, *entry);
+        return contended;
+      }
+      if (entry->queued) {
+        // Waited in line: the node's "since" is when we joined; say when we got it.
+        HolderInfo holder = request.holder;
+        holder.since = std::chrono::system_clock::now();
+        std::string data = NodeData(holder, entry->session->timeout());
+        zoo_set(entry->session->handle(), entry->Path().c_str(), data.data(),
+                static_cast<int>(data.size()), -1);  // display only: failure is harmless
+      }
+      entry->granted = true;
+      Store(request.owner_id, *entry);
+      const milliseconds ttl = entry->session->timeout();
+      Lease lease{request.name, request.owner_id, entry->token, ttl, ValidUntil(start, ttl)};
+      if (options_.clock->Now() >= lease.valid_until) {
+        Release(lease).IgnoreError();
+        return UnavailableError("ZooKeeper answered after the lease's validity ended");
+      }
+      return lease;
+    }
+    return ContendedError(
+        fmt::format("lock '{}': our node keeps being deleted (force-released?)", request.name));
+  }
+
+  Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
+    auto entry = Find(lease.owner_id);
+    if (!entry || !entry->granted) {
+      return NotHeldError(fmt::format(
+          "lock '{}' is not held by this owner in this process's ZooKeeper session", lease.name));
+    }
+    if (entry->session->dead()) {
+      Take(lease.owner_id);
+      return NotHeldError(
+          fmt::format("lock '{}' was lost: its ZooKeeper session expired", lease.name));
+    }
+    // Any answer proves the session alive when we asked; the server then keeps it for
+    // at least its timeout from there.
+    const auto start = options_.clock->Now();
+    Stat stat{};
+    int rc = zoo_exists(entry->session->handle(), entry->Path().c_str(), 0, &stat);
+    if (rc == ZNONODE || (rc == ZOK && stat.ephemeralOwner != entry->session->id())) {
+      Take(lease.owner_id);
+      return NotHeldError(fmt::format("lock '{}' was lost: our node {} is gone (force-released?)",
+                                      lease.name, entry->node));
+    }
+    if (rc != ZOK) return ZkError(rc, "checking " + entry->Path());
+    const milliseconds granted = entry->session->timeout();
+    return Lease{lease.name, lease.owner_id, entry->token, granted, ValidUntil(start, granted)};
+  }
+
+  Status Release(const Lease& lease) override {
+    DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+    auto lock_path = zk::LockPath(options_.root, lease.name);
+    if (!lock_path.ok()) return lock_path.status();
+    std::optional<Entry> entry = Take(lease.owner_id);
+    if (!entry) {
+      // Not ours in this process: another process's node (`dlock release --owner`).
+      auto found = FindByOwner(*lock_path, lease.owner_id);
+      if (!found.ok()) return found.status();
+      entry = std::move(*found);
+    }
+    if (!entry || entry->session->dead()) {
+      return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
+    }
+    return Delete(*entry, lease.name);
+  }
+
+  Status ForceRelease(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto lock_path = zk::LockPath(options_.root, name);
+    if (!lock_path.ok()) return lock_path.status();
+    auto session = DefaultSession();
+    if (!session.ok()) return session.status();
+    auto children = GetChildren(**session, *lock_path);
+    if (!children.ok()) return children.status();
+    auto contenders = zk::SortContenders(*children);
+    if (contenders.empty()) return NotHeldError(fmt::format("lock '{}' is not held", name));
+    Entry holder{*lock_path, contenders.front().node, *session};
+    auto node = GetNode(**session, holder.Path());
+    if (!node.ok()) return node.status();
+    if (!*node) return NotHeldError(fmt::format("lock '{}' is not held", name));
+    holder.token = static_cast<FencingToken>((*node)->stat.czxid);
+    holder.granted = true;
+    DropEntriesFor(holder.Path());
+    return Delete(holder, name);
+  }
+
+  Result<LockState> Inspect(std::string_view name) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto lock_path = zk::LockPath(options_.root, name);
+    if (!lock_path.ok()) return lock_path.status();
+    auto session = DefaultSession();
+    if (!session.ok()) return session.status();
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      LockState state;
+      state.name = std::string(name);
+      auto parent = GetNode(**session, *lock_path);
+      if (!parent.ok()) return parent.status();
+      if (!*parent) return state;  // never used
+      auto children = GetChildren(**session, *lock_path);
+      if (!children.ok()) return children.status();
+      auto contenders = zk::SortContenders(*children);
+      if (contenders.empty()) {
+        state.token = ParseToken((*parent)->data);  // the last token released by dlock
+        state.waiters = 0;
+        return state;
+      }
+      auto holder = GetNode(**session, *lock_path + "/" + contenders.front().node);
+      if (!holder.ok()) return holder.status();
+      if (!*holder) continue;  // released while we looked: look again
+      state.held = true;
+      state.token = static_cast<FencingToken>((*holder)->stat.czxid);
+      state.waiters = static_cast<int>(contenders.size()) - 1;
+      ParseNodeData((*holder)->data, state);
+      return state;
+    }
+    return UnavailableError(fmt::format("lock '{}' changed too fast to inspect", name));
+  }
+
+  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                        std::stop_token stop, std::string_view waiter) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto lock_path = zk::LockPath(options_.root, name);
+    if (!lock_path.ok()) return lock_path.status();
+    if (stop.stop_requested()) return CancelledError("cancelled while waiting");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return DeadlineExceededError("the lock was not released in time");
+    }
+    zk::Watch watch;
+    std::optional<Entry> entry;
+    if (!waiter.empty()) entry = Find(std::string(waiter));
+    if (entry && !entry->session->dead()) {
+      // In line: watch only the node just before ours (no herd when it goes).
+      auto children = GetChildren(*entry->session, *lock_path);
+      if (!children.ok()) return children.status();
+      auto contenders = zk::SortContenders(*children);
+      auto ours = std::find_if(contenders.begin(), contenders.end(),
+                               [&](const zk::Contender& c) { return c.node == entry->node; });
+      if (ours == contenders.end() || ours == contenders.begin()) return OkStatus();
+      std::string before = *lock_path + "/" + std::prev(ours)->node;
+      Stat stat{};
+      int rc = zoo_wexists(entry->session->handle(), before.c_str(), &zk::Watch::Callback,
+                           watch.context(), &stat);
+      if (rc == ZNONODE) return OkStatus();
+      if (rc != ZOK) return ZkError(rc, "watching " + before);
+    } else {
+      auto session = DefaultSession();
+      if (!session.ok()) return session.status();
+      String_vector children{};
+      int rc = zoo_wget_children((*session)->handle(), lock_path->c_str(), &zk::Watch::Callback,
+                                 watch.context(), &children);
+      if (rc == ZNONODE) return OkStatus();
+      if (rc != ZOK) return ZkError(rc, "watching " + *lock_path);
+      std::vector<std::string> names(children.data, children.data + children.count);
+      deallocate_String_vector(&children);
+      if (zk::SortContenders(names).empty()) return OkStatus();
+    }
+    return watch.Wait(deadline, stop);
+  }
+
+  Status LeaveQueue(std::string_view, std::string_view owner_id) override {
+    std::optional<Entry> entry = Take(std::string(owner_id));
+    if (!entry) return OkStatus();
+    if (entry->granted) {  // holding, not waiting: that is Release's business
+      Store(std::string(owner_id), *entry);
+      return OkStatus();
+    }
+    int rc = zoo_delete(entry->session->handle(), entry->Path().c_str(), -1);
+    if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "deleting " + entry->Path());
+    return OkStatus();
+  }
+
+  BackendCapabilities capabilities() const override {
+    return {.native_wait = true, .session_bound = true};
+  }
+  std::string_view kind() const override { return "zk"; }
+
+ private:
+  // Our node for one owner id: queued or holding.
+  struct Entry {
+    std::string lock_path;
+    std::string node;
+    std::shared_ptr<Session> session;
+    FencingToken token = 0;  // the node's czxid
+    bool granted = false;
+    bool queued = false;
+    std::string Path() const { return lock_path + "/" + node; }
+  };
+
+  Result<std::shared_ptr<Session>> SessionFor(milliseconds ttl) {
+    std::lock_guard lock(sessions_mu_);
+    auto& session = sessions_[ttl];
+    if (session && !session->dead()) return session;
+    zk::SessionConfig config{options_.hosts, ttl, digest_, options_.connect_timeout};
+    auto opened = Session::Open(config);
+    if (!opened.ok()) return opened.status();
+    if ((*opened)->timeout() != ttl && warned_.insert(ttl).second) {
+      std::fputs(fmt::format("dlock: warning: ZooKeeper granted a session timeout (the lock's "
+                             "TTL) of {}ms instead of {}ms (the server's min/maxSessionTimeout)\n",
+                             (*opened)->timeout().count(), ttl.count())
+                     .c_str(),
+                 stderr);
+    }
+    session = std::move(*opened);
+    return session;
+  }
+
+  Result<std::shared_ptr<Session>> DefaultSession() { return SessionFor(options_.session_timeout); }
+
+  // Creates our ephemeral sequential node, and the lock's parents if missing. After a
+  // lost reply, looks for the node by its uuid before creating another.
+  Result<Entry> CreateNode(const std::shared_ptr<Session>& session, const std::string& lock_path,
+                           const AcquireRequest& request) {
+    const std::string prefix = lock_path + "/" + zk::NodePrefix(request.owner_id);
+    const std::string data = NodeData(request.holder, session->timeout());
+    std::string created(prefix.size() + 32, '\0');
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      Stat stat{};
+      int rc = zoo_create2(session->handle(), prefix.c_str(), data.data(),
+                           static_cast<int>(data.size()), &acl_, ZOO_EPHEMERAL_SEQUENTIAL,
+                           created.data(), static_cast<int>(created.size()), &stat);
+      if (rc == ZOK) {
+        std::string path(created.c_str());
+        return Entry{lock_path, path.substr(lock_path.size() + 1), session,
+                     static_cast<FencingToken>(stat.czxid)};
+      }
+      if (rc == ZNONODE) {
+        DLOCK_RETURN_IF_ERROR(CreateParents(*session, lock_path));
+        continue;
+      }
+      if (rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT) {
+        return ZkError(rc, "creating a node under " + lock_path);
+      }
+      // The create may have happened with its reply lost.
+      if (!session->WaitConnected(std::chrono::steady_clock::now() + options_.connect_timeout)) {
+        return ZkError(rc, "creating a node under " + lock_path);
+      }
+      auto found = FindByOwner(lock_path, request.owner_id, session);
+      if (!found.ok()) return found.status();
+      if (*found) return std::move(**found);
+    }
+    return UnavailableError(fmt::format("ZooKeeper: could not create a node under {}", lock_path));
+  }
+
+  Status CreateParents(const Session& session, const std::string& path) {
+    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+      std::string part = path.substr(0, slash);
+      int rc = zoo_create(session.handle(), part.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT,
+                          nullptr, 0);
+      if (rc != ZOK && rc != ZNODEEXISTS) return ZkError(rc, "creating " + part);
+      if (slash == std::string::npos) return OkStatus();
+    }
+  }
+
+  // The node `owner_id` created under `lock_path`, found by its uuid, with its czxid.
+  Result<std::optional<Entry>> FindByOwner(const std::string& lock_path,
+                                           const std::string& owner_id,
+                                           std::shared_ptr<Session> session = nullptr) {
+    if (!session) {
+      auto s = DefaultSession();
+      if (!s.ok()) return s.status();
+      session = *s;
+    }
+    auto children = GetChildren(*session, lock_path);
+    if (!children.ok()) return children.status();
+    auto own = zk::FindOwnNode(*children, owner_id);
+    if (!own) return std::optional<Entry>();
+    Entry entry{lock_path, *own, session};
+    auto node = GetNode(*session, entry.Path());
+    if (!node.ok()) return node.status();
+    if (!*node) return std::optional<Entry>();
+    entry.token = static_cast<FencingToken>((*node)->stat.czxid);
+    auto contenders = zk::SortContenders(*children);
+    entry.granted = !contenders.empty() && contenders.front().node == *own;
+    return std::optional<Entry>(std::move(entry));
+  }
+
+  // Deletes `entry`'s node; a holder's release also records its token in the lock znode,
+  // in the same transaction, for Inspect's "last token issued".
+  Status Delete(const Entry& entry, std::string_view name) {
+    const std::string path = entry.Path();
+    int rc;
+    if (entry.granted) {
+      std::string token = std::to_string(entry.token);
+      std::array<zoo_op_t, 2> ops{};
+      std::array<zoo_op_result_t, 2> results{};
+      Stat stat{};
+      zoo_delete_op_init(&ops[0], path.c_str(), -1);
+      zoo_set_op_init(&ops[1], entry.lock_path.c_str(), token.data(),
+                      static_cast<int>(token.size()), -1, &stat);
+      rc = zoo_multi(entry.session->handle(), 2, ops.data(), results.data());
+    } else {
+      rc = zoo_delete(entry.session->handle(), path.c_str(), -1);
+    }
+    if (rc == ZNONODE) {
+      return NotHeldError(fmt::format("lock '{}' is not held by this owner", name));
+    }
+    if (rc != ZOK) return ZkError(rc, "deleting " + path);
+    if (!entry.granted) {
+      return NotHeldError(fmt::format("lock '{}' was waited for, not held", name));
+    }
+    return OkStatus();
+  }
+
+  // Gives up a fresh attempt: deletes our node unless the caller keeps its place.
+  Status Abandon(const AcquireRequest& request, const Entry& entry, Status why) {
+    if (!entry.queued) {
+      Take(request.owner_id);
+      zoo_delete(entry.session->handle(), entry.Path().c_str(), -1);
+    }
+    return why;
+  }
+
+  std::optional<Entry> Find(const std::string& owner_id) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(owner_id);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<Entry> Take(const std::string& owner_id) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(owner_id);
+    if (it == entries_.end()) return std::nullopt;
+    Entry entry = std::move(it->second);
+    entries_.erase(it);
+    return entry;
+  }
+  void Store(const std::string& owner_id, Entry entry) {
+    std::lock_guard lock(mu_);
+    entries_.insert_or_assign(owner_id, std::move(entry));
+  }
+  void DropEntriesFor(const std::string& path) {
+    std::lock_guard lock(mu_);
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second.Path() == path; });
+  }
+
+  const ZooKeeperOptions options_;
+  std::string digest_;
+  std::array<ACL, 2> acl_entries_{};
+  ACL_vector acl_{};
+
+  std::mutex sessions_mu_;
+  std::map<milliseconds, std::shared_ptr<Session>> sessions_;
+  std::set<milliseconds> warned_;
+
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // owner id -> our node
+};
+
+}  // namespace
+
+Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri) {
+  ZooKeeperOptions o;
+  if (uri.hosts.empty()) return InvalidArgumentError("zk:// needs at least one host");
+  o.hosts.clear();
+  for (const auto& hp : uri.hosts) {
+    if (!o.hosts.empty()) o.hosts += ',';
+    bool v6 = hp.host.find(':') != std::string::npos;
+    o.hosts += fmt::format("{}{}{}:{}", v6 ? "[" : "", hp.host, v6 ? "]" : "",
+                           hp.port == 0 ? 2181 : hp.port);
+  }
+  o.root = uri.path.empty() ? "/" : uri.path;
+  if (auto root = zk::LockPath(o.root, "x"); !root.ok()) {
+    return InvalidArgumentError(fmt::format("zk:// path '{}' is not a usable ZooKeeper path: {}",
+                                            uri.path, root.status().message()));
+  }
+  if (uri.password && uri.user.empty()) {
+    return InvalidArgumentError("zk:// digest auth needs a user name: zk://user:password@host");
+  }
+  if (!uri.user.empty() && !uri.password) {
+    return InvalidArgumentError("zk:// digest auth needs a password: zk://user:password@host");
+  }
+  o.user = uri.user;
+  o.password = uri.password;
+  for (const auto& [key, value] : uri.query) {
+    if (key == "connect_timeout" || key == "session_timeout") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return d.status();
+      if (d->count() <= 0) {
+        return InvalidArgumentError(fmt::format("zk:// option '{}' must be positive", key));
+      }
+      (key == "connect_timeout" ? o.connect_timeout : o.session_timeout) = *d;
+    } else {
+      return InvalidArgumentError(fmt::format(
+          "unknown option '{}' for zk://; known: connect_timeout, session_timeout", key));
+    }
+  }
+  return o;
+}
+
+Result<std::shared_ptr<Backend>> MakeZooKeeperBackend(const ZooKeeperOptions& options) {
+  ZooKeeperOptions o = options;
+  if (!o.clock) o.clock = SystemClock();
+  if (o.password && o.user.empty()) return InvalidArgumentError("digest auth needs a user name");
+  auto backend = std::make_shared<ZooKeeperBackend>(std::move(o));
+  DLOCK_RETURN_IF_ERROR(backend->Connect());
+  return std::shared_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace dlock

@@ -1,0 +1,36 @@
+// server_process.h: starting and stopping the real servers of the integration tests
+// (redis-server, ZooKeeper, etcd): free loopback ports, fork+exec, readiness, stop by PID.
+#ifndef DLOCK_TESTS_INTEGRATION_SERVER_PROCESS_H_
+#define DLOCK_TESTS_INTEGRATION_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dlock::test {
+
+// A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
+std::uint16_t FreePort();
+
+// Whether something accepts TCP connections on 127.0.0.1:`port`.
+bool PortAccepts(std::uint16_t port);
+
+// Sends `request` to 127.0.0.1:`port` and returns everything read until the peer closes
+// (empty if it cannot connect): for ZooKeeper's four-letter words.
+std::string TcpExchange(std::uint16_t port, const std::string& request);
+
+// Forks and execs `args` (args[0] looked up in PATH; output to `log`) and waits up to
+// 20 s for `ready`. Returns the pid, or -1 after ADD_FAILURE naming `package` if the
+// program exited or never became ready.
+pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log,
+                  const std::function<bool()>& ready, const std::string& package);
+
+// SIGCONT (in case it was paused), SIGKILL and reap; sets `pid` to -1. No-op if <= 0.
+void KillServer(pid_t& pid);
+
+}  // namespace dlock::test
+
+#endif  // DLOCK_TESTS_INTEGRATION_SERVER_PROCESS_H_
