@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command, and all that CI runs: installs what the tests need
 # (Debian 12, idempotent), checks formatting, builds with warnings as errors and runs
-# every test (unit, conformance, integration), and runs the unit tests and the Redis
+# every test (unit, conformance, integration), and runs the unit tests and the library
 # integration tests (the concurrent client code) again under AddressSanitizer+UBSan and
 # under ThreadSanitizer.
 #   scripts/test.sh           everything
