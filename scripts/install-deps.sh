@@ -7,12 +7,14 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
   nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev
-  libzookeeper-mt-dev)
+  libzookeeper-mt-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  golang-etcd-server-dev)
 # Real servers for the integration tests, openssl to make their TLS certificates, and
 # prometheus for promtool, which checks the metrics the CLI serves; ZooKeeper (it brings a
-# JRE) and kazoo, a third-party client to check that our locks and its exclude each other.
+# JRE) and kazoo, etcd and etcdctl: third-party clients whose locks and ours must exclude
+# each other.
 test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps redis-server redis-tools
-  openssl prometheus zookeeper python3-kazoo)
+  openssl prometheus zookeeper python3-kazoo etcd-server etcd-client)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -7,6 +7,9 @@
 #include "dlock/backends/redis.h"
 #include "dlock/backends/redlock.h"
 #endif
+#ifdef DLOCK_WITH_ETCD
+#include "dlock/backends/etcd.h"
+#endif
 #ifdef DLOCK_WITH_ZOOKEEPER
 #include "dlock/backends/zookeeper.h"
 #endif
@@ -55,6 +58,13 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     auto options = RedlockOptionsFromUri(uri);
     if (!options.ok()) return options.status();
     return MakeRedlockBackend(*options);
+  }
+#endif
+#ifdef DLOCK_WITH_ETCD
+  if (uri.scheme == "etcd") {
+    auto options = EtcdOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeEtcdBackend(*options);
   }
 #endif
 #ifdef DLOCK_WITH_ZOOKEEPER

@@ -862,5 +862,158 @@ class ZkCliTest(MutualExclusionTest):
         self.assertOneLineError(err)
 
 
+class EtcdServer:
+    """A real single-member etcd on free loopback ports with its own data dir."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        peer = f"http://127.0.0.1:{free_port()}"
+        client = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(workdir, "etcd.log"), "w")
+        self.proc = subprocess.Popen(
+            ["etcd", "--name", "n1", "--data-dir", os.path.join(workdir, "data"),
+             "--listen-client-urls", client, "--advertise-client-urls", client,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"n1={peer}"], stdout=self.log, stderr=subprocess.STDOUT)
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            if self.proc.poll() is not None:
+                raise RuntimeError("etcd exited; is the etcd-server package installed?")
+            if self.ctl("endpoint", "health").returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("etcd did not start")
+
+    def ctl_args(self, *args):
+        return ["etcdctl", "--endpoints", f"127.0.0.1:{self.port}", *args]
+
+    def ctl(self, *args):
+        return subprocess.run(self.ctl_args(*args), capture_output=True, text=True,
+                              env=dict(os.environ, ETCDCTL_API="3"))
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+class EtcdCliTest(MutualExclusionTest):
+    """The etcd:// backend through the CLI, next to `etcdctl lock` (etcd's own Mutex)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-etcd-")
+        cls.etcd = EtcdServer(cls.workdir.name)
+        cls.names = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.etcd.stop()
+        cls.workdir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        EtcdCliTest.names += 1
+        # Each test its own key prefix on the shared server.
+        self.prefix = f"t{EtcdCliTest.names}/"
+        self.backend = f"etcd://127.0.0.1:{self.etcd.port}?prefix={self.prefix}"
+        self.env["DLOCK_BACKEND"] = self.backend
+
+    def etcdctl_lock(self, name, script):
+        p = subprocess.Popen(self.etcd.ctl_args("lock", self.prefix + name, "--", "sh", "-c",
+                                                script),
+                             env=dict(os.environ, ETCDCTL_API="3"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    def read_int(self, path):
+        self.assertTrue(self.wait_until(lambda: os.path.exists(path) and
+                                        os.path.getsize(path) > 0), path)
+        with open(path) as f:
+            return int(f.read())
+
+    def test_etcdctl_lock_and_dlock_exclude_each_other_and_tokens_keep_increasing(self):
+        rev1, gate = self.path("rev1"), self.path("gate")
+        holder = self.etcdctl_lock("jobs", f'echo "$ETCD_LOCK_REV" > {rev1}; '
+                                           f'while [ ! -e {gate} ]; do sleep 0.02; done')
+        etcd_token = self.read_int(rev1)
+        code, _, err = self.dlock("run", "jobs", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75, err)
+        self.assertOneLineError(err)
+        waiter = self.start("run", "jobs", "--wait", "20s", "--", "sh", "-c",
+                            'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertTrue(self.wait_until(lambda: self.inspect("jobs")["waiters"] == 1))
+        open(gate, "w").close()
+        holder.wait(timeout=10)
+        out, err = waiter.communicate(timeout=20)
+        self.assertEqual(waiter.returncode, 0, err)
+        self.assertGreater(int(out), etcd_token)
+        # A dlock holder makes `etcdctl lock` wait until it is done.
+        held, held_token = self.hold("jobs")
+        self.assertGreater(held_token, int(out))
+        rev2 = self.path("rev2")
+        second = self.etcdctl_lock("jobs", f'echo "$ETCD_LOCK_REV" > {rev2}')
+        self.assertTrue(self.wait_until(lambda: self.inspect("jobs")["waiters"] == 1))
+        self.assertFalse(os.path.exists(rev2), "etcdctl lock ran while dlock held the lock")
+        held.send_signal(signal.SIGTERM)
+        held.wait(timeout=10)
+        self.assertGreater(self.read_int(rev2), held_token)
+        second.wait(timeout=10)
+        code, out, err = self.dlock("run", "jobs", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), self.read_int(rev2))
+
+    def test_kill_9_holder_frees_the_lock_within_the_ttl(self):
+        holder, token = self.hold("crash", ttl="2s")
+        holder.kill()
+        holder.wait()
+        killed_at = time.monotonic()
+        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), token)
+        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
+
+    def test_paused_holder_learns_the_loss_on_resume_and_signals_its_child(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "paused", "--ttl", "2s", "--grace", "5s", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
+                       'sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            code, _, err = self.dlock("run", "paused", "--wait", "10s", "--", "true")
+            self.assertEqual(code, 0, err)
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
+
+    def test_a_lease_outlives_dlock_acquire_and_another_process_extends_it(self):
+        code, out, err = self.dlock("acquire", "manual", "--ttl", "5s", "--json")
+        self.assertEqual(code, 0, err)
+        lease = json.loads(out)
+        self.assertTrue(self.inspect("manual")["held"])
+        code, _, err = self.dlock("extend", "manual", "--owner", lease["owner"], "--ttl", "60s")
+        self.assertEqual(code, 0, err)
+        self.assertGreater(self.inspect("manual")["ttl_ms"], 50000)
+        self.assertEqual(self.inspect("manual")["fencing_token"], lease["fencing_token"])
+        code, _, err = self.dlock("release", "manual", "--owner", "0" * 32)
+        self.assertEqual(code, 1, err)
+        code, _, err = self.dlock("release", "manual", "--owner", lease["owner"])
+        self.assertEqual(code, 0, err)
+        self.assertFalse(self.inspect("manual")["held"])
+
+    def test_store_errors_exit_69(self):
+        code, _, err = self.dlock("--backend",
+                                  f"etcd://127.0.0.1:{free_port()}?connect_timeout=500ms",
+                                  "run", "x", "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

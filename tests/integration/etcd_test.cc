@@ -1,0 +1,237 @@
+// The etcd backend against a real single-member etcd on loopback: the conformance suite,
+// then what is particular to etcd (leases, watch wake-ups, FIFO, etcd auth, a restart
+// while held, loss when the server dies). Interoperability with `etcdctl lock` is in
+// cli_test.py (EtcdCliTest).
+#include "dlock/backends/etcd.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "conformance/backend_conformance.h"
+#include "dlock/locker.h"
+#include "dlock/open.h"
+#include "dlock/testing/faulty_backend.h"
+#include "integration/backend_util.h"
+#include "integration/etcd_server.h"
+#include "integration/server_process.h"
+#include "test_util.h"
+
+namespace dlock::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+EtcdServer* shared_server = nullptr;
+
+class EtcdEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    server_ = EtcdServer::Start();
+    shared_server = server_.get();
+    ASSERT_NE(shared_server, nullptr);
+  }
+  void TearDown() override { server_.reset(); }
+
+ private:
+  std::unique_ptr<EtcdServer> server_;
+};
+
+const auto* const env = ::testing::AddGlobalTestEnvironment(new EtcdEnvironment);
+
+std::shared_ptr<Backend> SharedServerBackend() {
+  return shared_server ? Open(shared_server->Uri()) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Etcd, BackendConformance,
+                         ::testing::Values(BackendFactory{"etcd", SharedServerBackend}),
+                         FactoryName);
+
+TEST(EtcdTest, KeysFollowEtcdsMutexLayout) {
+  auto backend = SharedServerBackend();
+  const std::string name = "layout-" + NewOwnerId();
+  auto lease = backend->TryAcquire(Request(name, seconds(10)));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  std::string out;
+  ASSERT_EQ(shared_server->Ctl({"get", "--prefix", name + "/", "--write-out", "fields"}, &out), 0)
+      << out;
+  // One key, NAME/<lease id in hex>, created at the token's revision.
+  EXPECT_NE(out.find("\"CreateRevision\" : " + std::to_string(lease->token)), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"Key\" : \"" + name + "/"), std::string::npos) << out;
+  ASSERT_TRUE(backend->Release(*lease).ok());
+  ASSERT_EQ(shared_server->Ctl({"get", "--prefix", name + "/", "--keys-only"}, &out), 0);
+  EXPECT_EQ(out, "");
+}
+
+TEST(EtcdTest, TheTtlIsWholeSecondsAtLeastTheServersMinimum) {
+  auto backend = SharedServerBackend();
+  auto lease = backend->TryAcquire(Request("ttl-" + NewOwnerId(), milliseconds(2500)));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ(lease->ttl, seconds(3));
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
+TEST(EtcdTest, WaiterIsWokenByTheWatchNotByPolling) {
+  auto holder = SharedServerBackend();
+  auto faulty = std::make_shared<testing::FaultyBackend>(SharedServerBackend());
+  const std::string name = "wake-" + NewOwnerId();
+  auto lease = holder->TryAcquire(Request(name, seconds(30)));
+  ASSERT_TRUE(lease.ok());
+  Locker locker(faulty);
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(20)})); });
+  ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == 1; }));
+  auto released_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(holder->Release(*lease).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_GT((*got)->token(), lease->token);
+  EXPECT_LT(std::chrono::steady_clock::now() - released_at, seconds(5));
+  EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
+}
+
+TEST(EtcdTest, FiftyWaitersAreServedInFifoOrderWithIncreasingTokens) {
+  constexpr int kWaiters = 50;
+  const std::string name = "fifo-" + NewOwnerId();
+  auto holder = SharedServerBackend();
+  auto first = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(first.ok());
+  std::vector<std::unique_ptr<Locker>> lockers;
+  for (int i = 0; i < 5; ++i) lockers.push_back(std::make_unique<Locker>(SharedServerBackend()));
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<FencingToken> tokens;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiters; ++i) {
+    threads.emplace_back([&, i] {
+      auto lock = lockers[i % 5]->Acquire(name, {.wait = seconds(60)});
+      ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+      {
+        std::lock_guard guard(mu);
+        order.push_back(i);
+        tokens.push_back(lock->token());
+      }
+      EXPECT_TRUE(lock->Release().ok());
+    });
+    ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == i + 1; }));
+  }
+  ASSERT_TRUE(holder->Release(*first).ok());
+  for (auto& t : threads) t.join();
+  std::vector<int> expected(kWaiters);
+  for (int i = 0; i < kWaiters; ++i) expected[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(order, expected);
+  for (std::size_t i = 1; i < tokens.size(); ++i) EXPECT_GT(tokens[i], tokens[i - 1]);
+  EXPECT_EQ(holder->Inspect(name)->token, tokens.back());
+}
+
+TEST(EtcdTest, AWaiterKeepsItsPlaceLongerThanItsTtl) {
+  const std::string name = "patient-" + NewOwnerId();
+  auto holder = SharedServerBackend();
+  auto lease = holder->TryAcquire(Request(name, seconds(30)));
+  ASSERT_TRUE(lease.ok());
+  Locker locker(SharedServerBackend(), {.ttl = seconds(2)});
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(30)})); });
+  ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == 1; }));
+  // Three TTLs in line: the waiter's lease is kept alive in the background.
+  auto until = std::chrono::steady_clock::now() + seconds(6);
+  EXPECT_FALSE(WaitFor([&] { return holder->Inspect(name)->waiters != 1; }, seconds(6)));
+  EXPECT_GE(std::chrono::steady_clock::now(), until);
+  ASSERT_TRUE(holder->Release(*lease).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+}
+
+TEST(EtcdTest, ACancelledWaiterLeavesTheLine) {
+  const std::string name = "cancel-" + NewOwnerId();
+  auto holder = SharedServerBackend();
+  auto lease = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  Locker locker(SharedServerBackend());
+  std::stop_source stop;
+  std::optional<Result<Lock>> got;
+  std::thread waiter(
+      [&] { got.emplace(locker.Acquire(name, {.wait = seconds(60), .stop = stop.get_token()})); });
+  ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == 1; }));
+  stop.request_stop();
+  waiter.join();
+  EXPECT_EQ(got->status().code(), Code::kCancelled);
+  EXPECT_EQ(holder->Inspect(name)->waiters, 0);
+  EXPECT_TRUE(holder->Release(*lease).ok());
+}
+
+TEST(EtcdTest, AuthUsersAndWrongPasswords) {
+  auto server = EtcdServer::Start();
+  ASSERT_NE(server, nullptr);
+  std::string out;
+  ASSERT_EQ(server->Ctl({"user", "add", "root:rootpw"}, &out), 0) << out;
+  ASSERT_EQ(server->Ctl({"auth", "enable"}, &out), 0) << out;
+  auto backend = Open(server->Uri("root:rootpw"));
+  ASSERT_NE(backend, nullptr);
+  auto lease = backend->TryAcquire(Request("auth"));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(backend->Release(*lease).ok());
+  for (std::string userinfo : {std::string("root:wrong"), std::string("nobody:pw")}) {
+    auto refused = OpenBackend(server->Uri(userinfo));
+    EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition) << userinfo;
+    EXPECT_EQ(refused.status().message().find("wrong"), std::string::npos);
+  }
+  // No credentials on a server with auth: refused at the first call.
+  auto anonymous = Open(server->Uri());
+  ASSERT_NE(anonymous, nullptr);
+  EXPECT_EQ(anonymous->TryAcquire(Request("auth")).status().code(), Code::kFailedPrecondition);
+}
+
+TEST(EtcdTest, BadUrisAndUnreachableServers) {
+  for (std::string uri : {"etcd://127.0.0.1:1/path", "etcd://127.0.0.1:1?bogus=1",
+                          "etcd://:pw@127.0.0.1:1", "etcd://127.0.0.1:1?cert=/x",
+                          "etcd://127.0.0.1:1?timeout=0s", "etcd://a.example:1,b.example:2"}) {
+    EXPECT_EQ(OpenBackend(uri).status().code(), Code::kInvalidArgument) << uri;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto unreachable =
+      OpenBackend("etcd://127.0.0.1:" + std::to_string(FreePort()) + "?connect_timeout=500ms");
+  EXPECT_EQ(unreachable.status().code(), Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
+TEST(EtcdFaultTest, ARestartedServerKeepsTheLease) {
+  auto server = EtcdServer::Start();
+  ASSERT_NE(server, nullptr);
+  auto a = Open(server->Uri());
+  ASSERT_NE(a, nullptr);
+  auto lease = a->TryAcquire(Request("job", seconds(10)));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  ASSERT_TRUE(server->Restart());
+  ASSERT_TRUE(WaitFor([&] { return a->Extend(*lease, seconds(10)).ok(); }, seconds(10)));
+  auto b = Open(server->Uri());
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->TryAcquire(Request("job")).status().code(), Code::kContended);
+  ASSERT_TRUE(a->Release(*lease).ok());
+  auto next = b->TryAcquire(Request("job"));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_GT(next->token, lease->token);
+}
+
+TEST(EtcdFaultTest, LossIsSignalledBeforeValidUntilWhenTheServerDies) {
+  auto server = EtcdServer::Start();
+  ASSERT_NE(server, nullptr);
+  auto backend = Open(server->Uri("", "?timeout=500ms"));
+  ASSERT_NE(backend, nullptr);
+  Locker locker(backend, {.ttl = seconds(3)});
+  auto lock = locker.Acquire("doomed");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  std::atomic<std::int64_t> lost_at{0};
+  std::stop_callback on_lost(
+      lock->lost(), [&] { lost_at = std::chrono::steady_clock::now().time_since_epoch().count(); });
+  server->Stop();
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_LT(lost_at.load(), lock->lease().valid_until.time_since_epoch().count());
+}
+
+}  // namespace
+}  // namespace dlock::test
