@@ -246,6 +246,8 @@ std::optional<TimePoint> LockerCore::Service(const std::shared_ptr<HeldLock>& he
       next = std::min(after + held->interval, LossPoint(held->lease));
     } else if (renewed.status().code() == Code::kNotHeld) {
       lost = std::move(renewed).status();
+      std::lock_guard guard(held->reason_mu);
+      held->store_said_gone = true;
     } else {
       // Keep trying, more often as the loss point nears.
       {
@@ -271,8 +273,18 @@ Status LockerCore::Release(HeldLock& held) {
     HeldState state = HeldState::kHeld;
     if (!held.state.compare_exchange_strong(state, HeldState::kReleased)) {
       if (state != HeldState::kLost) return NotHeldError("already released");
-      std::lock_guard guard(held.reason_mu);
-      return NotHeldError(fmt::format("the lock was lost: {}", held.lost_reason.message()));
+      // Declared lost here, but perhaps still ours in the store (a session that outlived
+      // a disconnect, a key the store kept): free it, or nobody gets it until it expires.
+      held.state = HeldState::kReleased;
+      Status reason;
+      bool gone = false;
+      {
+        std::lock_guard guard(held.reason_mu);
+        reason = held.lost_reason;
+        gone = held.store_said_gone;
+      }
+      if (!gone) backend_->Release(held.lease).IgnoreError();
+      return NotHeldError(fmt::format("the lock was lost: {}", reason.message()));
     }
     lease = held.lease;
   }

@@ -36,8 +36,9 @@ struct HeldLock {
   // Guards the two statuses below; never held across a store call, so the watchdog can
   // declare a loss while a renewal call hangs.
   std::mutex reason_mu;
-  Status lost_reason;       // guarded by reason_mu; set when state becomes kLost
-  Status last_renew_error;  // guarded by reason_mu; reset by a successful renewal
+  Status lost_reason;            // guarded by reason_mu; set when state becomes kLost
+  Status last_renew_error;       // guarded by reason_mu; reset by a successful renewal
+  bool store_said_gone = false;  // guarded by reason_mu: a renewal answered not-held
   std::atomic<HeldState> state{HeldState::kHeld};
   std::atomic<TimePoint::rep> valid_until{0};  // mirrors lease.valid_until
   bool auto_renew = true;                      // constant after construction

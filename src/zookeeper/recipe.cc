@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 
 namespace dlock::zk {
 namespace {
@@ -14,15 +13,16 @@ namespace {
 // InterProcessMutex sorts on what follows the last "lock-"), kazoo's Lock and ReadLock.
 constexpr std::array<std::string_view, 3> kMarkers = {"-lock-", "__lock__", "__rlock__"};
 
-std::optional<std::uint64_t> SequenceOf(std::string_view node) {
+std::optional<std::string> SequenceOf(std::string_view node) {
   for (std::string_view marker : kMarkers) {
     auto at = node.rfind(marker);
     if (at == std::string_view::npos) continue;
     std::string_view digits = node.substr(at + marker.size());
-    if (digits.empty()) continue;
-    std::uint64_t value = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (ec == std::errc() && end == digits.data() + digits.size()) return value;
+    if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+    if (digits.size() != 10) continue;
+    if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::string(node.substr(at + marker.size()));
+    }
   }
   return std::nullopt;
 }

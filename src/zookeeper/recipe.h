@@ -17,7 +17,10 @@ namespace dlock::zk {
 // (`_c_<uuid>-lock-<seq>`), kazoo's (`<hex>__lock__<seq>`, `<hex>__rlock__<seq>`).
 struct Contender {
   std::string node;  // the child's name
-  std::uint64_t sequence = 0;
+  // The ten digits the server appended (eleven characters with a '-' once the parent's
+  // counter passed 2^31). Compared as text, as Curator and kazoo do, so that all agree on
+  // who is first.
+  std::string sequence;
 };
 
 // `root` (the URI's path) joined with the lock `name`: "/locks" + "jobs" -> "/locks/jobs".

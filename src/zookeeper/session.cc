@@ -41,7 +41,7 @@ Result<std::shared_ptr<Session>> Session::Open(const SessionConfig& config) {
     return UnavailableError(fmt::format("no ZooKeeper server at {} answered within {}ms",
                                         config.hosts, config.connect_timeout.count()));
   }
-  session->timeout_ = std::chrono::milliseconds(zoo_recv_timeout(session->zh_));
+  session->NoteTimeout(zoo_recv_timeout(session->zh_));
   session->id_ = zoo_client_id(session->zh_)->client_id;
   return session;
 }
@@ -50,9 +50,17 @@ Session::~Session() {
   if (zh_ != nullptr) zookeeper_close(zh_);
 }
 
-void Session::OnEvent(zhandle_t*, int type, int state, const char*, void* context) {
+void Session::NoteTimeout(int granted_ms) {
+  std::int64_t seen = timeout_ms_.load();
+  while (granted_ms > 0 && (seen == 0 || granted_ms < seen) &&
+         !timeout_ms_.compare_exchange_weak(seen, granted_ms)) {
+  }
+}
+
+void Session::OnEvent(zhandle_t* zh, int type, int state, const char*, void* context) {
   if (type != ZOO_SESSION_EVENT) return;
   auto* self = static_cast<Session*>(context);
+  if (state == ZOO_CONNECTED_STATE) self->NoteTimeout(zoo_recv_timeout(zh));
   {
     std::lock_guard lock(self->mu_);
     self->state_ = state;

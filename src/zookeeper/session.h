@@ -8,6 +8,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -39,8 +40,11 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   zhandle_t* handle() const { return zh_; }
-  // The session timeout the server granted (within its min/maxSessionTimeout).
-  std::chrono::milliseconds timeout() const { return timeout_; }
+  // The session timeout the server granted (within its min/maxSessionTimeout); after a
+  // reconnection to a server that granted less, the least granted so far.
+  std::chrono::milliseconds timeout() const {
+    return std::chrono::milliseconds(timeout_ms_.load());
+  }
   std::int64_t id() const { return id_; }
   // The session ended (expired, or auth failed); every ephemeral node of it is gone.
   bool dead() const;
@@ -50,9 +54,10 @@ class Session {
  private:
   Session() = default;
   static void OnEvent(zhandle_t* zh, int type, int state, const char* path, void* context);
+  void NoteTimeout(int granted_ms);
 
   zhandle_t* zh_ = nullptr;
-  std::chrono::milliseconds timeout_{0};
+  std::atomic<std::int64_t> timeout_ms_{0};
   std::int64_t id_ = 0;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -99,29 +99,37 @@ class ZooKeeperBackend final : public Backend {
     auto session = SessionFor(request.ttl);
     if (!session.ok()) return session.status();
 
+    SweepOrphans();
     for (int attempt = 0; attempt < 3; ++attempt) {
       std::optional<Entry> entry = Find(request.owner_id);
       if (entry && entry->session != *session) {
         // Queued in another session: gone with it if it ended, else ours to remove.
         Take(request.owner_id);
-        if (!entry->session->dead()) {
-          zoo_delete(entry->session->handle(), entry->Path().c_str(), -1);
-        }
+        if (!entry->session->dead()) DeleteOrKeep(*entry);
         entry.reset();
       }
-      if (!entry) {
-        auto created = CreateNode(*session, *lock_path, request);
+      // Proof that the session is alive, through the leader: the create, or a check of
+      // our node (a read could be answered by a follower that lost the leader).
+      auto start = options_.clock->Now();
+      if (entry) {
+        Status alive = CheckNode(*entry);
+        if (alive.code() == Code::kNotHeld) {
+          Take(request.owner_id);  // deleted under us (force-released while queued): again
+          continue;
+        }
+        if (!alive.ok()) return alive;
+      } else {
+        auto created = FindOrCreateNode(*session, *lock_path, request);
         if (!created.ok()) return created.status();
         entry = std::move(*created);
       }
-      const auto start = options_.clock->Now();
       auto children = GetChildren(**session, *lock_path);
       if (!children.ok()) return Abandon(request, *entry, children.status());
       auto contenders = zk::SortContenders(*children);
       auto ours = std::find_if(contenders.begin(), contenders.end(),
                                [&](const zk::Contender& c) { return c.node == entry->node; });
-      if (ours == contenders.end()) {
-        Take(request.owner_id);  // deleted under us (force-released while queued): again
+      if (ours == contenders.end()) {  // deleted between the proof and the listing
+        Take(request.owner_id);
         continue;
       }
       if (ours != contenders.begin()) {
@@ -168,17 +176,15 @@ class ZooKeeperBackend final : public Backend {
       return NotHeldError(
           fmt::format("lock '{}' was lost: its ZooKeeper session expired", lease.name));
     }
-    // Any answer proves the session alive when we asked; the server then keeps it for
-    // at least its timeout from there.
+    // A write-path check of our node proves the session alive (through the leader) when
+    // we asked; the server then keeps it for at least its timeout from there.
     const auto start = options_.clock->Now();
-    Stat stat{};
-    int rc = zoo_exists(entry->session->handle(), entry->Path().c_str(), 0, &stat);
-    if (rc == ZNONODE || (rc == ZOK && stat.ephemeralOwner != entry->session->id())) {
+    Status alive = CheckNode(*entry);
+    if (alive.code() == Code::kNotHeld) {
       Take(lease.owner_id);
-      return NotHeldError(fmt::format("lock '{}' was lost: our node {} is gone (force-released?)",
-                                      lease.name, entry->node));
+      return NotHeldError(fmt::format("lock '{}' was lost: {}", lease.name, alive.message()));
     }
-    if (rc != ZOK) return ZkError(rc, "checking " + entry->Path());
+    if (!alive.ok()) return alive;
     const milliseconds granted = entry->session->timeout();
     return Lease{lease.name, lease.owner_id, entry->token, granted, ValidUntil(start, granted)};
   }
@@ -197,7 +203,9 @@ class ZooKeeperBackend final : public Backend {
     if (!entry || entry->session->dead()) {
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
-    return Delete(*entry, lease.name);
+    Status deleted = Delete(*entry, lease.name);
+    if (deleted.code() == Code::kUnavailable) KeepOrphan(*entry);
+    return deleted;
   }
 
   Status ForceRelease(std::string_view name) override {
@@ -273,9 +281,12 @@ class ZooKeeperBackend final : public Backend {
                                [&](const zk::Contender& c) { return c.node == entry->node; });
       if (ours == contenders.end() || ours == contenders.begin()) return OkStatus();
       std::string before = *lock_path + "/" + std::prev(ours)->node;
+      // getData, not exists: exists on a node already gone would leave a creation watch.
+      std::array<char, 1> ignored{};
+      int len = static_cast<int>(ignored.size());
       Stat stat{};
-      int rc = zoo_wexists(entry->session->handle(), before.c_str(), &zk::Watch::Callback,
-                           watch.context(), &stat);
+      int rc = zoo_wget(entry->session->handle(), before.c_str(), &zk::Watch::Callback,
+                        watch.context(), ignored.data(), &len, &stat);
       if (rc == ZNONODE) return OkStatus();
       if (rc != ZOK) return ZkError(rc, "watching " + before);
     } else {
@@ -293,15 +304,22 @@ class ZooKeeperBackend final : public Backend {
     return watch.Wait(deadline, stop);
   }
 
-  Status LeaveQueue(std::string_view, std::string_view owner_id) override {
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
     std::optional<Entry> entry = Take(std::string(owner_id));
+    if (!entry && Uncertain(std::string(owner_id))) {
+      // A create whose answer was lost may have made a node: find it to delete it.
+      auto lock_path = zk::LockPath(options_.root, name);
+      if (!lock_path.ok()) return lock_path.status();
+      auto found = FindByOwner(*lock_path, std::string(owner_id));
+      if (found.ok() && *found) entry = std::move(**found);
+      if (found.ok()) ForgetUncertain(std::string(owner_id));
+    }
     if (!entry) return OkStatus();
     if (entry->granted) {  // holding, not waiting: that is Release's business
       Store(std::string(owner_id), *entry);
       return OkStatus();
     }
-    int rc = zoo_delete(entry->session->handle(), entry->Path().c_str(), -1);
-    if (rc != ZOK && rc != ZNONODE) return ZkError(rc, "deleting " + entry->Path());
+    DeleteOrKeep(*entry);
     return OkStatus();
   }
 
@@ -344,6 +362,23 @@ class ZooKeeperBackend final : public Backend {
 
   // Creates our ephemeral sequential node, and the lock's parents if missing. After a
   // lost reply, looks for the node by its uuid before creating another.
+  Result<Entry> FindOrCreateNode(const std::shared_ptr<Session>& session,
+                                 const std::string& lock_path, const AcquireRequest& request) {
+    if (Uncertain(request.owner_id)) {
+      // An earlier create of this owner may have happened with its answer lost.
+      auto found = FindByOwner(lock_path, request.owner_id, session);
+      if (!found.ok()) return found.status();
+      ForgetUncertain(request.owner_id);
+      if (*found) return std::move(**found);
+    }
+    auto created = CreateNode(session, lock_path, request);
+    if (!created.ok() && created.status().code() == Code::kUnavailable) {
+      std::lock_guard lock(mu_);
+      uncertain_.insert(request.owner_id);
+    }
+    return created;
+  }
+
   Result<Entry> CreateNode(const std::shared_ptr<Session>& session, const std::string& lock_path,
                            const AcquireRequest& request) {
     const std::string prefix = lock_path + "/" + zk::NodePrefix(request.owner_id);
@@ -437,11 +472,59 @@ class ZooKeeperBackend final : public Backend {
     return OkStatus();
   }
 
+  // Whether our node still exists, asked through the leader (a multi with one check op is
+  // a write request, so the leader validates our session). kNotHeld if the node or the
+  // session is gone; kUnavailable if we cannot tell.
+  Status CheckNode(const Entry& entry) {
+    if (entry.session->dead()) return NotHeldError("its ZooKeeper session expired");
+    const std::string path = entry.Path();
+    zoo_op_t op{};
+    zoo_op_result_t result{};
+    zoo_check_op_init(&op, path.c_str(), -1);
+    int rc = zoo_multi(entry.session->handle(), 1, &op, &result);
+    if (rc == ZOK) return OkStatus();
+    if (rc == ZNONODE) {
+      return NotHeldError(fmt::format("our node {} is gone (force-released?)", entry.node));
+    }
+    if (rc == ZSESSIONEXPIRED || is_unrecoverable(entry.session->handle()) == ZINVALIDSTATE) {
+      return NotHeldError("its ZooKeeper session expired");
+    }
+    return ZkError(rc, "checking " + path);
+  }
+
+  // Deletes `entry`'s node now, or later if ZooKeeper cannot be reached: a node left in
+  // a live session would hold up the line until this process exits.
+  void DeleteOrKeep(const Entry& entry) {
+    int rc = zoo_delete(entry.session->handle(), entry.Path().c_str(), -1);
+    if (rc != ZOK && rc != ZNONODE && !entry.session->dead()) KeepOrphan(entry);
+  }
+  void KeepOrphan(const Entry& entry) {
+    std::lock_guard lock(mu_);
+    orphans_.push_back(entry);
+  }
+  // Retries the deletes that failed (from a caller's thread, never ZooKeeper's).
+  void SweepOrphans() {
+    std::vector<Entry> orphans;
+    {
+      std::lock_guard lock(mu_);
+      orphans.swap(orphans_);
+    }
+    for (const auto& entry : orphans) DeleteOrKeep(entry);
+  }
+  bool Uncertain(const std::string& owner_id) {
+    std::lock_guard lock(mu_);
+    return uncertain_.contains(owner_id);
+  }
+  void ForgetUncertain(const std::string& owner_id) {
+    std::lock_guard lock(mu_);
+    uncertain_.erase(owner_id);
+  }
+
   // Gives up a fresh attempt: deletes our node unless the caller keeps its place.
   Status Abandon(const AcquireRequest& request, const Entry& entry, Status why) {
     if (!entry.queued) {
       Take(request.owner_id);
-      zoo_delete(entry.session->handle(), entry.Path().c_str(), -1);
+      DeleteOrKeep(entry);
     }
     return why;
   }
@@ -480,6 +563,8 @@ class ZooKeeperBackend final : public Backend {
 
   std::mutex mu_;
   std::map<std::string, Entry> entries_;  // owner id -> our node
+  std::vector<Entry> orphans_;            // nodes to delete once ZooKeeper answers
+  std::set<std::string> uncertain_;       // owners whose create may have happened unseen
 };
 
 }  // namespace

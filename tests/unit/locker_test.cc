@@ -284,6 +284,22 @@ TEST_F(LockerTest, UnreachableStoreLosesTheLeaseBeforeValidUntil) {
       << lock->lost_reason().message();
 }
 
+TEST_F(LockerTest, ReleasingALostLockStillFreesItInTheStore) {
+  // Lost on our side (no renewal answered), yet the store may still keep it as ours, as a
+  // ZooKeeper session that outlived a disconnect does: Release must free it there.
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  faulty_->FailAlways(Op::kExtend, Code::kUnavailable);
+  clock_->Advance(lock->lease().valid_until - clock_->Now());
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  Status released = lock->Release();
+  EXPECT_EQ(released.code(), Code::kNotHeld);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
+  EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);  // once
+}
+
 TEST_F(LockerTest, LossIsSignalledOnTimeEvenWhileARenewalCallHangs) {
   auto locker = MakeLocker(seconds(3));
   auto lock = locker->Acquire("a");

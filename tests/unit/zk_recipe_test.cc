@@ -43,7 +43,14 @@ TEST(ZkRecipeTest, ContendersAreOrderedBySequenceWhoeverMadeThem) {
   EXPECT_EQ(names,
             (std::vector<std::string>{"_c_bbbb-lock-0000000002", "f00d__lock__0000000003",
                                       "beef__rlock__0000000010", "_c_aaaa-lock-0000000012"}));
-  EXPECT_EQ(sorted.front().sequence, 2u);
+  EXPECT_EQ(sorted.front().sequence, "0000000002");
+}
+
+TEST(ZkRecipeTest, APastOverflowSequenceSortsAsCuratorAndKazooSortIt) {
+  // Past 2^31 the server appends "-2147483648": as text it comes first, for them and us.
+  auto sorted = SortContenders({"_c_a-lock-0000000005", "_c_b-lock--2147483648", "x-lock-12"});
+  ASSERT_EQ(sorted.size(), 2u);
+  EXPECT_EQ(sorted.front().node, "_c_b-lock--2147483648");
 }
 
 }  // namespace
