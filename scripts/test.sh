@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 jobs=$(nproc)
+# Known leaks in third-party libraries (each explained in the file).
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
 
 echo "== clang-format"
 mapfile -t sources < <(git ls-files '*.h' '*.cc' 2>/dev/null || find include src cli tests -name '*.h' -o -name '*.cc')
