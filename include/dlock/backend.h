@@ -37,6 +37,9 @@ struct BackendCapabilities {
   // store for longer than the TTL. A lease cannot outlive the Backend object, so it
   // cannot be handed to another process (`dlock acquire` refuses such stores).
   bool session_bound = false;
+  // Queued waiters (AcquireRequest::queue) are served in the order they queued, and
+  // Inspect counts them.
+  bool fifo = false;
 };
 
 class Backend {

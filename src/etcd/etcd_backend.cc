@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/lock_record.h"
+#include "core/owner_map.h"
 #include "dlock/backends/etcd.h"
 #include "dlock/duration.h"
 #include "etcd/client.h"
@@ -33,6 +34,15 @@ std::string PrefixEnd(std::string prefix) {
     prefix.pop_back();
   }
   return std::string(1, '\0');  // every key
+}
+
+// Makes `txn` conditional on `key`'s create revision being `revision` (0: absent).
+void IfCreateRevision(TxnRequest& txn, const std::string& key, std::int64_t revision) {
+  auto* cmp = txn.add_compare();
+  cmp->set_key(key);
+  cmp->set_target(Compare::CREATE);
+  cmp->set_result(Compare::EQUAL);
+  cmp->set_create_revision(revision);
 }
 
 // What our key's value says about its owner: a digest, so the value does not reveal the
@@ -80,16 +90,18 @@ class EtcdBackend final : public Backend {
 
   ~EtcdBackend() override {
     // Waiters in line leave it; held leases stay (a detached lease outlives us).
-    for (auto& [owner, entry] : entries_) {
-      if (!entry.granted) client_->LeaseRevoke(entry.lease).IgnoreError();
-    }
+    std::vector<std::int64_t> queued;
+    owners_.ForEach([&](const Entry& entry) {
+      if (!entry.granted) queued.push_back(entry.lease);
+    });
+    for (auto lease : queued) client_->LeaseRevoke(lease).IgnoreError();
   }
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
     const std::string prefix = Prefix(request.name);
     for (int attempt = 0; attempt < 3; ++attempt) {
-      std::optional<Entry> entry = Find(request.owner_id);
+      std::optional<Entry> entry = owners_.Find(request.owner_id);
       auto start = options_.clock->Now();
       if (entry) {
         // Queued: refresh the lease (its validity counts from here), then look again.
@@ -97,7 +109,7 @@ class EtcdBackend final : public Backend {
         auto ttl = client_->KeepAlive(entry->lease);
         if (!ttl.ok()) return Requeue(request.owner_id, *entry, ttl.status());
         if (*ttl <= 0) {  // the lease ran out while we waited: start again
-          Take(request.owner_id);
+          owners_.Take(request.owner_id);
           continue;
         }
       } else {
@@ -111,7 +123,7 @@ class EtcdBackend final : public Backend {
         return kv.create_revision() == entry->revision;
       });
       if (ours == contenders->end()) {  // deleted under us (force-released while queued)
-        Take(request.owner_id);
+        owners_.Take(request.owner_id);
         client_->LeaseRevoke(entry->lease).IgnoreError();
         continue;
       }
@@ -127,11 +139,11 @@ class EtcdBackend final : public Backend {
         if (!request.queue) return Abandon(request, *entry, contended);
         entry->granted = false;
         client_->keep_alive().Track(entry->lease, entry->ttl / 3);
-        Store(request.owner_id, *entry);
+        owners_.Store(request.owner_id, *entry);
         return contended;
       }
       entry->granted = true;
-      Store(request.owner_id, *entry);
+      owners_.Store(request.owner_id, *entry);
       Lease lease{request.name, request.owner_id, static_cast<FencingToken>(entry->revision),
                   entry->ttl, ValidUntil(start, entry->ttl)};
       if (options_.clock->Now() >= lease.valid_until) {
@@ -159,7 +171,7 @@ class EtcdBackend final : public Backend {
     auto left = client_->KeepAlive(entry->lease);
     if (!left.ok()) return left.status();
     if (*left <= 0) {
-      Take(lease.owner_id);
+      owners_.Take(lease.owner_id);
       return NotHeldError(
           fmt::format("lock '{}' was lost: its etcd lease expired or was revoked", lease.name));
     }
@@ -169,7 +181,7 @@ class EtcdBackend final : public Backend {
     auto got = client_->Range(get);
     if (!got.ok()) return got.status();
     if (got->kvs_size() == 0 || got->kvs(0).create_revision() != entry->revision) {
-      Take(lease.owner_id);
+      owners_.Take(lease.owner_id);
       client_->LeaseRevoke(entry->lease).IgnoreError();
       return NotHeldError(
           fmt::format("lock '{}' was lost: our key was deleted (force-released?)", lease.name));
@@ -183,7 +195,7 @@ class EtcdBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     auto entry = Locate(lease.name, lease.owner_id);
     if (!entry.ok()) return entry.status();
-    Take(lease.owner_id);
+    owners_.Take(lease.owner_id);
     client_->keep_alive().Untrack(entry->lease);
     return Delete(*entry, lease.name, "is not held by this owner");
   }
@@ -196,7 +208,7 @@ class EtcdBackend final : public Backend {
     const KeyValue& holder = contenders->front();
     Entry entry{holder.key(), holder.lease(), holder.create_revision()};
     entry.granted = true;
-    DropEntriesFor(holder.key());
+    owners_.EraseIf([&](const Entry& e) { return e.key == holder.key(); });
     return Delete(entry, name, "is not held");
   }
 
@@ -237,7 +249,7 @@ class EtcdBackend final : public Backend {
     }
     const std::string prefix = Prefix(name);
     std::optional<Entry> entry;
-    if (!waiter.empty()) entry = Find(std::string(waiter));
+    if (!waiter.empty()) entry = owners_.Find(std::string(waiter));
     RangeRequest list = ListRequest(prefix);
     if (entry) list.set_max_create_revision(entry->revision - 1);
     auto got = client_->Range(list);
@@ -253,10 +265,10 @@ class EtcdBackend final : public Backend {
   }
 
   Status LeaveQueue(std::string_view, std::string_view owner_id) override {
-    auto entry = Take(std::string(owner_id));
+    auto entry = owners_.Take(std::string(owner_id));
     if (!entry) return OkStatus();
     if (entry->granted) {
-      Store(std::string(owner_id), *entry);
+      owners_.Store(std::string(owner_id), *entry);
       return OkStatus();
     }
     client_->keep_alive().Untrack(entry->lease);
@@ -264,7 +276,7 @@ class EtcdBackend final : public Backend {
     return revoked.code() == Code::kNotHeld ? OkStatus() : revoked;
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
   std::string_view kind() const override { return "etcd"; }
 
  private:
@@ -326,11 +338,7 @@ class EtcdBackend final : public Backend {
     entry.ttl = milliseconds(granted->ttl() * 1000);
     entry.key = prefix + fmt::format("{:x}", entry.lease);
     TxnRequest txn;
-    auto* cmp = txn.add_compare();
-    cmp->set_key(entry.key);
-    cmp->set_target(Compare::CREATE);
-    cmp->set_result(Compare::EQUAL);
-    cmp->set_create_revision(0);
+    IfCreateRevision(txn, entry.key, 0);
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(entry.key);
     put->set_value(KeyValueJson(request, entry.ttl));
@@ -355,11 +363,7 @@ class EtcdBackend final : public Backend {
   // token for Inspect, in the same transaction. Then revokes the lease.
   Status Delete(const Entry& entry, std::string_view name, const char* not_held) {
     TxnRequest txn;
-    auto* cmp = txn.add_compare();
-    cmp->set_key(entry.key);
-    cmp->set_target(Compare::CREATE);
-    cmp->set_result(Compare::EQUAL);
-    cmp->set_create_revision(entry.revision);
+    IfCreateRevision(txn, entry.key, entry.revision);
     txn.add_success()->mutable_request_delete_range()->set_key(entry.key);
     if (entry.granted) {
       auto* record = txn.add_success()->mutable_request_put();
@@ -381,11 +385,7 @@ class EtcdBackend final : public Backend {
     auto granted = client_->LeaseGrant(ttl);
     if (!granted.ok()) return granted.status();
     TxnRequest txn;
-    auto* cmp = txn.add_compare();
-    cmp->set_key(entry.key);
-    cmp->set_target(Compare::CREATE);
-    cmp->set_result(Compare::EQUAL);
-    cmp->set_create_revision(entry.revision);
+    IfCreateRevision(txn, entry.key, entry.revision);
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(entry.key);
     put->set_ignore_value(true);
@@ -394,20 +394,20 @@ class EtcdBackend final : public Backend {
     if (!done.ok() || !done->succeeded()) {
       client_->LeaseRevoke(granted->id()).IgnoreError();
       if (!done.ok()) return done.status();
-      Take(lease.owner_id);
+      owners_.Take(lease.owner_id);
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
     client_->LeaseRevoke(entry.lease).IgnoreError();
     entry.lease = granted->id();
     entry.ttl = milliseconds(granted->ttl() * 1000);
-    if (Find(lease.owner_id)) Store(lease.owner_id, entry);
+    if (owners_.Find(lease.owner_id)) owners_.Store(lease.owner_id, entry);
     return entry;
   }
 
   // Our entry for `owner_id`: from this process, or found by the owner digest in the
   // key values (a lease taken by another process, `dlock acquire`).
   Result<Entry> Locate(std::string_view name, const std::string& owner_id) {
-    if (auto entry = Find(owner_id)) return *entry;
+    if (auto entry = owners_.Find(owner_id)) return *entry;
     auto contenders = Contenders(Prefix(name));
     if (!contenders.ok()) return contenders.status();
     const std::string digest = OwnerDigest(owner_id);
@@ -423,43 +423,19 @@ class EtcdBackend final : public Backend {
 
   // Gives up a fresh attempt: revokes the lease (and so the key) unless it is in line.
   Status Abandon(const AcquireRequest& request, const Entry& entry, Status why) {
-    if (!Find(request.owner_id)) client_->LeaseRevoke(entry.lease).IgnoreError();
+    if (!owners_.Find(request.owner_id)) client_->LeaseRevoke(entry.lease).IgnoreError();
     return why;
   }
   // A queued entry whose refresh failed stays in line (the Locker retries or leaves).
   Status Requeue(const std::string& owner_id, const Entry& entry, Status why) {
     client_->keep_alive().Track(entry.lease, entry.ttl / 3);
-    Store(owner_id, entry);
+    owners_.Store(owner_id, entry);
     return why;
-  }
-
-  std::optional<Entry> Find(const std::string& owner_id) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(owner_id);
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<Entry> Take(const std::string& owner_id) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(owner_id);
-    if (it == entries_.end()) return std::nullopt;
-    Entry entry = std::move(it->second);
-    entries_.erase(it);
-    return entry;
-  }
-  void Store(const std::string& owner_id, Entry entry) {
-    std::lock_guard lock(mu_);
-    entries_.insert_or_assign(owner_id, std::move(entry));
-  }
-  void DropEntriesFor(const std::string& key) {
-    std::lock_guard lock(mu_);
-    std::erase_if(entries_, [&](const auto& kv) { return kv.second.key == key; });
   }
 
   const EtcdOptions options_;
   std::unique_ptr<etcd::Client> client_;
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;  // owner id -> our key
+  internal::OwnerMap<Entry> owners_;  // owner id -> our key
 };
 
 }  // namespace

@@ -234,7 +234,7 @@ class FileBackend final : public Backend {
     }
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
   std::string_view kind() const override { return "file"; }
 
  private:

@@ -88,7 +88,7 @@ class MemoryBackend final : public Backend {
     return OkStatus();
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
   std::string_view kind() const override { return "memory"; }
 
  private:

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/lock_record.h"
+#include "core/owner_map.h"
 #include "dlock/backends/zookeeper.h"
 #include "dlock/duration.h"
 #include "zookeeper/recipe.h"
@@ -101,10 +102,10 @@ class ZooKeeperBackend final : public Backend {
 
     SweepOrphans();
     for (int attempt = 0; attempt < 3; ++attempt) {
-      std::optional<Entry> entry = Find(request.owner_id);
+      std::optional<Entry> entry = owners_.Find(request.owner_id);
       if (entry && entry->session != *session) {
         // Queued in another session: gone with it if it ended, else ours to remove.
-        Take(request.owner_id);
+        owners_.Take(request.owner_id);
         if (!entry->session->dead()) DeleteOrKeep(*entry);
         entry.reset();
       }
@@ -114,7 +115,7 @@ class ZooKeeperBackend final : public Backend {
       if (entry) {
         Status alive = CheckNode(*entry);
         if (alive.code() == Code::kNotHeld) {
-          Take(request.owner_id);  // deleted under us (force-released while queued): again
+          owners_.Take(request.owner_id);  // deleted under us (force-released while queued): again
           continue;
         }
         if (!alive.ok()) return alive;
@@ -129,7 +130,7 @@ class ZooKeeperBackend final : public Backend {
       auto ours = std::find_if(contenders.begin(), contenders.end(),
                                [&](const zk::Contender& c) { return c.node == entry->node; });
       if (ours == contenders.end()) {  // deleted between the proof and the listing
-        Take(request.owner_id);
+        owners_.Take(request.owner_id);
         continue;
       }
       if (ours != contenders.begin()) {
@@ -138,7 +139,7 @@ class ZooKeeperBackend final : public Backend {
                                        contenders.front().node, ours - contenders.begin()));
         if (!request.queue) return Abandon(request, *entry, contended);
         entry->queued = true;
-        Store(request.owner_id, *entry);
+        owners_.Store(request.owner_id, *entry);
         return contended;
       }
       if (entry->queued) {
@@ -150,7 +151,7 @@ class ZooKeeperBackend final : public Backend {
                 static_cast<int>(data.size()), -1);  // display only: failure is harmless
       }
       entry->granted = true;
-      Store(request.owner_id, *entry);
+      owners_.Store(request.owner_id, *entry);
       const milliseconds ttl = entry->session->timeout();
       Lease lease{request.name, request.owner_id, entry->token, ttl, ValidUntil(start, ttl)};
       if (options_.clock->Now() >= lease.valid_until) {
@@ -166,13 +167,13 @@ class ZooKeeperBackend final : public Backend {
   Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
-    auto entry = Find(lease.owner_id);
+    auto entry = owners_.Find(lease.owner_id);
     if (!entry || !entry->granted) {
       return NotHeldError(fmt::format(
           "lock '{}' is not held by this owner in this process's ZooKeeper session", lease.name));
     }
     if (entry->session->dead()) {
-      Take(lease.owner_id);
+      owners_.Take(lease.owner_id);
       return NotHeldError(
           fmt::format("lock '{}' was lost: its ZooKeeper session expired", lease.name));
     }
@@ -181,7 +182,7 @@ class ZooKeeperBackend final : public Backend {
     const auto start = options_.clock->Now();
     Status alive = CheckNode(*entry);
     if (alive.code() == Code::kNotHeld) {
-      Take(lease.owner_id);
+      owners_.Take(lease.owner_id);
       return NotHeldError(fmt::format("lock '{}' was lost: {}", lease.name, alive.message()));
     }
     if (!alive.ok()) return alive;
@@ -193,7 +194,7 @@ class ZooKeeperBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     auto lock_path = zk::LockPath(options_.root, lease.name);
     if (!lock_path.ok()) return lock_path.status();
-    std::optional<Entry> entry = Take(lease.owner_id);
+    std::optional<Entry> entry = owners_.Take(lease.owner_id);
     if (!entry) {
       // Not ours in this process: another process's node (`dlock release --owner`).
       auto found = FindByOwner(*lock_path, lease.owner_id);
@@ -224,7 +225,7 @@ class ZooKeeperBackend final : public Backend {
     if (!*node) return NotHeldError(fmt::format("lock '{}' is not held", name));
     holder.token = static_cast<FencingToken>((*node)->stat.czxid);
     holder.granted = true;
-    DropEntriesFor(holder.Path());
+    owners_.EraseIf([&](const Entry& e) { return e.Path() == holder.Path(); });
     return Delete(holder, name);
   }
 
@@ -271,7 +272,7 @@ class ZooKeeperBackend final : public Backend {
     }
     zk::Watch watch;
     std::optional<Entry> entry;
-    if (!waiter.empty()) entry = Find(std::string(waiter));
+    if (!waiter.empty()) entry = owners_.Find(std::string(waiter));
     if (entry && !entry->session->dead()) {
       // In line: watch only the node just before ours (no herd when it goes).
       auto children = GetChildren(*entry->session, *lock_path);
@@ -305,7 +306,7 @@ class ZooKeeperBackend final : public Backend {
   }
 
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
-    std::optional<Entry> entry = Take(std::string(owner_id));
+    std::optional<Entry> entry = owners_.Take(std::string(owner_id));
     if (!entry && Uncertain(std::string(owner_id))) {
       // A create whose answer was lost may have made a node: find it to delete it.
       auto lock_path = zk::LockPath(options_.root, name);
@@ -316,7 +317,7 @@ class ZooKeeperBackend final : public Backend {
     }
     if (!entry) return OkStatus();
     if (entry->granted) {  // holding, not waiting: that is Release's business
-      Store(std::string(owner_id), *entry);
+      owners_.Store(std::string(owner_id), *entry);
       return OkStatus();
     }
     DeleteOrKeep(*entry);
@@ -324,7 +325,7 @@ class ZooKeeperBackend final : public Backend {
   }
 
   BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .session_bound = true};
+    return {.native_wait = true, .session_bound = true, .fifo = true};
   }
   std::string_view kind() const override { return "zk"; }
 
@@ -523,33 +524,10 @@ class ZooKeeperBackend final : public Backend {
   // Gives up a fresh attempt: deletes our node unless the caller keeps its place.
   Status Abandon(const AcquireRequest& request, const Entry& entry, Status why) {
     if (!entry.queued) {
-      Take(request.owner_id);
+      owners_.Take(request.owner_id);
       DeleteOrKeep(entry);
     }
     return why;
-  }
-
-  std::optional<Entry> Find(const std::string& owner_id) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(owner_id);
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<Entry> Take(const std::string& owner_id) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(owner_id);
-    if (it == entries_.end()) return std::nullopt;
-    Entry entry = std::move(it->second);
-    entries_.erase(it);
-    return entry;
-  }
-  void Store(const std::string& owner_id, Entry entry) {
-    std::lock_guard lock(mu_);
-    entries_.insert_or_assign(owner_id, std::move(entry));
-  }
-  void DropEntriesFor(const std::string& path) {
-    std::lock_guard lock(mu_);
-    std::erase_if(entries_, [&](const auto& kv) { return kv.second.Path() == path; });
   }
 
   const ZooKeeperOptions options_;
@@ -561,10 +539,10 @@ class ZooKeeperBackend final : public Backend {
   std::map<milliseconds, std::shared_ptr<Session>> sessions_;
   std::set<milliseconds> warned_;
 
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;  // owner id -> our node
-  std::vector<Entry> orphans_;            // nodes to delete once ZooKeeper answers
-  std::set<std::string> uncertain_;       // owners whose create may have happened unseen
+  internal::OwnerMap<Entry> owners_;  // owner id -> our node
+  std::mutex mu_;                     // guards the two below
+  std::vector<Entry> orphans_;        // nodes to delete once ZooKeeper answers
+  std::set<std::string> uncertain_;   // owners whose create may have happened unseen
 };
 
 }  // namespace

@@ -1,10 +1,14 @@
 #include "conformance/backend_conformance.h"
 
 #include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "dlock/lease.h"
+#include "dlock/locker.h"
 #include "test_util.h"
 
 namespace dlock::test {
@@ -233,6 +237,63 @@ TEST_P(BackendConformance, BadInputIsRejectedAndChangesNothing) {
   bad_owner.owner_id = "not an id!";
   EXPECT_EQ(backend_->TryAcquire(bad_owner).status().code(), Code::kInvalidArgument);
   EXPECT_FALSE(backend_->Inspect(name)->held);
+}
+
+TEST_P(BackendConformance, FiftyQueuedWaitersAreServedInFifoOrderWithIncreasingTokens) {
+  if (!backend_->capabilities().fifo) GTEST_SKIP() << "no wait queue";
+  constexpr int kWaiters = 50;
+  auto name = Name();
+  auto first = backend_->TryAcquire(Request(name));
+  ASSERT_TRUE(first.ok());
+  // Five clients, ten waiting threads each, each in line before the next one comes.
+  std::vector<std::unique_ptr<Locker>> lockers;
+  for (int i = 0; i < 5; ++i) lockers.push_back(std::make_unique<Locker>(GetParam().make()));
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<FencingToken> tokens;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiters; ++i) {
+    threads.emplace_back([&, i] {
+      auto lock = lockers[static_cast<std::size_t>(i % 5)]->Acquire(name, {.wait = seconds(60)});
+      ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+      {
+        std::lock_guard guard(mu);
+        order.push_back(i);
+        tokens.push_back(lock->token());
+      }
+      EXPECT_TRUE(lock->Release().ok());
+    });
+    if (!WaitFor([&] { return backend_->Inspect(name)->waiters == i + 1; })) {
+      ADD_FAILURE() << "waiter " << i << " never got in line";
+      break;
+    }
+  }
+  ASSERT_TRUE(backend_->Release(*first).ok());
+  for (auto& t : threads) t.join();
+  std::vector<int> expected(threads.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<int>(i);
+  EXPECT_EQ(order, expected);
+  for (std::size_t i = 1; i < tokens.size(); ++i) EXPECT_GT(tokens[i], tokens[i - 1]);
+  EXPECT_EQ(backend_->Inspect(name)->token, tokens.back());
+}
+
+TEST_P(BackendConformance, ACancelledWaiterLeavesTheLine) {
+  if (!backend_->capabilities().fifo) GTEST_SKIP() << "no wait queue";
+  auto name = Name();
+  auto lease = backend_->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  Locker locker(GetParam().make());
+  std::stop_source stop;
+  std::optional<Result<Lock>> got;
+  std::thread waiter(
+      [&] { got.emplace(locker.Acquire(name, {.wait = seconds(60), .stop = stop.get_token()})); });
+  bool queued = WaitFor([&] { return backend_->Inspect(name)->waiters == 1; });
+  stop.request_stop();
+  waiter.join();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(got->status().code(), Code::kCancelled);
+  EXPECT_EQ(backend_->Inspect(name)->waiters, 0);
+  EXPECT_TRUE(backend_->Release(*lease).ok());
 }
 
 }  // namespace dlock::test

@@ -13,6 +13,24 @@
 
 namespace dlock::test {
 
+// One server of type S (RedisServer, ZkServer, EtcdServer) for all the tests of one test
+// binary, started before the first test and stopped after the last:
+//   const auto* const env = ::testing::AddGlobalTestEnvironment(new SharedServer<ZkServer>);
+// then SharedServer<ZkServer>::get() in the tests (null if it could not start).
+template <typename S>
+class SharedServer : public ::testing::Environment {
+ public:
+  static S* get() { return server_.get(); }
+  void SetUp() override {
+    server_ = S::Start();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override { server_.reset(); }
+
+ private:
+  static inline std::unique_ptr<S> server_;
+};
+
 // OpenBackend(uri), or null after a test failure naming the URI and the error.
 inline std::shared_ptr<Backend> Open(const std::string& uri) {
   auto backend = OpenBackend(uri);

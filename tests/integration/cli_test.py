@@ -700,6 +700,43 @@ class RedlockCliTest(DlockTestCase):
         self.assertIn("of 5 Redis instances answered", err)
 
 
+class StoreLossCases:
+    """Liveness and loss with a networked store (mixed into its CLI test class): a killed
+    holder's lock frees within its TTL (lease or session), and a holder paused past it
+    learns the loss when it resumes and signals its command."""
+
+    def test_kill_9_holder_frees_the_lock_within_the_ttl(self):
+        holder, token = self.hold("crash", ttl="2s")
+        holder.kill()
+        holder.wait()
+        killed_at = time.monotonic()
+        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), token)
+        # The TTL plus the store's expiry tick (ZooKeeper: one tickTime; etcd: ~500 ms).
+        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
+
+    def test_paused_holder_learns_the_loss_on_resume_and_signals_its_child(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "paused", "--ttl", "2s", "--grace", "5s", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
+                       'sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            # The lease or session ends while dlock is stopped: another run gets the lock.
+            code, _, err = self.dlock("run", "paused", "--wait", "10s", "--", "true")
+            self.assertEqual(code, 0, err)
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
+        self.assertIn("lost the lock 'paused'", err)
+
+
 class ZkServer:
     """A real standalone ZooKeeper on a free loopback port with its own data dir."""
 
@@ -743,7 +780,7 @@ class ZkServer:
         self.log.close()
 
 
-class ZkCliTest(MutualExclusionTest):
+class ZkCliTest(StoreLossCases, MutualExclusionTest):
     """The zk:// backend through the CLI, next to kazoo (a third-party client)."""
 
     @classmethod
@@ -820,37 +857,6 @@ class ZkCliTest(MutualExclusionTest):
         self.assertEqual(code, 0, err)
         self.assertGreater(int(out), second_token)
 
-    def test_kill_9_holder_frees_the_lock_within_the_session_timeout(self):
-        holder, token = self.hold("crash", ttl="2s")
-        holder.kill()
-        holder.wait()
-        killed_at = time.monotonic()
-        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
-                                    'echo "$DLOCK_FENCING_TOKEN"')
-        self.assertEqual(code, 0, err)
-        self.assertGreater(int(out), token)
-        # Session timeout plus one tick of the server's expiry buckets, plus process start.
-        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
-
-    def test_paused_holder_learns_the_loss_on_resume_and_signals_its_child(self):
-        trapped = self.path("trapped")
-        started = self.path("started")
-        p = self.start("run", "paused", "--ttl", "2s", "--grace", "5s", "--", "sh", "-c",
-                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
-                       'sleep 60 & wait')
-        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
-        os.kill(p.pid, signal.SIGSTOP)
-        try:
-            # The session expires while dlock is stopped: another run gets the lock.
-            code, _, err = self.dlock("run", "paused", "--wait", "10s", "--", "true")
-            self.assertEqual(code, 0, err)
-        finally:
-            os.kill(p.pid, signal.SIGCONT)
-        _, err = p.communicate(timeout=15)
-        self.assertEqual(p.returncode, 76, err)
-        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
-        self.assertIn("lost the lock 'paused'", err)
-
     def test_acquire_is_refused_and_store_errors_exit_69(self):
         code, _, err = self.dlock("acquire", "manual")
         self.assertEqual(code, 64, err)
@@ -897,7 +903,7 @@ class EtcdServer:
         self.log.close()
 
 
-class EtcdCliTest(MutualExclusionTest):
+class EtcdCliTest(StoreLossCases, MutualExclusionTest):
     """The etcd:// backend through the CLI, next to `etcdctl lock` (etcd's own Mutex)."""
 
     @classmethod
@@ -963,34 +969,6 @@ class EtcdCliTest(MutualExclusionTest):
         code, out, err = self.dlock("run", "jobs", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
         self.assertEqual(code, 0, err)
         self.assertGreater(int(out), self.read_int(rev2))
-
-    def test_kill_9_holder_frees_the_lock_within_the_ttl(self):
-        holder, token = self.hold("crash", ttl="2s")
-        holder.kill()
-        holder.wait()
-        killed_at = time.monotonic()
-        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
-                                    'echo "$DLOCK_FENCING_TOKEN"')
-        self.assertEqual(code, 0, err)
-        self.assertGreater(int(out), token)
-        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
-
-    def test_paused_holder_learns_the_loss_on_resume_and_signals_its_child(self):
-        trapped = self.path("trapped")
-        started = self.path("started")
-        p = self.start("run", "paused", "--ttl", "2s", "--grace", "5s", "--", "sh", "-c",
-                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
-                       'sleep 60 & wait')
-        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
-        os.kill(p.pid, signal.SIGSTOP)
-        try:
-            code, _, err = self.dlock("run", "paused", "--wait", "10s", "--", "true")
-            self.assertEqual(code, 0, err)
-        finally:
-            os.kill(p.pid, signal.SIGCONT)
-        _, err = p.communicate(timeout=15)
-        self.assertEqual(p.returncode, 76, err)
-        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
 
     def test_a_lease_outlives_dlock_acquire_and_another_process_extends_it(self):
         code, out, err = self.dlock("acquire", "manual", "--ttl", "5s", "--json")

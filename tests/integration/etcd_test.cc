@@ -25,25 +25,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-EtcdServer* shared_server = nullptr;
-
-class EtcdEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    server_ = EtcdServer::Start();
-    shared_server = server_.get();
-    ASSERT_NE(shared_server, nullptr);
-  }
-  void TearDown() override { server_.reset(); }
-
- private:
-  std::unique_ptr<EtcdServer> server_;
-};
-
-const auto* const env = ::testing::AddGlobalTestEnvironment(new EtcdEnvironment);
+using Shared = SharedServer<EtcdServer>;
+const auto* const env = ::testing::AddGlobalTestEnvironment(new Shared);
 
 std::shared_ptr<Backend> SharedServerBackend() {
-  return shared_server ? Open(shared_server->Uri()) : nullptr;
+  return Shared::get() ? Open(Shared::get()->Uri()) : nullptr;
 }
 
 INSTANTIATE_TEST_SUITE_P(Etcd, BackendConformance,
@@ -56,14 +42,14 @@ TEST(EtcdTest, KeysFollowEtcdsMutexLayout) {
   auto lease = backend->TryAcquire(Request(name, seconds(10)));
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
   std::string out;
-  ASSERT_EQ(shared_server->Ctl({"get", "--prefix", name + "/", "--write-out", "fields"}, &out), 0)
+  ASSERT_EQ(Shared::get()->Ctl({"get", "--prefix", name + "/", "--write-out", "fields"}, &out), 0)
       << out;
   // One key, NAME/<lease id in hex>, created at the token's revision.
   EXPECT_NE(out.find("\"CreateRevision\" : " + std::to_string(lease->token)), std::string::npos)
       << out;
   EXPECT_NE(out.find("\"Key\" : \"" + name + "/"), std::string::npos) << out;
   ASSERT_TRUE(backend->Release(*lease).ok());
-  ASSERT_EQ(shared_server->Ctl({"get", "--prefix", name + "/", "--keys-only"}, &out), 0);
+  ASSERT_EQ(Shared::get()->Ctl({"get", "--prefix", name + "/", "--keys-only"}, &out), 0);
   EXPECT_EQ(out, "");
 }
 
@@ -94,40 +80,6 @@ TEST(EtcdTest, WaiterIsWokenByTheWatchNotByPolling) {
   EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
 }
 
-TEST(EtcdTest, FiftyWaitersAreServedInFifoOrderWithIncreasingTokens) {
-  constexpr int kWaiters = 50;
-  const std::string name = "fifo-" + NewOwnerId();
-  auto holder = SharedServerBackend();
-  auto first = holder->TryAcquire(Request(name));
-  ASSERT_TRUE(first.ok());
-  std::vector<std::unique_ptr<Locker>> lockers;
-  for (int i = 0; i < 5; ++i) lockers.push_back(std::make_unique<Locker>(SharedServerBackend()));
-  std::mutex mu;
-  std::vector<int> order;
-  std::vector<FencingToken> tokens;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kWaiters; ++i) {
-    threads.emplace_back([&, i] {
-      auto lock = lockers[i % 5]->Acquire(name, {.wait = seconds(60)});
-      ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-      {
-        std::lock_guard guard(mu);
-        order.push_back(i);
-        tokens.push_back(lock->token());
-      }
-      EXPECT_TRUE(lock->Release().ok());
-    });
-    ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == i + 1; }));
-  }
-  ASSERT_TRUE(holder->Release(*first).ok());
-  for (auto& t : threads) t.join();
-  std::vector<int> expected(kWaiters);
-  for (int i = 0; i < kWaiters; ++i) expected[static_cast<std::size_t>(i)] = i;
-  EXPECT_EQ(order, expected);
-  for (std::size_t i = 1; i < tokens.size(); ++i) EXPECT_GT(tokens[i], tokens[i - 1]);
-  EXPECT_EQ(holder->Inspect(name)->token, tokens.back());
-}
-
 TEST(EtcdTest, AWaiterKeepsItsPlaceLongerThanItsTtl) {
   const std::string name = "patient-" + NewOwnerId();
   auto holder = SharedServerBackend();
@@ -144,24 +96,6 @@ TEST(EtcdTest, AWaiterKeepsItsPlaceLongerThanItsTtl) {
   ASSERT_TRUE(holder->Release(*lease).ok());
   waiter.join();
   ASSERT_TRUE(got->ok()) << got->status().ToString();
-}
-
-TEST(EtcdTest, ACancelledWaiterLeavesTheLine) {
-  const std::string name = "cancel-" + NewOwnerId();
-  auto holder = SharedServerBackend();
-  auto lease = holder->TryAcquire(Request(name));
-  ASSERT_TRUE(lease.ok());
-  Locker locker(SharedServerBackend());
-  std::stop_source stop;
-  std::optional<Result<Lock>> got;
-  std::thread waiter(
-      [&] { got.emplace(locker.Acquire(name, {.wait = seconds(60), .stop = stop.get_token()})); });
-  ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == 1; }));
-  stop.request_stop();
-  waiter.join();
-  EXPECT_EQ(got->status().code(), Code::kCancelled);
-  EXPECT_EQ(holder->Inspect(name)->waiters, 0);
-  EXPECT_TRUE(holder->Release(*lease).ok());
 }
 
 TEST(EtcdTest, AuthUsersAndWrongPasswords) {

@@ -22,25 +22,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-RedisServer* shared_server = nullptr;
-
-class RedisEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    server_ = RedisServer::Start();
-    shared_server = server_.get();
-    ASSERT_NE(shared_server, nullptr);
-  }
-  void TearDown() override { server_.reset(); }
-
- private:
-  std::unique_ptr<RedisServer> server_;
-};
-
-const auto* const env = ::testing::AddGlobalTestEnvironment(new RedisEnvironment);
+using Shared = SharedServer<RedisServer>;
+const auto* const env = ::testing::AddGlobalTestEnvironment(new Shared);
 
 std::shared_ptr<Backend> SharedServerBackend() {
-  return shared_server ? Open(shared_server->Uri()) : nullptr;
+  return Shared::get() ? Open(Shared::get()->Uri()) : nullptr;
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, BackendConformance,
@@ -96,7 +82,7 @@ TEST(RedisTlsTest, VerifiesTheServerByDefault) {
   Status wrong_protocol = OpenStatus(plain);
   EXPECT_EQ(wrong_protocol.code(), Code::kUnavailable) << wrong_protocol.ToString();
 
-  std::string tls_to_plain = "rediss://127.0.0.1:" + std::to_string(shared_server->port()) +
+  std::string tls_to_plain = "rediss://127.0.0.1:" + std::to_string(Shared::get()->port()) +
                              "?insecure=true&timeout=1s&connect_timeout=1s";
   EXPECT_EQ(OpenStatus(tls_to_plain).code(), Code::kUnavailable);
 }
@@ -128,18 +114,18 @@ TEST(RedisTest, UnreachableServerIsUnavailable) {
 
 TEST(RedisTest, BadOptionsAreRejected) {
   for (std::string suffix : {"/x", "?colour=red", "?pool=0", "?timeout=soon", "?cacert=/x"}) {
-    Status s = OpenStatus(shared_server->Uri("", suffix));
+    Status s = OpenStatus(Shared::get()->Uri("", suffix));
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << suffix << ": " << s.ToString();
   }
   EXPECT_EQ(OpenStatus("redis://a:1,b:2").code(), Code::kInvalidArgument);
 }
 
 TEST(RedisTest, DatabaseAndPrefixAreUsed) {
-  auto backend = Open(shared_server->Uri("", "/3?prefix=app1:"));
+  auto backend = Open(Shared::get()->Uri("", "/3?prefix=app1:"));
   ASSERT_NE(backend, nullptr);
   auto lease = backend->TryAcquire(Request("db-test"));
   ASSERT_TRUE(lease.ok());
-  EXPECT_NE(shared_server->Cli({"-n", "3", "EXISTS", "app1:{db-test}"}).find('1'),
+  EXPECT_NE(Shared::get()->Cli({"-n", "3", "EXISTS", "app1:{db-test}"}).find('1'),
             std::string::npos);
   EXPECT_TRUE(backend->Release(*lease).ok());
 }
@@ -154,7 +140,7 @@ TEST(RedisTest, WaiterIsWokenByTheReleaseNotByPolling) {
   std::optional<Result<Lock>> got;
   std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(20)})); });
   ASSERT_TRUE(WaitFor([&] {
-    return shared_server->Cli({"PUBSUB", "NUMSUB", "dlock:{" + name + "}:released"}).find("\n1") !=
+    return Shared::get()->Cli({"PUBSUB", "NUMSUB", "dlock:{" + name + "}:released"}).find("\n1") !=
            std::string::npos;
   }));
   auto released_at = std::chrono::steady_clock::now();
@@ -184,20 +170,20 @@ TEST(RedisTest, NothingButTheFencingCounterIsLeft) {
     for (auto& t : threads) t.join();
     // While the client lives, its subscriber connection has left the channel too.
     EXPECT_TRUE(WaitFor([&] {
-      return shared_server->Cli({"PUBSUB", "CHANNELS", "*" + name + "*"}).find(name) ==
+      return Shared::get()->Cli({"PUBSUB", "CHANNELS", "*" + name + "*"}).find(name) ==
              std::string::npos;
     }));
   }
-  std::string keys = shared_server->Cli({"KEYS", "*" + name + "*"});
+  std::string keys = Shared::get()->Cli({"KEYS", "*" + name + "*"});
   EXPECT_EQ(keys, "dlock:{" + name + "}:fence\n");
 }
 
 TEST(RedisTest, ScriptCacheFlushIsHarmless) {
   auto backend = SharedServerBackend();
-  shared_server->Cli({"SCRIPT", "FLUSH"});
+  Shared::get()->Cli({"SCRIPT", "FLUSH"});
   auto lease = backend->TryAcquire(Request("flushed-" + NewOwnerId()));
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
-  shared_server->Cli({"SCRIPT", "FLUSH"});
+  Shared::get()->Cli({"SCRIPT", "FLUSH"});
   EXPECT_TRUE(backend->Release(*lease).ok());
 }
 
@@ -207,9 +193,9 @@ int ClientCount(const RedisServer& server) {
 }
 
 TEST(RedisTest, ManyConcurrentLoopsShareAFewConnections) {
-  auto backend = Open(shared_server->Uri("", "?pool=2"));
+  auto backend = Open(Shared::get()->Uri("", "?pool=2"));
   ASSERT_NE(backend, nullptr);
-  int before = ClientCount(*shared_server);
+  int before = ClientCount(*Shared::get());
   std::atomic<int> done{0};
   std::atomic<int> failed{0};
   std::atomic<bool> stop{false};
@@ -227,7 +213,7 @@ TEST(RedisTest, ManyConcurrentLoopsShareAFewConnections) {
   }
   std::thread watcher([&] {
     while (!stop) {
-      most_clients = std::max(most_clients.load(), ClientCount(*shared_server));
+      most_clients = std::max(most_clients.load(), ClientCount(*Shared::get()));
     }
   });
   for (auto& t : threads) t.join();

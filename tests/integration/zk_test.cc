@@ -23,25 +23,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-ZkServer* shared_server = nullptr;
-
-class ZkEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    server_ = ZkServer::Start();
-    shared_server = server_.get();
-    ASSERT_NE(shared_server, nullptr);
-  }
-  void TearDown() override { server_.reset(); }
-
- private:
-  std::unique_ptr<ZkServer> server_;
-};
-
-const auto* const env = ::testing::AddGlobalTestEnvironment(new ZkEnvironment);
+using Shared = SharedServer<ZkServer>;
+const auto* const env = ::testing::AddGlobalTestEnvironment(new Shared);
 
 std::shared_ptr<Backend> SharedServerBackend() {
-  return shared_server ? Open(shared_server->Uri("/dlock-tests")) : nullptr;
+  return Shared::get() ? Open(Shared::get()->Uri("/dlock-tests")) : nullptr;
 }
 
 INSTANTIATE_TEST_SUITE_P(ZooKeeper, BackendConformance,
@@ -97,84 +83,28 @@ TEST(ZkTest, WaitingIsAWatchNotPolling) {
   auto queued = Request(name);
   queued.queue = true;
   ASSERT_EQ(waiter->TryAcquire(queued).status().code(), Code::kContended);
-  long before = ServerReceived(shared_server->port());
+  long before = ServerReceived(Shared::get()->port());
   ASSERT_GE(before, 0);
   Status waited = waiter->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(2), {},
                                          queued.owner_id);
   EXPECT_EQ(waited.code(), Code::kDeadlineExceeded);
   // Two seconds of waiting: the children list and the watch, and no more than a ping.
-  EXPECT_LE(ServerReceived(shared_server->port()) - before, 5);
+  EXPECT_LE(ServerReceived(Shared::get()->port()) - before, 5);
   ASSERT_TRUE(waiter->LeaveQueue(name, queued.owner_id).ok());
-  EXPECT_EQ(holder->Inspect(name)->waiters, 0);
-  EXPECT_TRUE(holder->Release(*lease).ok());
-}
-
-TEST(ZkTest, FiftyWaitersAreServedInFifoOrderWithIncreasingTokens) {
-  constexpr int kWaiters = 50;
-  const std::string name = "fifo-" + NewOwnerId();
-  auto holder = SharedServerBackend();
-  auto first = holder->TryAcquire(Request(name));
-  ASSERT_TRUE(first.ok());
-  // Five clients (sessions), ten waiting threads each.
-  std::vector<std::unique_ptr<Locker>> lockers;
-  for (int i = 0; i < 5; ++i) lockers.push_back(std::make_unique<Locker>(SharedServerBackend()));
-  std::mutex mu;
-  std::vector<int> order;
-  std::vector<FencingToken> tokens;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kWaiters; ++i) {
-    threads.emplace_back([&, i] {
-      auto lock = lockers[i % 5]->Acquire(name, {.wait = seconds(60)});
-      ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-      {
-        std::lock_guard guard(mu);
-        order.push_back(i);
-        tokens.push_back(lock->token());
-      }
-      EXPECT_TRUE(lock->Release().ok());
-    });
-    // In line before the next one comes.
-    ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == i + 1; }));
-  }
-  ASSERT_TRUE(holder->Release(*first).ok());
-  for (auto& t : threads) t.join();
-  std::vector<int> expected(kWaiters);
-  for (int i = 0; i < kWaiters; ++i) expected[static_cast<std::size_t>(i)] = i;
-  EXPECT_EQ(order, expected);
-  ASSERT_EQ(tokens.size(), static_cast<std::size_t>(kWaiters));
-  for (std::size_t i = 1; i < tokens.size(); ++i) EXPECT_GT(tokens[i], tokens[i - 1]);
-  EXPECT_GT(tokens.front(), first->token);
-  EXPECT_EQ(holder->Inspect(name)->token, tokens.back());
-}
-
-TEST(ZkTest, ACancelledWaiterLeavesTheLine) {
-  const std::string name = "cancel-" + NewOwnerId();
-  auto holder = SharedServerBackend();
-  auto lease = holder->TryAcquire(Request(name));
-  ASSERT_TRUE(lease.ok());
-  Locker locker(SharedServerBackend());
-  std::stop_source stop;
-  std::optional<Result<Lock>> got;
-  std::thread waiter(
-      [&] { got.emplace(locker.Acquire(name, {.wait = seconds(60), .stop = stop.get_token()})); });
-  ASSERT_TRUE(WaitFor([&] { return holder->Inspect(name)->waiters == 1; }));
-  stop.request_stop();
-  waiter.join();
-  EXPECT_EQ(got->status().code(), Code::kCancelled);
   EXPECT_EQ(holder->Inspect(name)->waiters, 0);
   EXPECT_TRUE(holder->Release(*lease).ok());
 }
 
 TEST(ZkTest, DigestAuthProtectsTheNodesItCreates) {
   const std::string root = "/acl-" + NewOwnerId().substr(0, 8);
-  auto alice = Open("zk://alice:pw@" + shared_server->HostPort() + root);
+  auto alice = Open("zk://alice:pw@" + Shared::get()->HostPort() + root);
   ASSERT_NE(alice, nullptr);
   auto lease = alice->TryAcquire(Request("job"));
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
   ASSERT_TRUE(alice->Release(*lease).ok());
   for (std::string userinfo :
        {std::string("alice:wrong@"), std::string("bob:pw@"), std::string()}) {
-    auto other = Open("zk://" + userinfo + shared_server->HostPort() + root);
+    auto other = Open("zk://" + userinfo + Shared::get()->HostPort() + root);
     ASSERT_NE(other, nullptr);
     auto denied = other->TryAcquire(Request("job"));
     EXPECT_EQ(denied.status().code(), Code::kFailedPrecondition) << userinfo;
