@@ -66,10 +66,11 @@ Result<std::unique_ptr<Client>> Client::Connect(const EtcdOptions& options) {
     credentials = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments args;
-  // Notice a dead connection within a few seconds, also while only a watch is open.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Notice a dead connection while a watch or the keep-alive stream is open. Not more
+  // often, nor without calls: etcd answers pings every < 5 s, or with no call open, by
+  // closing the connection ("too_many_pings").
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   client->channel_ = grpc::CreateCustomChannel(client->target_, credentials, args);
@@ -158,8 +159,13 @@ Result<Response> Client::Unary(const char* what, Call call) {
     grpc::Status status = call(context.get(), &response);
     if (status.ok()) return response;
     // Simple auth tokens expire; get a new one once.
+    // (as etcd's Go client: a token from before an auth change says "revision of auth
+    // store is old")
+    const std::string& m = status.error_message();
     bool expired = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-                   status.error_message().find("invalid auth token") != std::string::npos;
+                   m.find("invalid auth token") != std::string::npos ||
+                   m.find("revision of auth store is old") != std::string::npos ||
+                   m.find("user name is empty") != std::string::npos;
     if (attempt == 0 && expired && !options_.user.empty()) {
       DLOCK_RETURN_IF_ERROR(Authenticate());
       continue;
@@ -219,6 +225,8 @@ Status Client::WaitForDelete(const std::string& key, const std::string& range_en
                              std::int64_t revision, Clock::time_point deadline,
                              std::stop_token stop) {
   grpc::ClientContext context;
+  // A member that has lost its leader cancels the watch instead of leaving us asleep.
+  context.AddMetadata("hasleader", "true");
   {
     std::lock_guard lock(token_mu_);
     if (!token_.empty()) context.AddMetadata("token", token_);

@@ -68,6 +68,7 @@ std::string KeyValueJson(const AcquireRequest& request, milliseconds ttl) {
 struct ValueFields {
   std::string owner;
   HolderInfo holder;
+  milliseconds ttl{0};
 };
 
 ValueFields ParseValue(const std::string& value) {
@@ -79,6 +80,9 @@ ValueFields ParseValue(const std::string& value) {
   if (auto it = j.find("pid"); it != j.end() && it->is_number_integer()) out.holder.pid = *it;
   if (auto it = j.find("since"); it != j.end() && it->is_number_integer()) {
     out.holder.since = std::chrono::system_clock::time_point(milliseconds(it->get<std::int64_t>()));
+  }
+  if (auto it = j.find("ttl_ms"); it != j.end() && it->is_number_integer()) {
+    out.ttl = milliseconds(it->get<std::int64_t>());
   }
   return out;
 }
@@ -161,6 +165,9 @@ class EtcdBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
     auto entry = Locate(lease.name, lease.owner_id);
     if (!entry.ok()) return entry.status();
+    if (!entry->granted) {  // in line, not holding
+      return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
+    }
     if (milliseconds((ttl.count() + 999) / 1000 * 1000) != entry->ttl) {
       // A lease's TTL is fixed: move our key to a new lease with the TTL asked for.
       auto moved = MoveToNewLease(lease, *entry, ttl);
@@ -208,6 +215,9 @@ class EtcdBackend final : public Backend {
     const KeyValue& holder = contenders->front();
     Entry entry{holder.key(), holder.lease(), holder.create_revision()};
     entry.granted = true;
+    // A dlock key's lease is its own: revoke it, so that its holder's next renewal fails.
+    // Another client's (a Go concurrency.Session) may back other locks too: keep it.
+    if (ParseValue(holder.value()).owner.empty()) entry.lease = 0;
     owners_.EraseIf([&](const Entry& e) { return e.key == holder.key(); });
     return Delete(entry, name, "is not held");
   }
@@ -353,7 +363,10 @@ class EtcdBackend final : public Backend {
       entry.revision = done->header().revision();
     } else {
       const auto& existing = done->responses(0).response_range();
-      if (existing.kvs_size() == 0) return UnavailableError("etcd: our key vanished at once");
+      if (existing.kvs_size() == 0) {
+        client_->LeaseRevoke(entry.lease).IgnoreError();
+        return UnavailableError("etcd: our key vanished at once");
+      }
       entry.revision = existing.kvs(0).create_revision();
     }
     return entry;
@@ -391,9 +404,18 @@ class EtcdBackend final : public Backend {
     put->set_ignore_value(true);
     put->set_lease(granted->id());
     auto done = client_->Txn(txn);
-    if (!done.ok() || !done->succeeded()) {
+    if (!done.ok()) {
+      // Applied or not? Revoking the wrong lease would delete our key: look first.
+      RangeRequest get;
+      get.set_key(entry.key);
+      auto now_on = client_->Range(get);
+      bool moved = now_on.ok() && now_on->kvs_size() > 0 &&
+                   now_on->kvs(0).create_revision() == entry.revision &&
+                   now_on->kvs(0).lease() == granted->id();
+      if (now_on.ok() && !moved) client_->LeaseRevoke(granted->id()).IgnoreError();
+      if (!moved) return done.status();
+    } else if (!done->succeeded()) {
       client_->LeaseRevoke(granted->id()).IgnoreError();
-      if (!done.ok()) return done.status();
       owners_.Take(lease.owner_id);
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
@@ -413,8 +435,9 @@ class EtcdBackend final : public Backend {
     const std::string digest = OwnerDigest(owner_id);
     for (std::size_t i = 0; i < contenders->size(); ++i) {
       const KeyValue& kv = (*contenders)[i];
-      if (ParseValue(kv.value()).owner != digest) continue;
-      Entry entry{kv.key(), kv.lease(), kv.create_revision()};
+      ValueFields fields = ParseValue(kv.value());
+      if (fields.owner != digest) continue;
+      Entry entry{kv.key(), kv.lease(), kv.create_revision(), fields.ttl};
       entry.granted = i == 0;
       return entry;
     }
@@ -423,7 +446,11 @@ class EtcdBackend final : public Backend {
 
   // Gives up a fresh attempt: revokes the lease (and so the key) unless it is in line.
   Status Abandon(const AcquireRequest& request, const Entry& entry, Status why) {
-    if (!owners_.Find(request.owner_id)) client_->LeaseRevoke(entry.lease).IgnoreError();
+    if (!owners_.Find(request.owner_id)) {
+      client_->LeaseRevoke(entry.lease).IgnoreError();
+    } else {
+      client_->keep_alive().Track(entry.lease, entry.ttl / 3);  // keep our place
+    }
     return why;
   }
   // A queued entry whose refresh failed stays in line (the Locker retries or leaves).

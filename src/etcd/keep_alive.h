@@ -18,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "dlock/status.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -44,8 +46,13 @@ class KeepAliveStream {
   using Stream = grpc::ClientReaderWriter<etcdserverpb::LeaseKeepAliveRequest,
                                           etcdserverpb::LeaseKeepAliveResponse>;
   struct Open;
-  // The current stream, opened if there is none or it broke. Under mu_.
-  std::shared_ptr<Open> CurrentLocked();
+  using Waiter = std::shared_ptr<std::promise<Result<std::int64_t>>>;
+  // The current stream, opened if there is none or it broke; moves the threads of
+  // finished streams into `reap`, to be joined outside mu_. Under mu_.
+  std::shared_ptr<Open> CurrentLocked(std::vector<std::thread>& reap);
+  // Sends a keep-alive for `lease` on the current stream; its answer goes to `waiter`
+  // (null: nobody waits). Never holds mu_ while writing.
+  std::shared_ptr<Open> Send(std::int64_t lease, Waiter waiter);
   void ReadLoop(std::shared_ptr<Open> open);
   void TrackLoop(std::stop_token stop);
 
@@ -53,7 +60,7 @@ class KeepAliveStream {
   std::function<std::unique_ptr<grpc::ClientContext>()> make_context_;
   std::mutex mu_;
   std::shared_ptr<Open> open_;
-  std::vector<std::thread> readers_;  // one per stream opened; joined at destruction
+  std::vector<std::pair<std::shared_ptr<Open>, std::thread>> readers_;  // one per stream
   std::map<std::int64_t, std::chrono::milliseconds> tracked_;
   std::condition_variable_any tracked_cv_;
   std::jthread tracker_;

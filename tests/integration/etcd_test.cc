@@ -98,6 +98,23 @@ TEST(EtcdTest, AWaiterKeepsItsPlaceLongerThanItsTtl) {
   ASSERT_TRUE(got->ok()) << got->status().ToString();
 }
 
+TEST(EtcdTest, AWaitersOwnerIdCannotExtendFromAnotherProcess) {
+  const std::string name = "waiter-extend-" + NewOwnerId();
+  auto holder = SharedServerBackend();
+  auto lease = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  auto waiter = SharedServerBackend();
+  auto queued = Request(name);
+  queued.queue = true;
+  ASSERT_EQ(waiter->TryAcquire(queued).status().code(), Code::kContended);
+  // Another process with the waiter's owner id finds its key, which is not first.
+  Lease pretend{name, queued.owner_id, 0, seconds(30), {}};
+  EXPECT_EQ(SharedServerBackend()->Extend(pretend, seconds(60)).status().code(), Code::kNotHeld);
+  EXPECT_EQ(holder->Inspect(name)->token, lease->token);
+  EXPECT_TRUE(waiter->LeaveQueue(name, queued.owner_id).ok());
+  EXPECT_TRUE(holder->Release(*lease).ok());
+}
+
 TEST(EtcdTest, AuthUsersAndWrongPasswords) {
   auto server = EtcdServer::Start();
   ASSERT_NE(server, nullptr);
