@@ -28,6 +28,10 @@ Result<std::shared_ptr<Session>> Session::Open(const SessionConfig& config) {
     return InvalidArgumentError(
         fmt::format("cannot use ZooKeeper hosts '{}': {}", config.hosts, std::strerror(errno)));
   }
+  // By default the client resolves the host list again at every poll of its socket (a
+  // netlink dump and getaddrinfo per request): most of its CPU. Every 30 s is enough to
+  // follow DNS changes; a connection loss resolves at once anyway.
+  zoo_set_servers_resolution_delay(session->zh_, 30000);
   if (!config.digest.empty()) {
     int rc = zoo_add_auth(session->zh_, "digest", config.digest.data(),
                           static_cast<int>(config.digest.size()), nullptr, nullptr);

@@ -413,14 +413,20 @@ class ZooKeeperBackend final : public Backend {
     return UnavailableError(fmt::format("ZooKeeper: could not create a node under {}", lock_path));
   }
 
+  // Creates `path` and whatever of its parents is missing: the deepest first, since a new
+  // lock name usually lives under parents that exist (one round trip, not one per level).
   Status CreateParents(const Session& session, const std::string& path) {
-    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-      std::string part = path.substr(0, slash);
-      int rc = zoo_create(session.handle(), part.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT,
-                          nullptr, 0);
-      if (rc != ZOK && rc != ZNODEEXISTS) return ZkError(rc, "creating " + part);
-      if (slash == std::string::npos) return OkStatus();
+    int rc =
+        zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+    if (rc == ZNONODE) {
+      auto slash = path.rfind('/');
+      if (slash == 0 || slash == std::string::npos) return ZkError(rc, "creating " + path);
+      DLOCK_RETURN_IF_ERROR(CreateParents(session, path.substr(0, slash)));
+      rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr,
+                      0);
     }
+    if (rc != ZOK && rc != ZNODEEXISTS) return ZkError(rc, "creating " + path);
+    return OkStatus();
   }
 
   // The node `owner_id` created under `lock_path`, found by its uuid, with its czxid.
