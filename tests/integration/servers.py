@@ -1,6 +1,7 @@
 """Real servers for the tests that drive processes (cli_test.py, tests/fault/): each on
 free loopback ports with its own directory, stopped by PID. A missing server raises."""
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -14,30 +15,70 @@ def free_port():
     return port
 
 
-class RedisServer:
-    """A real redis-server on a free loopback port, stopped by PID."""
+class Server:
+    """A server process: `args` started with its output in `logfile`, ready when
+    `ready()` says so (within 20 s). Keeps its ports and data across restart()."""
+    package = "?"
+
+    def __init__(self, args, logfile):
+        self.args = args
+        self.logfile = logfile
+        self.proc = None
+        self.start()
+
+    def start(self):
+        with open(self.logfile, "a") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args[0]} exited (see {self.logfile}); is the "
+                                   f"{self.package} package installed?")
+            if self.ready():
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.args[0]} did not start (see {self.logfile})")
+
+    def ready(self):
+        raise NotImplementedError
+
+    def pause(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.kill()
+        if self.proc:
+            self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+class RedisServer(Server):
+    """A real redis-server on a free loopback port."""
+    package = "redis-server"
 
     def __init__(self, workdir, *extra):
         """`extra` may override --port; "{port}" in it stands for the chosen port."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
+        self.port = free_port()
         extra = [a.replace("{port}", str(self.port)) for a in extra]
-        self.proc = subprocess.Popen(
+        super().__init__(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", workdir, "--logfile",
-             os.path.join(workdir, "redis.log"), *extra])
-        give_up = time.monotonic() + 10
-        while time.monotonic() < give_up:
-            if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited; is the redis-server package installed?")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
+             os.path.join(workdir, "redis.log"), *extra], os.path.join(workdir, "redis.out"))
+
+    def ready(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
     def uri(self, userinfo=""):
         return f"redis://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}"
@@ -46,13 +87,10 @@ class RedisServer:
         return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
                               text=True, check=True).stdout
 
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
 
-
-class ZkServer:
+class ZkServer(Server):
     """A real standalone ZooKeeper on a free loopback port with its own data dir."""
+    package = "zookeeper"
 
     def __init__(self, workdir):
         self.port = free_port()
@@ -65,56 +103,40 @@ class ZkServer:
                     "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
                     "4lw.commands.whitelist=srvr\nminSessionTimeout=1000\n"
                     "maxSessionTimeout=30000\n")
-        self.log = open(os.path.join(workdir, "zk.out"), "w")
-        self.proc = subprocess.Popen(
+        super().__init__(
             ["java", "-Xmx256m", f"-Dzookeeper.log.dir={workdir}", "-cp",
              f"{conf}:/usr/share/java/zookeeper.jar",
              "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{conf}/zoo.cfg"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        give_up = time.monotonic() + 20
-        while time.monotonic() < give_up:
-            if self.proc.poll() is not None:
-                raise RuntimeError("ZooKeeper exited; is the zookeeper package installed?")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
-                    c.sendall(b"srvr")
-                    if b"Mode: standalone" in c.makefile("rb").read():
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("ZooKeeper did not start")
+            os.path.join(workdir, "zk.out"))
+
+    def ready(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                c.sendall(b"srvr")
+                return b"Mode: standalone" in c.makefile("rb").read()
+        except OSError:
+            return False
 
     def hosts(self):
         return f"127.0.0.1:{self.port}"
 
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
 
-
-class EtcdServer:
+class EtcdServer(Server):
     """A real single-member etcd on free loopback ports with its own data dir."""
+    package = "etcd-server"
 
     def __init__(self, workdir):
         self.port = free_port()
         peer = f"http://127.0.0.1:{free_port()}"
         client = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(workdir, "etcd.log"), "w")
-        self.proc = subprocess.Popen(
+        super().__init__(
             ["etcd", "--name", "n1", "--data-dir", os.path.join(workdir, "data"),
              "--listen-client-urls", client, "--advertise-client-urls", client,
              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"n1={peer}"], stdout=self.log, stderr=subprocess.STDOUT)
-        give_up = time.monotonic() + 20
-        while time.monotonic() < give_up:
-            if self.proc.poll() is not None:
-                raise RuntimeError("etcd exited; is the etcd-server package installed?")
-            if self.ctl("endpoint", "health").returncode == 0:
-                return
-            time.sleep(0.05)
-        raise RuntimeError("etcd did not start")
+             "--initial-cluster", f"n1={peer}"], os.path.join(workdir, "etcd.log"))
+
+    def ready(self):
+        return self.ctl("endpoint", "health").returncode == 0
 
     def ctl_args(self, *args):
         return ["etcdctl", "--endpoints", f"127.0.0.1:{self.port}", *args]
@@ -122,8 +144,3 @@ class EtcdServer:
     def ctl(self, *args):
         return subprocess.run(self.ctl_args(*args), capture_output=True, text=True,
                               env=dict(os.environ, ETCDCTL_API="3"))
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
