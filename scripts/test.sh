@@ -6,6 +6,7 @@
 # under ThreadSanitizer.
 #   scripts/test.sh           everything
 #   scripts/test.sh --quick   the normal build only, no sanitizer builds
+# Then the fault suite's smoke run: every fault once on every backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -41,3 +42,8 @@ if [[ "${1:-}" != "--quick" ]]; then
     -DDLOCK_WITH_ETCD=OFF
 fi
 run_suite build/test "-L unit|integration" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
+# 30m is the soak run). Alone, after the suites: its checks involve timing bounds.
+echo "== fault smoke"
+DLOCK_BIN=build/test/cli/dlock python3 tests/fault/fault_suite.py --smoke

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Safety under faults: real stores, several `dlock run` clients writing a fenced
+register, one fault at a time, and checks on the recorded history.
+
+  fault_suite.py --smoke            each fault once per backend (CI: a few minutes)
+  fault_suite.py --duration 30m     random faults until the time is up (soak)
+
+Checks, per backend and fault (see docs/semantics.md for what each store promises):
+  - the register never accepted a token lower than one it had accepted (zero stale
+    writes accepted), and a stale holder's writes were rejected;
+  - tokens strictly increase across grants, in the order the grants began;
+  - no two runs that ended normally (exit 0: never lost) overlap in time;
+  - a holder paused past its TTL learns the loss: its `dlock run` exits 76 and its
+    command got SIGTERM;
+  - after a holder is killed, the next grant comes within TTL + a small bound;
+  - at the end nothing is left held.
+Prints one table; exits 1 if any check failed.
+"""
+import argparse
+import glob
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from servers import EtcdServer, RedisServer, ZkServer  # noqa: E402
+
+DLOCK = os.environ.get("DLOCK_BIN", os.path.join(HERE, "..", "..", "build", "cli", "dlock"))
+TTL = 2.0          # seconds, every lease
+HOLD = 0.05        # seconds in the critical section
+WORKERS = 3        # concurrent `dlock run` loops
+RECOVERY_BOUND = 1.5  # seconds past the TTL within which a killed holder's lock is free
+# Redis that keeps acknowledged writes across a kill (the documented assumption).
+DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+
+
+class Backend:
+    """A store for the suite: its URI and the faults that apply to it."""
+
+    def __init__(self, name, uri, servers):
+        self.name, self.uri, self.servers = name, uri, servers
+
+    def faults(self):
+        out = ["holder-pause", "holder-kill"]
+        if self.servers:
+            out += ["store-pause", "store-restart"]
+        return out
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+
+def make_backends(workdir, which):
+    def sub(name):
+        d = os.path.join(workdir, name)
+        os.makedirs(d)
+        return d
+    made = []
+    for name in which:
+        if name == "file":
+            made.append(Backend("file", "file://" + sub("file"), []))
+        elif name == "redis":
+            r = RedisServer(sub("redis"), *DURABLE)
+            made.append(Backend("redis", r.uri(), [r]))
+        elif name == "redlock":
+            rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(3)]
+            hosts = ",".join(f"127.0.0.1:{r.port}" for r in rs)
+            made.append(Backend("redlock", f"redlock://{hosts}?timeout=300ms", rs))
+        elif name == "zk":
+            z = ZkServer(sub("zk"))
+            made.append(Backend("zk", f"zk://{z.hosts()}/fault", [z]))
+        elif name == "etcd":
+            e = EtcdServer(sub("etcd"))
+            made.append(Backend("etcd", f"etcd://127.0.0.1:{e.port}", [e]))
+    return made
+
+
+class Run:
+    """The clients of one backend and fault: WORKERS loops of `dlock run`."""
+
+    def __init__(self, backend, register, workdir, lock):
+        self.backend, self.register, self.lock = backend, register, lock
+        self.log = os.path.join(workdir, f"{backend.name}-{lock}.jsonl")
+        self.exits = []  # (dlock pid, exit code, monotonic time)
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.loop) for _ in range(WORKERS)]
+
+    def loop(self):
+        while not self.stopping.is_set():
+            p = subprocess.Popen(
+                [DLOCK, "--backend", self.backend.uri, "run", self.lock, "--ttl", f"{TTL}s",
+                 "--wait", "30s", "--grace", "3s", "--", sys.executable,
+                 os.path.join(HERE, "child.py"), str(self.register.port), self.log, str(HOLD)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            _, err = p.communicate()
+            self.exits.append((p.pid, p.returncode, time.monotonic(), err.strip()))
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+    def holder(self, limit=10.0):
+        """The pids of a child in its critical section and of its `dlock run`."""
+        give_up = time.monotonic() + limit
+        while time.monotonic() < give_up:
+            for path in glob.glob(self.log + ".holding.*"):
+                try:
+                    with open(path) as f:
+                        me = json.load(f)
+                    return me["pid"], me["dlock_pid"]
+                except (OSError, ValueError):
+                    continue
+            time.sleep(0.005)
+        raise RuntimeError("no holder seen")
+
+    def grants(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def inject(fault, run, backend, rng):
+    """Injects `fault` once; returns what the checks need to know about it."""
+    info = {"fault": fault, "t": time.monotonic()}
+    if fault == "holder-pause":
+        child, dlock = run.holder()
+        signal_all([dlock, child], signal.SIGSTOP)
+        info.update(t=time.monotonic(), dlock=dlock)
+        time.sleep(TTL + 1.5)
+        signal_all([dlock, child], signal.SIGCONT)
+    elif fault == "holder-kill":
+        child, dlock = run.holder()
+        signal_all([dlock, child], signal.SIGKILL)
+        info.update(t=time.monotonic(), dlock=dlock)
+    elif fault == "store-pause":
+        # Redlock: a minority of the instances; otherwise the store, for half a TTL.
+        victims = backend.servers[:1] if backend.name != "redlock" else \
+            rng.sample(backend.servers, 1)
+        for s in victims:
+            s.pause()
+        time.sleep(TTL / 2)
+        for s in victims:
+            s.resume()
+    elif fault == "store-restart":
+        victims = backend.servers[:1] if backend.name != "redlock" else \
+            rng.sample(backend.servers, 1)
+        for s in victims:
+            s.restart()
+    return info
+
+
+def check(run, info, failures):
+    """Checks the history of one run; returns a row of figures."""
+    grants = run.grants()
+    by_start = sorted(grants, key=lambda g: g["t0"])
+    tokens = [g["token"] for g in by_start]
+    increasing = all(a < b for a, b in zip(tokens, tokens[1:]))
+    if not increasing:
+        failures.append(f"{run.backend.name}/{info['fault']}: tokens not increasing: {tokens}")
+    accepted = [int(x.split()[0]) for x in run.register.cli("LRANGE", f"register:accepted",
+                                                           "0", "-1").split("\n") if x]
+    stale_accepted = sum(1 for a, b in zip(accepted, accepted[1:]) if b < a)
+    if stale_accepted:
+        failures.append(f"{run.backend.name}/{info['fault']}: {stale_accepted} stale writes "
+                        "accepted")
+    rejected = len([x for x in run.register.cli("LRANGE", "register:rejected", "0",
+                                                "-1").split("\n") if x])
+    normal = {pid for pid, code, _, _ in run.exits if code == 0}
+    clean = [g for g in by_start if g["dlock_pid"] in normal]
+    overlaps = sum(1 for a, b in zip(clean, clean[1:]) if b["t0"] < a["t1"])
+    if overlaps:
+        failures.append(f"{run.backend.name}/{info['fault']}: {overlaps} overlapping grants")
+    errors = [(code, err) for pid, code, _, err in run.exits
+              if code not in (0, 76) and pid != info.get("dlock")]  # not the one we killed
+    if errors:
+        failures.append(f"{run.backend.name}/{info['fault']}: runs failed: {errors[:3]}")
+    lost = sum(1 for _, code, _, _ in run.exits if code == 76)
+    row = {"backend": run.backend.name, "fault": info["fault"], "grants": len(grants),
+           "lost": lost,
+           "stale_rejected": rejected, "stale_accepted": stale_accepted,
+           "overlaps": overlaps, "detect_s": "", "recover_s": ""}
+    if info["fault"] == "holder-pause":
+        mine = [(code, t) for pid, code, t, _ in run.exits if pid == info["dlock"]]
+        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
+        # Its command is signalled unless it had already finished when dlock noticed.
+        signalled = child and (child[0]["signalled"] or (mine and child[0]["t1"] < mine[0][1]))
+        if not mine or mine[0][0] != 76 or not signalled:
+            failures.append(f"{run.backend.name}/holder-pause: the paused holder did not exit "
+                            f"76 with its command signalled ({mine}, {child})")
+        else:
+            # From the resume (pause start + TTL + 1.5 s) to dlock's exit 76.
+            row["detect_s"] = f"{mine[0][1] - (info['t'] + TTL + 1.5):.2f}"
+    if info["fault"] == "holder-kill":
+        after = [g["t0"] for g in grants if g["t0"] > info["t"]]
+        if not after:
+            failures.append(f"{run.backend.name}/holder-kill: no grant after the kill")
+        else:
+            recover = min(after) - info["t"]
+            row["recover_s"] = f"{recover:.2f}"
+            if recover > TTL + RECOVERY_BOUND:
+                failures.append(f"{run.backend.name}/holder-kill: the lock came back after "
+                                f"{recover:.2f}s (TTL {TTL}s + {RECOVERY_BOUND}s)")
+    held = subprocess.run([DLOCK, "--backend", run.backend.uri, "inspect", run.lock, "--json"],
+                          capture_output=True, text=True)
+    if held.returncode != 0 or json.loads(held.stdout)["held"]:
+        failures.append(f"{run.backend.name}/{info['fault']}: lock left held or inspect failed: "
+                        f"{held.stdout or held.stderr}")
+    return row
+
+
+def scenario(backend, fault, register, workdir, rng, index):
+    register.cli("DEL", "register", "register:accepted", "register:rejected")
+    run = Run(backend, register, workdir, f"fault-{index}")
+    run.start()
+    try:
+        time.sleep(1.0)  # some grants before the fault
+        info = inject(fault, run, backend, rng)
+        time.sleep(TTL + 2.0)  # and after it, to see the recovery
+    finally:
+        run.stop()
+    return run, info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="each fault once per backend")
+    ap.add_argument("--duration", default="0", help="soak: random faults for this long "
+                    "(e.g. 30m)")
+    ap.add_argument("--backends", default="file,redis,redlock,zk,etcd")
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    units = {"s": 1, "m": 60, "h": 3600}
+    d = args.duration
+    soak = float(d[:-1]) * units[d[-1]] if d[-1] in units else float(d)
+    rows, failures = [], []
+    with tempfile.TemporaryDirectory(prefix="dlock-fault-") as workdir:
+        os.makedirs(os.path.join(workdir, "register"))
+        register = RedisServer(os.path.join(workdir, "register"))
+        backends = make_backends(workdir, args.backends.split(","))
+        try:
+            plan = [(b, f) for b in backends for f in b.faults()]
+            index = 0
+            end = time.monotonic() + soak
+            while plan:
+                b, f = plan.pop(0)
+                run, info = scenario(b, f, register, workdir, rng, index)
+                rows.append(check(run, info, failures))
+                index += 1
+                if not plan and not args.smoke and time.monotonic() < end:
+                    plan = [rng.choice([(b, f) for b in backends for f in b.faults()])]
+        finally:
+            for b in backends:
+                b.stop()
+            register.stop()
+    cols = ["backend", "fault", "grants", "lost", "stale_rejected", "stale_accepted", "overlaps",
+            "detect_s", "recover_s"]
+    print(f"fault suite (seed {seed}, TTL {TTL}s, {WORKERS} clients, hold {HOLD}s)")
+    print(" | ".join(f"{c:>14}" for c in cols))
+    for r in rows:
+        print(" | ".join(f"{str(r[c]):>14}" for c in cols))
+    print("lost: runs that exited 76 (the lock was lost under them); stale_rejected: writes "
+          "the register refused (a token lower than one it had seen); detect_s: from the "
+          "paused holder's resume to its exit 76; recover_s: from killing the holder to the "
+          "next grant")
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
