@@ -49,6 +49,8 @@ bool IsRetryable(Code code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
+  // `message` is kept on one line: control bytes in it (say, a newline in an argument
+  // the message quotes) become the text \xNN.
   Status(Code code, std::string message);
 
   bool ok() const { return code_ == Code::kOk; }

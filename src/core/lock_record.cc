@@ -17,6 +17,12 @@ Status ValidateLeaseForCall(const Lease& lease) {
   return ValidateOwnerId(lease.owner_id);
 }
 
+std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms) {
+  constexpr std::int64_t kMax = 4'102'444'800'000;  // 2100-01-01; the clock overflows in 2262
+  if (ms < 0 || ms > kMax) return {};
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
 std::string DescribeHolder(const LockRecord& record) {
   if (record.holder.host.empty() && record.holder.pid == 0) {
     return fmt::format("another owner (token {})", record.token);

@@ -68,6 +68,11 @@ Lease RecordLease(const LockRecord& record, TimePoint start);
 // "host h pid p (token t)", for contention messages.
 std::string DescribeHolder(const LockRecord& record);
 
+// A holder's `since` from milliseconds since the epoch as another process stored it:
+// values outside 1970..2100 (the clock's nanoseconds overflow in 2262) give the
+// epoch. Display only.
+std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms);
+
 }  // namespace dlock::internal
 
 #endif  // DLOCK_SRC_CORE_LOCK_RECORD_H_

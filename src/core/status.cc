@@ -1,5 +1,9 @@
 #include "dlock/status.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace dlock {
 
 std::string_view CodeName(Code code) {
@@ -20,7 +24,28 @@ std::string_view CodeName(Code code) {
 
 bool IsRetryable(Code code) { return code == Code::kContended || code == Code::kUnavailable; }
 
-Status::Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+namespace {
+
+// Messages are one line: control bytes (a newline in a user's argument quoted back, a
+// store's multi-line error) become \xNN.
+std::string OneLine(std::string message) {
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(message.begin(), message.end(), control)) return message;
+  std::string out;
+  for (unsigned char c : message) {
+    if (control(c)) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status::Status(Code code, std::string message)
+    : code_(code), message_(OneLine(std::move(message))) {}
 
 std::string Status::ToString() const {
   if (ok()) return "OK";

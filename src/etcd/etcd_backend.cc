@@ -79,7 +79,7 @@ ValueFields ParseValue(const std::string& value) {
   if (auto it = j.find("host"); it != j.end() && it->is_string()) out.holder.host = *it;
   if (auto it = j.find("pid"); it != j.end() && it->is_number_integer()) out.holder.pid = *it;
   if (auto it = j.find("since"); it != j.end() && it->is_number_integer()) {
-    out.holder.since = std::chrono::system_clock::time_point(milliseconds(it->get<std::int64_t>()));
+    out.holder.since = internal::WallClockFromMs(it->get<std::int64_t>());
   }
   if (auto it = j.find("ttl_ms"); it != j.end() && it->is_number_integer()) {
     out.ttl = milliseconds(it->get<std::int64_t>());

@@ -105,7 +105,7 @@ Status ParseRecord(std::string_view text, std::string_view boot_id, LockRecord& 
     out.expires = TimePoint(std::chrono::nanoseconds(expires_ns));
     out.ttl = std::chrono::milliseconds(ttl_ms);
     if (host != "-" && !UnescapeField(host, out.holder.host)) return corrupt("bad host");
-    out.holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(since_ms));
+    out.holder.since = WallClockFromMs(since_ms);
   } else {
     out.holder = {};
   }

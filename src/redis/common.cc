@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/lock_record.h"
 #include "dlock/duration.h"
 
 namespace dlock::redis {
@@ -82,7 +83,7 @@ std::optional<InstanceState> ParseInspectReply(std::string_view name, const Repl
     out.state.remaining = milliseconds(pttl);
     out.state.holder.host = e[2].str;
     out.state.holder.pid = ToInt(e[3]);
-    out.state.holder.since = std::chrono::system_clock::time_point(milliseconds(ToInt(e[4])));
+    out.state.holder.since = internal::WallClockFromMs(ToInt(e[4]));
   }
   return out;
 }

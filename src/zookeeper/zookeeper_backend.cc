@@ -66,7 +66,7 @@ void ParseNodeData(const std::string& data, LockState& state) {
   if (auto it = j.find("host"); it != j.end() && it->is_string()) state.holder.host = *it;
   if (auto it = j.find("pid"); it != j.end() && it->is_number_integer()) state.holder.pid = *it;
   if (auto it = j.find("since"); it != j.end() && it->is_number_integer()) {
-    state.holder.since = std::chrono::system_clock::time_point(milliseconds(it->get<int64_t>()));
+    state.holder.since = internal::WallClockFromMs(it->get<int64_t>());
   }
   if (auto it = j.find("ttl_ms"); it != j.end() && it->is_number_integer()) {
     state.remaining = milliseconds(it->get<int64_t>());

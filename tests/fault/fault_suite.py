@@ -32,7 +32,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from servers import EtcdServer, RedisServer, ZkServer  # noqa: E402
 
-DLOCK = os.environ.get("DLOCK_BIN", os.path.join(HERE, "..", "..", "build", "cli", "dlock"))
+ROOT = os.path.join(HERE, "..", "..")
+# DLOCK_BIN, or the binary of scripts/test.sh's build, or another build of the tree.
+DLOCK = os.environ.get("DLOCK_BIN") or next(
+    (p for p in (os.path.join(ROOT, "build", d, "cli", "dlock") for d in ("test", ".", "demo"))
+     if os.path.exists(p)), "dlock")
 TTL = 2.0          # seconds, every lease
 HOLD = 0.05        # seconds in the critical section
 WORKERS = 3        # concurrent `dlock run` loops
@@ -71,7 +75,7 @@ def make_backends(workdir, which):
             r = RedisServer(sub("redis"), *DURABLE)
             made.append(Backend("redis", r.uri(), [r]))
         elif name == "redlock":
-            rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(3)]
+            rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(5)]
             hosts = ",".join(f"127.0.0.1:{r.port}" for r in rs)
             made.append(Backend("redlock", f"redlock://{hosts}?timeout=300ms", rs))
         elif name == "zk":
@@ -155,9 +159,9 @@ def inject(fault, run, backend, rng):
         signal_all([dlock, child], signal.SIGKILL)
         info.update(t=time.monotonic(), dlock=dlock)
     elif fault == "store-pause":
-        # Redlock: a minority of the instances; otherwise the store, for half a TTL.
+        # Redlock: two of the five instances (a minority); otherwise the store; half a TTL.
         victims = backend.servers[:1] if backend.name != "redlock" else \
-            rng.sample(backend.servers, 1)
+            rng.sample(backend.servers, 2)
         for s in victims:
             s.pause()
         time.sleep(TTL / 2)
@@ -165,7 +169,7 @@ def inject(fault, run, backend, rng):
             s.resume()
     elif fault == "store-restart":
         victims = backend.servers[:1] if backend.name != "redlock" else \
-            rng.sample(backend.servers, 1)
+            rng.sample(backend.servers, 2)
         for s in victims:
             s.restart()
     return info

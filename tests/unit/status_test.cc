@@ -51,5 +51,12 @@ TEST(StatusTest, ReturnIfErrorMacro) {
   EXPECT_EQ(reached, 1);
 }
 
+TEST(StatusTest, MessagesStayOnOneLine) {
+  Status s = InvalidArgumentError("invalid duration '1\n2': not a number");
+  EXPECT_EQ(s.message(), "invalid duration '1\\x0a2': not a number");
+  EXPECT_EQ(UnavailableError("a\r\tb\x7f").message(), "a\\x0d\\x09b\\x7f");
+  EXPECT_EQ(NotHeldError("plain").message(), "plain");
+}
+
 }  // namespace
 }  // namespace dlock
