@@ -4,12 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "dlock/backend.h"
+#include "dlock/locker.h"
 #include "dlock/open.h"
+#include "test_util.h"
 
 namespace dlock::test {
 
@@ -36,6 +41,24 @@ inline std::shared_ptr<Backend> Open(const std::string& uri) {
   auto backend = OpenBackend(uri);
   EXPECT_TRUE(backend.ok()) << uri << ": " << backend.status().ToString();
   return backend.ok() ? *backend : nullptr;
+}
+
+// Takes the lock "doomed" through `backend` with `ttl`, then calls `kill` (which stops
+// the store), and expects the Lock to declare the loss before its valid_until.
+inline void ExpectLossBeforeValidUntil(std::shared_ptr<Backend> backend,
+                                       std::chrono::milliseconds ttl,
+                                       const std::function<void()>& kill) {
+  ASSERT_NE(backend, nullptr);
+  Locker locker(std::move(backend), {.ttl = ttl});
+  auto lock = locker.Acquire("doomed");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  std::atomic<std::int64_t> lost_at{0};
+  std::stop_callback on_lost(
+      lock->lost(), [&] { lost_at = std::chrono::steady_clock::now().time_since_epoch().count(); });
+  kill();
+  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  EXPECT_LT(lost_at.load(), lock->lease().valid_until.time_since_epoch().count());
+  EXPECT_EQ(lock->lost_reason().code(), Code::kNotHeld);
 }
 
 // A request for `name` by a fresh owner of this process.

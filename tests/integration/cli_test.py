@@ -657,10 +657,28 @@ class RedlockCliTest(DlockTestCase):
         self.assertIn("of 5 Redis instances answered", err)
 
 
-class StoreLossCases:
-    """Liveness and loss with a networked store (mixed into its CLI test class): a killed
+class StoreCases:
+    """For the CLI test class of a networked store (mixed in before MutualExclusionTest):
+    one server of class SERVER for the whole class (`self.server`; `self.serial` counts
+    the tests, for names of their own), and the liveness and loss cases: a killed
     holder's lock frees within its TTL (lease or session), and a holder paused past it
     learns the loss when it resumes and signals its command."""
+    SERVER = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-store-")
+        cls.server = cls.SERVER(cls.workdir.name)
+        cls.serial = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.workdir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        type(self).serial += 1
 
     def test_kill_9_holder_frees_the_lock_within_the_ttl(self):
         holder, token = self.hold("crash", ttl="2s")
@@ -694,28 +712,17 @@ class StoreLossCases:
         self.assertIn("lost the lock 'paused'", err)
 
 
-class ZkCliTest(StoreLossCases, MutualExclusionTest):
+class ZkCliTest(StoreCases, MutualExclusionTest):
     """The zk:// backend through the CLI, next to kazoo (a third-party client)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-zk-")
-        cls.zk = ZkServer(cls.workdir.name)
-        cls.roots = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.zk.stop()
-        cls.workdir.cleanup()
+    SERVER = ZkServer
 
     def setUp(self):
         super().setUp()
-        ZkCliTest.roots += 1
-        self.root = f"/locks{ZkCliTest.roots}"
-        self.backend = f"zk://{self.zk.hosts()}{self.root}"
+        self.root = f"/locks{self.serial}"
+        self.backend = f"zk://{self.server.hosts()}{self.root}"
         self.env["DLOCK_BACKEND"] = self.backend
         from kazoo.client import KazooClient  # python3-kazoo; missing is a failure
-        self.kazoo = KazooClient(hosts=self.zk.hosts())
+        self.kazoo = KazooClient(hosts=self.server.hosts())
         self.kazoo.start(timeout=10)
 
     def tearDown(self):
@@ -782,30 +789,19 @@ class ZkCliTest(StoreLossCases, MutualExclusionTest):
         self.assertOneLineError(err)
 
 
-class EtcdCliTest(StoreLossCases, MutualExclusionTest):
+class EtcdCliTest(StoreCases, MutualExclusionTest):
     """The etcd:// backend through the CLI, next to `etcdctl lock` (etcd's own Mutex)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-etcd-")
-        cls.etcd = EtcdServer(cls.workdir.name)
-        cls.names = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.etcd.stop()
-        cls.workdir.cleanup()
+    SERVER = EtcdServer
 
     def setUp(self):
         super().setUp()
-        EtcdCliTest.names += 1
         # Each test its own key prefix on the shared server.
-        self.prefix = f"t{EtcdCliTest.names}/"
-        self.backend = f"etcd://127.0.0.1:{self.etcd.port}?prefix={self.prefix}"
+        self.prefix = f"t{self.serial}/"
+        self.backend = f"etcd://127.0.0.1:{self.server.port}?prefix={self.prefix}"
         self.env["DLOCK_BACKEND"] = self.backend
 
     def etcdctl_lock(self, name, script):
-        p = subprocess.Popen(self.etcd.ctl_args("lock", self.prefix + name, "--", "sh", "-c",
+        p = subprocess.Popen(self.server.ctl_args("lock", self.prefix + name, "--", "sh", "-c",
                                                 script),
                              env=dict(os.environ, ETCDCTL_API="3"), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)

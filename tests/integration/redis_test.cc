@@ -228,18 +228,8 @@ TEST(RedisTest, ManyConcurrentLoopsShareAFewConnections) {
 TEST(RedisFaultTest, LossIsSignalledBeforeValidUntilWhenTheServerDies) {
   auto server = RedisServer::Start();
   ASSERT_NE(server, nullptr);
-  auto backend = Open(server->Uri("", "?timeout=200ms&connect_timeout=200ms"));
-  ASSERT_NE(backend, nullptr);
-  Locker locker(backend, {.ttl = seconds(1)});
-  auto lock = locker.Acquire("doomed");
-  ASSERT_TRUE(lock.ok());
-  std::atomic<std::int64_t> lost_at{0};
-  std::stop_callback on_lost(
-      lock->lost(), [&] { lost_at = std::chrono::steady_clock::now().time_since_epoch().count(); });
-  server->Stop();
-  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
-  EXPECT_LT(lost_at.load(), lock->lease().valid_until.time_since_epoch().count());
-  EXPECT_EQ(lock->lost_reason().code(), Code::kNotHeld);
+  ExpectLossBeforeValidUntil(Open(server->Uri("", "?timeout=200ms&connect_timeout=200ms")),
+                             seconds(1), [&] { server->Stop(); });
 }
 
 TEST(RedisFaultTest, AReplyAfterTheValidityEndedIsNotAGrant) {

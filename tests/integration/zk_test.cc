@@ -154,17 +154,7 @@ TEST(ZkFaultTest, ARestartedServerKeepsTheSessionAndTheLock) {
 TEST(ZkFaultTest, LossIsSignalledBeforeValidUntilWhenTheServerDies) {
   auto server = ZkServer::Start();
   ASSERT_NE(server, nullptr);
-  auto backend = Open(server->Uri("/locks"));
-  ASSERT_NE(backend, nullptr);
-  Locker locker(backend, {.ttl = seconds(2)});
-  auto lock = locker.Acquire("doomed");
-  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-  std::atomic<std::int64_t> lost_at{0};
-  std::stop_callback on_lost(
-      lock->lost(), [&] { lost_at = std::chrono::steady_clock::now().time_since_epoch().count(); });
-  server->Stop();
-  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
-  EXPECT_LT(lost_at.load(), lock->lease().valid_until.time_since_epoch().count());
+  ExpectLossBeforeValidUntil(Open(server->Uri("/locks")), seconds(2), [&] { server->Stop(); });
 }
 
 }  // namespace
