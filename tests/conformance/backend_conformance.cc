@@ -173,8 +173,13 @@ TEST_P(BackendConformance, ManyThreadsOneWinner) {
   }
   go = true;
   for (auto& t : threads) t.join();
-  EXPECT_EQ(winners.load(), 1);
-  EXPECT_EQ(contended.load(), 15);
+  EXPECT_LE(winners.load(), 1);
+  EXPECT_EQ(winners.load() + contended.load(), 16);
+  // Redlock may split the vote among simultaneous single attempts so that nobody wins a
+  // majority (each then releases what it won); every other store has one winner.
+  if (backend_->kind() != "redlock") {
+    EXPECT_EQ(winners.load(), 1);
+  }
 }
 
 TEST_P(BackendConformance, ForceReleaseFreesAnyHolder) {

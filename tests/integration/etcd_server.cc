@@ -11,8 +11,9 @@
 
 namespace dlock::test {
 
-std::unique_ptr<EtcdServer> EtcdServer::Start() {
+std::unique_ptr<EtcdServer> EtcdServer::Start(const TlsFiles* tls) {
   std::unique_ptr<EtcdServer> server(new EtcdServer());
+  if (tls) server->tls_ = *tls;
   server->port_ = FreePort();
   server->peer_port_ = FreePort();
   std::string pattern = (std::filesystem::temp_directory_path() / "dlock-etcd-XXXXXX").string();
@@ -22,7 +23,7 @@ std::unique_ptr<EtcdServer> EtcdServer::Start() {
 }
 
 bool EtcdServer::Launch() {
-  const std::string client = "http://" + Endpoint();
+  const std::string client = (tls_ ? "https://" : "http://") + Endpoint();
   const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   std::vector<std::string> args = {"etcd",
                                    "--name",
@@ -39,6 +40,10 @@ bool EtcdServer::Launch() {
                                    peer,
                                    "--initial-cluster",
                                    "n1=" + peer};
+  if (tls_) {
+    args.insert(args.end(), {"--cert-file", tls_->server_cert.string(), "--key-file",
+                             tls_->server_key.string()});
+  }
   pid_ = SpawnServer(
       args, (dir_ / "etcd.log").string(),
       [&] {
@@ -50,6 +55,7 @@ bool EtcdServer::Launch() {
 
 int EtcdServer::Ctl(const std::vector<std::string>& args, std::string* out) const {
   std::string cmd = "ETCDCTL_API=3 etcdctl --endpoints " + Endpoint();
+  if (tls_) cmd += " --cacert " + tls_->ca_cert.string();
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>&1";
   std::string text;

@@ -9,15 +9,19 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "integration/server_process.h"
 
 namespace dlock::test {
 
 class EtcdServer {
  public:
+  // With `tls`, clients must speak TLS and can verify the server against tls->ca_cert.
   // Null after ADD_FAILURE if it cannot start.
-  static std::unique_ptr<EtcdServer> Start();
+  static std::unique_ptr<EtcdServer> Start(const TlsFiles* tls = nullptr);
   ~EtcdServer();
 
   std::uint16_t port() const { return port_; }
@@ -39,6 +43,7 @@ class EtcdServer {
   std::uint16_t port_ = 0;
   std::uint16_t peer_port_ = 0;
   std::filesystem::path dir_;
+  std::optional<TlsFiles> tls_;
 };
 
 }  // namespace dlock::test

@@ -137,6 +137,24 @@ TEST(EtcdTest, AuthUsersAndWrongPasswords) {
   EXPECT_EQ(anonymous->TryAcquire(Request("auth")).status().code(), Code::kFailedPrecondition);
 }
 
+TEST(EtcdTest, TlsVerifiesTheServer) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-etcd-test-ca"));
+  auto server = EtcdServer::Start(&tls);
+  ASSERT_NE(server, nullptr);
+  auto trusted = Open(server->Uri("", "?cacert=" + tls.ca_cert.string()));
+  ASSERT_NE(trusted, nullptr);
+  auto lease = trusted->TryAcquire(Request("tls"));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(trusted->Release(*lease).ok());
+  // Not trusted (the system's CAs), or not TLS at all: refused at open, in bounded time.
+  for (std::string suffix : {"?tls=true&connect_timeout=2s", "?connect_timeout=2s"}) {
+    auto refused = OpenBackend(server->Uri("", suffix));
+    EXPECT_EQ(refused.status().code(), Code::kUnavailable) << suffix;
+  }
+}
+
 TEST(EtcdTest, BadUrisAndUnreachableServers) {
   for (std::string uri : {"etcd://127.0.0.1:1/path", "etcd://127.0.0.1:1?bogus=1",
                           "etcd://:pw@127.0.0.1:1", "etcd://127.0.0.1:1?cert=/x",

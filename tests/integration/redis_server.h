@@ -15,13 +15,6 @@
 
 namespace dlock::test {
 
-// A CA and a server certificate for 127.0.0.1/localhost, made with the openssl tool.
-struct TlsFiles {
-  std::filesystem::path ca_cert, server_cert, server_key, client_cert, client_key;
-  // Makes them under `dir`; false (with a test failure) if openssl fails.
-  bool Make(const std::filesystem::path& dir, const std::string& ca_name);
-};
-
 class RedisServer {
  public:
   // Starts redis-server with `extra_args`; with `tls`, only a TLS port. Returns null

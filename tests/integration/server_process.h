@@ -6,11 +6,19 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace dlock::test {
+
+// A CA and a server certificate for 127.0.0.1/localhost, made with the openssl tool.
+struct TlsFiles {
+  std::filesystem::path ca_cert, server_cert, server_key, client_cert, client_key;
+  // Makes them under `dir`; false (with a test failure) if openssl fails.
+  bool Make(const std::filesystem::path& dir, const std::string& ca_name);
+};
 
 // A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
 std::uint16_t FreePort();
