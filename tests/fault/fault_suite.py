@@ -285,13 +285,18 @@ def check(run, info, failures):
     overlaps = sum(1 for a, b in zip(clean, clean[1:]) if b["t0"] < a["t1"])
     if overlaps:
         problems.append(f"{run.backend.name}/{info['fault']}: {overlaps} overlapping grants")
+    # A run that starts while the store is down or restarting exits 69 (unreachable), as
+    # documented; under the other faults the store is up and 69 is an error.
+    store_fault = info["fault"].startswith("store-") or info["fault"] == "late-replies"
+    allowed = (0, 76, 69) if store_fault else (0, 76)
     errors = [(code, err) for pid, code, _, err in run.exits
-              if code not in (0, 76) and pid != info.get("dlock")]  # not the one we killed
+              if code not in allowed and pid != info.get("dlock")]  # not the one we killed
+    unreachable = sum(1 for _, code, _, _ in run.exits if code == 69)
     if errors:
         problems.append(f"{run.backend.name}/{info['fault']}: runs failed: {errors[:3]}")
     lost = sum(1 for _, code, _, _ in run.exits if code == 76)
     row = {"backend": run.backend.name, "fault": info["fault"], "grants": len(grants),
-           "lost": lost,
+           "lost": lost, "unreachable": unreachable,
            "stale_rejected": rejected, "stale_accepted": stale_accepted,
            "overlaps": overlaps, "detect_s": "", "recover_s": ""}
     if info["fault"] == "holder-pause":
@@ -380,13 +385,14 @@ def main():
             for b in backends:
                 b.stop()
             register.stop()
-    cols = ["backend", "fault", "grants", "lost", "stale_rejected", "stale_accepted", "overlaps",
-            "detect_s", "recover_s", "note"]
+    cols = ["backend", "fault", "grants", "lost", "unreachable", "stale_rejected",
+            "stale_accepted", "overlaps", "detect_s", "recover_s", "note"]
     print(f"fault suite (seed {seed}, TTL {TTL}s, {WORKERS} clients, hold {HOLD}s)")
     print(" | ".join(f"{c:>14}" for c in cols))
     for r in rows:
         print(" | ".join(f"{str(r[c]):>14}" for c in cols))
-    print("lost: runs that exited 76 (the lock was lost under them); stale_rejected: writes "
+    print("lost: runs that exited 76 (the lock was lost under them); unreachable: runs that "
+          "exited 69 (started while the store was down); stale_rejected: writes "
           "the register refused (a token lower than one it had seen); detect_s: from the "
           "paused holder's resume to its exit 76; recover_s: from killing the holder to the "
           "next grant")
