@@ -49,8 +49,6 @@ class Client {
   Status WaitForDelete(const std::string& key, const std::string& range_end, std::int64_t revision,
                        std::chrono::steady_clock::time_point deadline, std::stop_token stop);
 
-  const std::string& endpoint() const { return target_; }
-
  private:
   Client() = default;
   // A context with the call deadline and the auth token.
