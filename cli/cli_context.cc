@@ -18,6 +18,27 @@
 #include "dlock/uri.h"
 
 namespace dlock::cli {
+namespace {
+
+// --metrics-listen: [HOST:]PORT, PORT from 1 to 65535 (HOST may be [IPv6]).
+Status ValidateListenAddress(std::string_view addr) {
+  std::string_view port = addr.substr(addr.rfind(':') + 1);  // npos + 1 == 0: all of it
+  unsigned value = 0;
+  bool ok = !port.empty() && port.size() <= 5 && (port.size() < addr.size() - 1 || port == addr);
+  for (char c : port) {
+    ok = ok && c >= '0' && c <= '9';
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (!ok || value == 0 || value > 65535) {
+    return InvalidArgumentError(
+        fmt::format("--metrics-listen: '{}' is not [HOST:]PORT with a port from 1 to 65535, e.g. "
+                    "127.0.0.1:9464",
+                    addr));
+  }
+  return OkStatus();
+}
+
+}  // namespace
 
 void PrintError(std::string_view message) {
   std::string line = fmt::format("dlock: {}\n", message);
@@ -37,6 +58,9 @@ void SetUpLogging(const Globals& globals) {
 }
 
 Result<Context> OpenContext(const Globals& globals) {
+  if (!globals.metrics_listen.empty()) {
+    if (Status s = ValidateListenAddress(globals.metrics_listen); !s.ok()) return s;
+  }
   Context ctx;
   if (globals.backend.empty()) {
     FileOptions options;
@@ -57,9 +81,12 @@ Result<Context> OpenContext(const Globals& globals) {
   if (!globals.metrics_listen.empty()) {
     try {
       ctx.exposer = std::make_shared<prometheus::Exposer>(globals.metrics_listen);
-    } catch (const std::exception& e) {
+    } catch (const std::exception&) {
+      // CivetWeb's own message ("null context when constructing CivetServer") says less.
       return FailedPreconditionError(
-          fmt::format("cannot serve metrics on {}: {}", globals.metrics_listen, e.what()));
+          fmt::format("cannot serve metrics on {}: cannot listen there (the port is in use, or "
+                      "the address is not one of this host's)",
+                      globals.metrics_listen));
     }
     ctx.exposer->RegisterCollectable(ctx.registry);
   }

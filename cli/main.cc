@@ -11,6 +11,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
+#include "dlock/lease.h"
 
 namespace {
 
@@ -38,10 +39,12 @@ int Main(int argc, char** argv) {
   app.fallthrough();
   app.allow_extras();  // reported below, with a clearer message than CLI11's
   dlock::cli::Globals globals;
-  app.add_option("--backend", globals.backend,
-                 "Store URI: file:///DIR (default: a per-user runtime dir), redis://, rediss://, "
-                 "redlock://, etcd://, zk://")
-      ->envname("DLOCK_BACKEND");
+  auto* backend_opt =
+      app.add_option(
+             "--backend", globals.backend,
+             "Store URI: file:///DIR (default: a per-user runtime dir), redis://, rediss://, "
+             "redlock://, etcd://, zk://")
+          ->envname("DLOCK_BACKEND");
   app.add_option("--log-level", globals.log_level, "off, error, warn, info or debug")
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
   app.add_option("--log-format", globals.log_format, "text, or json: one object per line")
@@ -104,22 +107,41 @@ int Main(int argc, char** argv) {
   bench_cmd->add_flag("--json", bench.json, "Print one JSON object");
   bench_cmd->add_flag("--processes", bench.processes,
                       "contended: run each worker in a process of its own");
-  bench_cmd->add_option("--lock", bench.lock, "contended: the lock name (default: a fresh one)");
+  auto* lock_opt = bench_cmd->add_option("--lock", bench.lock,
+                                         "contended: the lock name (default: a fresh one)");
 
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      dlock::cli::PrintError(
+          fmt::format("unknown command '{}' (see dlock --help)", app.remaining().front()));
+      return kExitUsage;
+    }
     dlock::cli::PrintError(fmt::format("{} (see dlock --help)", e.what()));
     return kExitUsage;
   }
   dlock::cli::SetUpLogging(globals);
+  if (backend_opt->count() > 0 && globals.backend.empty()) {
+    // An empty DLOCK_BACKEND means unset; an empty --backend is a mistake (an unset shell
+    // variable, say), not a request for the default store.
+    dlock::cli::PrintError("--backend: the URI is empty (leave the option out for the default)");
+    return kExitUsage;
+  }
+  if (lock_opt->count() > 0) {  // an empty --lock is a mistake, not "a fresh name"
+    if (dlock::Status s = dlock::ValidateName(bench.lock); !s.ok()) return dlock::cli::Fail(s);
+  }
 
   std::vector<std::string> extras = app.remaining();
   for (auto* sub : app.get_subcommands()) {
     for (const auto& e : sub->remaining()) extras.push_back(e);
   }
-  if (!extras.empty() && !run_cmd->parsed()) {
+  if (!extras.empty() && extras[0].size() > 1 && extras[0][0] == '-') {
+    dlock::cli::PrintError(fmt::format("unknown option '{}' (see dlock --help)", extras[0]));
+    return kExitUsage;
+  }
+  if (!extras.empty() && (!run_cmd->parsed() || has_separator)) {
     dlock::cli::PrintError(fmt::format("unexpected argument '{}' (see dlock --help)", extras[0]));
     return kExitUsage;
   }

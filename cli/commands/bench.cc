@@ -173,13 +173,17 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   auto hold = ParseDurationOption("--hold", args.hold);
   if (!hold.ok()) return Fail(hold.status());
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
+  if (duration->count() == 0) return Fail(InvalidArgumentError("--duration must be more than 0"));
   if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended") {
     return Fail(InvalidArgumentError("--mode must be seq, conc or contended"));
   }
-  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
-  if (threads < 1 || threads > 4096) {
-    return Fail(InvalidArgumentError("--concurrency and --workers must be from 1 to 4096"));
+  for (auto [option, value] :
+       {std::pair{"--concurrency", args.concurrency}, std::pair{"--workers", args.workers}}) {
+    if (value < 1 || value > 4096) {
+      return Fail(InvalidArgumentError(fmt::format("{} must be from 1 to 4096", option)));
+    }
   }
+  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
   if (args.processes) {
     if (args.mode != "contended") {
       return Fail(InvalidArgumentError("--processes goes with --mode contended"));

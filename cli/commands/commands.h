@@ -2,6 +2,7 @@
 #ifndef DLOCK_CLI_COMMANDS_COMMANDS_H_
 #define DLOCK_CLI_COMMANDS_COMMANDS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ struct ExtendArgs {
 
 struct ReleaseArgs {
   std::string name;
-  std::string owner;
+  std::optional<std::string> owner;  // --owner, if given (an empty one is refused)
   bool force = false;
 };
 

@@ -7,12 +7,12 @@
 namespace dlock::cli {
 
 int ReleaseCommand(const Globals& globals, const ReleaseArgs& args) {
-  if (args.force == !args.owner.empty()) {
+  if (args.force == args.owner.has_value()) {
     return Fail(InvalidArgumentError("release needs exactly one of --owner ID and --force"));
   }
   if (Status s = ValidateName(args.name); !s.ok()) return Fail(s);
   if (!args.force) {
-    if (Status s = ValidateOwnerId(args.owner); !s.ok()) return Fail(s);
+    if (Status s = ValidateOwnerId(*args.owner); !s.ok()) return Fail(s);
   }
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
@@ -21,7 +21,7 @@ int ReleaseCommand(const Globals& globals, const ReleaseArgs& args) {
     if (!s.ok()) return Fail(s);
     return kExitOk;
   }
-  Status s = ctx->backend->Release(Lease{.name = args.name, .owner_id = args.owner});
+  Status s = ctx->backend->Release(Lease{.name = args.name, .owner_id = *args.owner});
   if (!s.ok()) return Fail(s);
   return kExitOk;
 }

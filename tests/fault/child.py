@@ -6,7 +6,9 @@ short hold) and appends one JSON line about itself to LOG. A SIGTERM (the lock w
 lost) is noted but does not stop it before its last write: it plays a holder that does
 not stop in time, which only the fencing token can stop.
 
-usage: child.py REGISTER_PORT LOG HOLD_SECONDS
+usage: child.py [REGISTER_HOST:]REGISTER_PORT LOG HOLD
+  HOLD: seconds, or "signal:MAX:LINGER": hold until a SIGTERM and LINGER seconds more
+  (at most MAX seconds in all), a holder that learns of its loss and writes once more.
 """
 import json
 import os
@@ -15,10 +17,23 @@ import socket
 import sys
 import time
 
-port, log, hold = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+host, _, port = sys.argv[1].rpartition(":")
+host, port, log, hold = host or "127.0.0.1", int(port), sys.argv[2], sys.argv[3]
 token = int(os.environ["DLOCK_FENCING_TOKEN"])
 signalled = []
 signal.signal(signal.SIGTERM, lambda *_: signalled.append(time.monotonic()))
+
+
+def hold_on():
+    if not hold.startswith("signal:"):
+        time.sleep(float(hold))
+        return
+    _, most, linger = hold.split(":")
+    give_up = time.monotonic() + float(most)
+    while time.monotonic() < give_up:
+        if signalled and time.monotonic() >= signalled[0] + float(linger):
+            return
+        time.sleep(0.01)
 
 # KEYS[1] the register; ARGV: token, writer. Accepts a token at least the highest seen.
 SCRIPT = """
@@ -43,7 +58,7 @@ def command(*args):
 
 
 def write(phase):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(command("EVAL", SCRIPT, 1, "register", token, f"{os.getpid()}:{phase}"))
         reply = s.makefile("rb").readline()
     return reply.strip() == b":1"
@@ -55,10 +70,11 @@ with open(marker, "w") as f:
     f.write(json.dumps(me))
 me["t0"] = time.monotonic()
 me["start_ok"] = write("start")
-time.sleep(hold)
+hold_on()
 me["end_ok"] = write("end")
 me["t1"] = time.monotonic()
 me["signalled"] = bool(signalled)
+me["signalled_t"] = signalled[0] if signalled else None
 os.unlink(marker)
 with open(log, "a") as f:
     f.write(json.dumps(me) + "\n")

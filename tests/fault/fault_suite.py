@@ -12,6 +12,9 @@ Checks, per backend and fault (see docs/semantics.md for what each store promise
   - no two runs that ended normally (exit 0: never lost) overlap in time;
   - a holder paused past its TTL learns the loss: its `dlock run` exits 76 and its
     command got SIGTERM;
+  - a holder cut off from the store by a network partition (a network namespace, a veth
+    pair and nft drop rules; root) learns the loss within its TTL and its command gets
+    SIGTERM; one cut off from only two of Redlock's five instances keeps the lock;
   - after a holder is killed, the next grant comes within TTL + a small bound;
   - at the end nothing is left held.
 Prints one table; exits 1 if any check failed.
@@ -22,6 +25,7 @@ import json
 import os
 import queue
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -49,14 +53,15 @@ DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 
 
 class DelayProxy:
-    """A TCP proxy on a free loopback port in front of `port` that can hold every reply
-    for `delay` seconds (a slow network or store, replies arriving late)."""
+    """A TCP proxy on `host`:`listen_port` (default: a free loopback port) in front of
+    127.0.0.1:`port` that can hold every reply for `delay` seconds (a slow network or
+    store, replies arriving late)."""
 
-    def __init__(self, port):
+    def __init__(self, port, host="127.0.0.1", listen_port=0):
         self.target, self.delay = port, 0.0
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, listen_port))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self.accept, daemon=True).start()
@@ -100,6 +105,68 @@ class DelayProxy:
                 return
 
 
+class Partition:
+    """A network namespace joined to this one by a veth pair, for a client that can be
+    cut off from the store. The stores listen on loopback; forwarders on the host end of
+    the pair, at the same port numbers, let the namespace reach them. cut() makes nft in
+    the namespace drop the TCP traffic to and from the given ports (the store's, not
+    the register's); heal() removes the rule. Needs root (CAP_NET_ADMIN)."""
+
+    def __init__(self):
+        self.ns = f"dlockf{os.getpid()}"
+        self.outside = f"dlf{os.getpid()}o"
+        a, b = random.randrange(64, 128), random.randrange(0, 256)
+        self.host, self.client = f"10.{a}.{b}.1", f"10.{a}.{b}.2"
+        self.forwarders = {}
+        self.close()  # a namespace of the same name left by a killed run of this pid
+        for cmd in (["netns", "add", self.ns],
+                    ["link", "add", self.outside, "type", "veth", "peer", "name", "inside"],
+                    ["link", "set", "inside", "netns", self.ns],
+                    ["addr", "add", f"{self.host}/30", "dev", self.outside],
+                    ["link", "set", self.outside, "up"],
+                    ["-n", self.ns, "addr", "add", f"{self.client}/30", "dev", "inside"],
+                    ["-n", self.ns, "link", "set", "inside", "up"],
+                    ["-n", self.ns, "link", "set", "lo", "up"]):
+            run = subprocess.run(["ip", *cmd], capture_output=True, text=True)
+            if run.returncode != 0:
+                self.close()
+                raise RuntimeError(f"ip {' '.join(cmd)}: {run.stderr.strip()} (the partition "
+                                   "fault needs root and iproute2)")
+
+    def prefix(self):
+        return ["ip", "netns", "exec", self.ns]
+
+    def reach(self, uri):
+        """`uri` with 127.0.0.1 replaced by the host end, forwarding its ports."""
+        for port in re.findall(r"127\.0\.0\.1:(\d+)", uri):
+            if port not in self.forwarders:
+                self.forwarders[port] = DelayProxy(int(port), self.host, int(port))
+        return uri.replace("127.0.0.1", self.host)
+
+    def nft(self, script):
+        run = subprocess.run([*self.prefix(), "nft", "-f", "-"], input=script,
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"nft: {run.stderr.strip()} (is the nftables package installed?)")
+
+    def cut(self, ports):
+        ports = ", ".join(str(p) for p in ports)
+        self.nft(f"""table inet partition {{
+  chain out {{ type filter hook output priority 0; policy accept;
+    ip daddr {self.host} tcp dport {{ {ports} }} drop; }}
+  chain in {{ type filter hook input priority 0; policy accept;
+    ip saddr {self.host} tcp sport {{ {ports} }} drop; }}
+}}
+""")
+
+    def heal(self):
+        self.nft("delete table inet partition\n")
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.outside], capture_output=True)
+
+
 class Backend:
     """A store for the suite: its URI and the faults that apply to it. `proxy`: the
     clients reach the store through it (for late replies)."""
@@ -113,7 +180,9 @@ class Backend:
             return ["store-restart"]
         out = ["holder-pause", "holder-kill", "clock-jump"]
         if self.servers:
-            out += ["store-pause", "store-restart"]
+            out += ["store-pause", "store-restart", "partition"]
+        if self.name == "redlock":
+            out += ["partition-minority"]
         if self.proxy:
             out += ["late-replies"]
         return out
@@ -168,19 +237,33 @@ class Run:
             # clocks do not move, as a wall-clock step by NTP or an operator would not.
             self.env.update(LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=clock_file,
                             FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1")
-        self.exits = []  # (dlock pid, exit code, monotonic time)
+        self.exits = []  # (dlock pid, exit code, monotonic time, stderr)
         self.stopping = threading.Event()
+        self.gate = threading.Event()  # cleared: the loops start no new run
+        self.gate.set()
         self.threads = [threading.Thread(target=self.loop) for _ in range(WORKERS)]
+
+    def once(self, hold=HOLD, partition=None, started=None):
+        """One `dlock run` of the child (in `partition`'s namespace if given); `started`
+        gets its pid."""
+        uri, register, prefix = self.backend.uri, f"127.0.0.1:{self.register.port}", []
+        if partition:
+            uri, register = partition.reach(uri), partition.reach(register)
+            prefix = partition.prefix()
+        p = subprocess.Popen(
+            [*prefix, DLOCK, "--backend", uri, "run", self.lock, "--ttl", f"{TTL}s",
+             "--wait", "30s", "--grace", "3s", "--", "env", "-u", "LD_PRELOAD", sys.executable,
+             os.path.join(HERE, "child.py"), register, self.log, str(hold)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env)
+        if started:
+            started.put(p.pid)
+        _, err = p.communicate()
+        self.exits.append((p.pid, p.returncode, time.monotonic(), err.strip()))
 
     def loop(self):
         while not self.stopping.is_set():
-            p = subprocess.Popen(
-                [DLOCK, "--backend", self.backend.uri, "run", self.lock, "--ttl", f"{TTL}s",
-                 "--wait", "30s", "--grace", "3s", "--", "env", "-u", "LD_PRELOAD", sys.executable,
-                 os.path.join(HERE, "child.py"), str(self.register.port), self.log, str(HOLD)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env)
-            _, err = p.communicate()
-            self.exits.append((p.pid, p.returncode, time.monotonic(), err.strip()))
+            self.gate.wait()
+            self.once()
 
     def start(self):
         for t in self.threads:
@@ -188,22 +271,25 @@ class Run:
 
     def stop(self):
         self.stopping.set()
+        self.gate.set()
         for t in self.threads:
             t.join(timeout=60)
 
-    def holder(self, limit=10.0):
-        """The pids of a child in its critical section and of its `dlock run`."""
+    def holder(self, limit=10.0, dlock=None):
+        """The pids of a child in its critical section and of its `dlock run` (that of
+        pid `dlock` if given)."""
         give_up = time.monotonic() + limit
         while time.monotonic() < give_up:
             for path in glob.glob(self.log + ".holding.*"):
                 try:
                     with open(path) as f:
                         me = json.load(f)
-                    return me["pid"], me["dlock_pid"]
+                    if dlock is None or me["dlock_pid"] == dlock:
+                        return me["pid"], me["dlock_pid"]
                 except (OSError, ValueError):
                     continue
             time.sleep(0.005)
-        raise RuntimeError("no holder seen")
+        raise RuntimeError(f"{self.backend.name}: no holder seen (runs: {self.exits[-5:]})")
 
     def grants(self):
         if not os.path.exists(self.log):
@@ -220,7 +306,14 @@ def signal_all(pids, sig):
             pass
 
 
-def inject(fault, run, backend, rng):
+def store_ports(backend, rng, fault):
+    """The ports a partition cuts: the store's (through its proxy if it has one); for
+    partition-minority, two of Redlock's five."""
+    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", backend.uri)]
+    return rng.sample(ports, 2) if fault == "partition-minority" else ports
+
+
+def inject(fault, run, backend, rng, partition=None):
     """Injects `fault` once; returns what the checks need to know about it."""
     info = {"fault": fault, "t": time.monotonic()}
     if fault == "holder-pause":
@@ -254,6 +347,30 @@ def inject(fault, run, backend, rng):
         backend.proxy.delay = TTL * 0.75
         time.sleep(TTL * 2)
         backend.proxy.delay = 0.0
+    elif fault.startswith("partition"):
+        # A client in the namespace queues for the lock; once it holds, it is cut off from
+        # the store (all of it, or two of Redlock's five instances) for TTL + 1.5 s. Its
+        # child holds until signalled and writes once more a TTL later: a holder that
+        # learns of its loss late, stopped only by the register's fencing.
+        # The loops pause while it queues, so that it gets the lock on every store (Redis
+        # grants no queue order).
+        started = queue.Queue()
+        run.gate.clear()
+        one = threading.Thread(target=run.once, kwargs=dict(
+            hold=f"signal:{TTL * 3}:{TTL}", partition=partition, started=started))
+        one.start()
+        run.threads.append(one)
+        try:
+            pid = started.get(timeout=10)
+            run.holder(limit=30.0, dlock=pid)
+        finally:
+            run.gate.set()
+        partition.cut(store_ports(backend, rng, fault))
+        info.update(t=time.monotonic(), dlock=pid)
+        try:
+            time.sleep(TTL + 1.5)
+        finally:
+            partition.heal()
     elif fault == "store-restart":
         victims = backend.servers[:1] if backend.name != "redlock" else \
             rng.sample(backend.servers, 2)
@@ -310,15 +427,36 @@ def check(run, info, failures):
         else:
             # From the resume (pause start + TTL + 1.5 s) to dlock's exit 76.
             row["detect_s"] = f"{mine[0][1] - (info['t'] + TTL + 1.5):.2f}"
-    if info["fault"] == "holder-kill":
-        after = [g["t0"] for g in grants if g["t0"] > info["t"]]
+    if info["fault"] == "partition":
+        mine = [code for pid, code, _, _ in run.exits if pid == info["dlock"]]
+        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
+        if mine != [76] or not child or not child[0]["signalled"]:
+            problems.append(f"{run.backend.name}/partition: the cut-off holder did not exit 76 "
+                            f"with its command signalled ({mine}, {child})")
+        else:
+            # From the cut to the SIGTERM: at most a TTL (its lease ended by then).
+            detect = child[0]["signalled_t"] - info["t"]
+            row["detect_s"] = f"{detect:.2f}"
+            if detect > TTL + 0.25:
+                problems.append(f"{run.backend.name}/partition: loss signalled {detect:.2f}s "
+                                f"after the cut, past the TTL")
+    if info["fault"] == "partition-minority":
+        mine = [code for pid, code, _, _ in run.exits if pid == info["dlock"]]
+        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
+        if mine != [0] or not child or child[0]["signalled"]:
+            problems.append(f"{run.backend.name}/partition-minority: a holder cut off from two "
+                            f"of five instances lost the lock ({mine}, {child})")
+    if info["fault"] in ("holder-kill", "partition"):
+        # The next grant to another client: within the TTL (and a bound) of the crash/cut.
+        after = [g["t0"] for g in grants if g["t0"] > info["t"] and
+                 g["dlock_pid"] != info["dlock"]]
         if not after:
-            problems.append(f"{run.backend.name}/holder-kill: no grant after the kill")
+            problems.append(f"{run.backend.name}/{info['fault']}: no grant after the fault")
         else:
             recover = min(after) - info["t"]
             row["recover_s"] = f"{recover:.2f}"
             if recover > TTL + RECOVERY_BOUND:
-                problems.append(f"{run.backend.name}/holder-kill: the lock came back after "
+                problems.append(f"{run.backend.name}/{info['fault']}: the lock came back after "
                                 f"{recover:.2f}s (TTL {TTL}s + {RECOVERY_BOUND}s)")
     held = subprocess.run([DLOCK, "--backend", run.backend.uri, "inspect", run.lock, "--json"],
                           capture_output=True, text=True)
@@ -333,7 +471,7 @@ def check(run, info, failures):
     return row
 
 
-def scenario(backend, fault, register, workdir, rng, index):
+def scenario(backend, fault, register, workdir, rng, index, partition):
     register.cli("DEL", "register", "register:accepted", "register:rejected")
     clock_file = None
     if fault == "clock-jump":
@@ -345,7 +483,7 @@ def scenario(backend, fault, register, workdir, rng, index):
     run.start()
     try:
         time.sleep(1.0)  # some grants before the fault
-        info = inject(fault, run, backend, rng)
+        info = inject(fault, run, backend, rng, partition)
         time.sleep(TTL + 2.0)  # and after it, to see the recovery
     finally:
         run.stop()
@@ -358,6 +496,7 @@ def main():
     ap.add_argument("--duration", default="0", help="soak: random faults for this long "
                     "(e.g. 30m)")
     ap.add_argument("--backends", default="file,redis,redlock,zk,etcd,redis-volatile")
+    ap.add_argument("--faults", default="", help="only these faults (comma-separated)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -365,26 +504,32 @@ def main():
     units = {"s": 1, "m": 60, "h": 3600}
     d = args.duration
     soak = float(d[:-1]) * units[d[-1]] if d[-1] in units else float(d)
-    rows, failures = [], []
+    rows, failures, partition = [], [], None
     with tempfile.TemporaryDirectory(prefix="dlock-fault-") as workdir:
         os.makedirs(os.path.join(workdir, "register"))
         register = RedisServer(os.path.join(workdir, "register"))
         backends = make_backends(workdir, args.backends.split(","))
         try:
-            plan = [(b, f) for b in backends for f in b.faults()]
+            only = set(filter(None, args.faults.split(",")))
+            plan = [(b, f) for b in backends for f in b.faults() if not only or f in only]
             index = 0
             end = time.monotonic() + soak
             while plan:
                 b, f = plan.pop(0)
-                run, info = scenario(b, f, register, workdir, rng, index)
+                if f.startswith("partition") and partition is None:
+                    partition = Partition()
+                run, info = scenario(b, f, register, workdir, rng, index, partition)
                 rows.append(check(run, info, failures))
                 index += 1
                 if not plan and not args.smoke and time.monotonic() < end:
-                    plan = [rng.choice([(b, f) for b in backends for f in b.faults()])]
+                    plan = [rng.choice([(b, f) for b in backends for f in b.faults()
+                                        if not only or f in only])]
         finally:
             for b in backends:
                 b.stop()
             register.stop()
+            if partition:
+                partition.close()
     cols = ["backend", "fault", "grants", "lost", "unreachable", "stale_rejected",
             "stale_accepted", "overlaps", "detect_s", "recover_s", "note"]
     print(f"fault suite (seed {seed}, TTL {TTL}s, {WORKERS} clients, hold {HOLD}s)")
@@ -394,11 +539,29 @@ def main():
     print("lost: runs that exited 76 (the lock was lost under them); unreachable: runs that "
           "exited 69 (started while the store was down); stale_rejected: writes "
           "the register refused (a token lower than one it had seen); detect_s: from the "
-          "paused holder's resume to its exit 76; recover_s: from killing the holder to the "
-          "next grant")
+          "paused holder's resume to its exit 76, or from a partition's cut to the SIGTERM of "
+          "the cut-off holder's command; recover_s: from killing or cutting off the "
+          "holder to the next grant to another client")
+    if len(rows) > len({(r["backend"], r["fault"]) for r in rows}):
+        print_summary(rows)
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
+
+
+def print_summary(rows):
+    """One line per backend and fault: the trials, sums, and the worst times."""
+    print("summary (markdown): trials, sums over them, worst detect and recover times")
+    sums = ["grants", "lost", "unreachable", "stale_rejected", "stale_accepted", "overlaps"]
+    print("| backend | fault | trials | " + " | ".join(sums) + " | detect max | recover max |")
+    print("|" + " --- |" * (len(sums) + 5))
+    for key in sorted({(r["backend"], r["fault"]) for r in rows}):
+        mine = [r for r in rows if (r["backend"], r["fault"]) == key]
+        worst = [max((float(r[c]) for r in mine if r[c] != ""), default=None)
+                 for c in ("detect_s", "recover_s")]
+        print(f"| {key[0]} | {key[1]} | {len(mine)} | " +
+              " | ".join(str(sum(int(r[c]) for r in mine)) for c in sums) + " | " +
+              " | ".join("" if w is None else f"{w:.2f} s" for w in worst) + " |")
 
 
 if __name__ == "__main__":

@@ -351,36 +351,113 @@ class ManualLeaseTest(DlockTestCase):
 
 
 class BadInputTest(DlockTestCase):
-    def test_each_bad_input_is_one_line_and_the_documented_code(self):
-        cases = [
-            (["--backend", "bogus://x", "run", "a", "--", "true"], 64, "unknown backend scheme"),
-            (["--backend", "redis://:6379", "run", "a", "--", "true"], 64, "empty host"),
-            (["--backend", "redis://h:99999", "inspect", "a"], 64, "bad port"),
-            (["--backend", "file://", "inspect", "a"], 64, "needs a directory"),
-            (["--backend", "notauri", "inspect", "a"], 64, "SCHEME://"),
-            (["run", "a", "--ttl", "0", "--", "true"], 64, "TTL 0ms is out of range"),
-            (["run", "a", "--ttl", "10y", "--", "true"], 64, "unknown unit 'y'"),
-            (["run", "a", "--ttl", "48h", "--", "true"], 64, "out of range"),
-            (["run", "a", "--wait", "-1s", "--", "true"], 64, "negative"),
-            (["run", "a", "--"], 64, "missing command"),
-            (["run", "a", "true"], 64, "missing '--'"),
-            (["run", "", "--", "true"], 64, "lock name is empty"),
-            (["run", "a" * 10000, "--", "true"], 64, "limit is 512"),
-            (["run", "a\nb", "--", "true"], 64, "control character"),
-            (["release", "a"], 64, "exactly one of --owner ID and --force"),
-            (["release", "a", "--owner", "x y"], 64, "owner id"),
-            (["extend", "a", "--owner", "abc", "--ttl", "soon"], 64, "invalid duration"),
-            (["inspect"], 64, "name is required"),
-            (["frobnicate"], 64, ""),
-        ]
-        for args, want, says in cases:
-            with self.subTest(args=args[:4]):
-                code, out, err = self.dlock(*args)
-                self.assertEqual(code, want, err)
+    # Every argument of every command, malformed one at a time: (command, argument,
+    # arguments, what the one-line error must say). All exit 64, the usage code.
+    MALFORMED = [
+        ("", "--backend", ["--backend", "", "inspect", "a"], "the URI is empty"),
+        ("", "--backend", ["--backend", "bogus://x", "inspect", "a"], "unknown backend scheme"),
+        ("", "--backend", ["--backend", "notauri", "inspect", "a"], "SCHEME://"),
+        ("", "--backend", ["--backend", "redis://:6379", "inspect", "a"], "empty host"),
+        ("", "--backend", ["--backend", "redis://h:99999", "inspect", "a"], "bad port"),
+        ("", "--backend", ["--backend", "file://", "inspect", "a"], "needs a directory"),
+        ("", "--backend", ["--backend", "redis://h?timeout=soon", "inspect", "a"],
+         "invalid duration"),
+        ("", "--backend", ["--backend", "redis://h?colour=red", "inspect", "a"], "colour"),
+        ("", "--log-level", ["--log-level", "loud", "inspect", "a"], "loud not in"),
+        ("", "--log-level", ["--log-level"], "--log-level"),
+        ("", "--log-format", ["--log-format", "xml", "inspect", "a"], "xml not in"),
+        ("", "--metrics-listen", ["--metrics-listen", "nowhere", "run", "a", "--", "true"],
+         "is not [HOST:]PORT"),
+        ("", "--metrics-listen", ["--metrics-listen", "127.0.0.1:99999", "run", "a", "--",
+                                  "true"], "is not [HOST:]PORT"),
+        ("", "subcommand", ["frobnicate"], "frobnicate"),
+        ("", "subcommand", [], "subcommand"),
+        ("run", "name", ["run", "", "--", "true"], "lock name is empty"),
+        ("run", "name", ["run", "a" * 10000, "--", "true"], "limit is 512"),
+        ("run", "name", ["run", "a\nb", "--", "true"], "control character"),
+        ("run", "--ttl", ["run", "a", "--ttl", "0", "--", "true"], "TTL 0ms is out of range"),
+        ("run", "--ttl", ["run", "a", "--ttl", "10y", "--", "true"], "unknown unit 'y'"),
+        ("run", "--ttl", ["run", "a", "--ttl", "48h", "--", "true"], "out of range"),
+        ("run", "--ttl", ["run", "a", "--ttl"], "--ttl"),
+        ("run", "--wait", ["run", "a", "--wait", "-1s", "--", "true"], "negative"),
+        ("run", "--wait", ["run", "a", "--wait", "later", "--", "true"], "--wait"),
+        ("run", "--grace", ["run", "a", "--grace", "-1s", "--", "true"], "--grace"),
+        ("run", "--grace", ["run", "a", "--grace", "abc", "--", "true"], "--grace"),
+        ("run", "command", ["run", "a", "--"], "missing command"),
+        ("run", "command", ["run", "a", "true"], "missing '--'"),
+        ("run", "command", ["run", "a", "b", "--", "true"], "unexpected argument 'b'"),
+        ("run", "option", ["run", "a", "--bogus", "--", "true"], "unknown option '--bogus'"),
+        ("acquire", "name", ["acquire", ""], "lock name is empty"),
+        ("acquire", "--ttl", ["acquire", "a", "--ttl", "0"], "TTL 0ms is out of range"),
+        ("acquire", "--wait", ["acquire", "a", "--wait", "x"], "--wait"),
+        ("acquire", "--json", ["acquire", "a", "--json=banana"], "--json"),
+        ("acquire", "option", ["acquire", "a", "--ttI", "5s"], "unknown option '--ttI'"),
+        ("extend", "name", ["extend", "a\x01", "--owner", "abc"], "control character"),
+        ("extend", "--owner", ["extend", "a"], "--owner is required"),
+        ("extend", "--owner", ["extend", "a", "--owner", "x y"], "owner id"),
+        ("extend", "--ttl", ["extend", "a", "--owner", "abc", "--ttl", "soon"],
+         "invalid duration"),
+        ("release", "name", ["release", "", "--force"], "lock name is empty"),
+        ("release", "--owner", ["release", "a", "--owner", "x;y"], "owner id"),
+        ("release", "--owner", ["release", "a", "--owner", ""], "owner id"),
+        ("release", "--owner", ["release", "a"], "exactly one of --owner ID and --force"),
+        ("release", "--force", ["release", "a", "--owner", "abc", "--force"], "excludes"),
+        ("release", "--force", ["release", "a", "--force=perhaps"], "--force"),
+        ("inspect", "name", ["inspect"], "name is required"),
+        ("inspect", "--json", ["inspect", "a", "--json=banana"], "--json"),
+        ("inspect", "--watch", ["inspect", "a", "--watch=banana"], "--watch"),
+        ("bench", "--mode", ["bench", "--mode", "fast"], "--mode must be"),
+        ("bench", "--concurrency", ["bench", "--concurrency", "0"], "--concurrency must be"),
+        ("bench", "--concurrency", ["bench", "--concurrency", "many"], "--concurrency"),
+        ("bench", "--workers", ["bench", "--workers", "100000"], "--workers must be"),
+        ("bench", "--hold", ["bench", "--hold", "-1ms"], "--hold"),
+        ("bench", "--duration", ["bench", "--duration", "0"], "--duration must be"),
+        ("bench", "--ttl", ["bench", "--ttl", "0"], "TTL 0ms is out of range"),
+        ("bench", "--json", ["bench", "--json=banana"], "--json"),
+        ("bench", "--processes", ["bench", "--mode", "seq", "--processes"], "--processes"),
+        ("bench", "--lock", ["bench", "--lock", ""], "lock name is empty"),
+        ("bench", "--lock", ["bench", "--lock", "a\nb"], "control character"),
+    ]
+
+    def options_of(self, command):
+        """The options and positionals that `dlock COMMAND --help` lists."""
+        code, out, err = self.dlock(*([command] if command else []), "--help")
+        self.assertEqual(code, 0, err)
+        found, positionals = set(), False
+        for line in out.splitlines():
+            if line.strip().endswith(":"):
+                positionals = line.strip() == "Positionals:"
+                continue
+            words = line.split()
+            if not words or not line.startswith("  ") or line.startswith("    "):
+                continue
+            name = words[0].split(",")[-1]
+            if name.startswith("--") and name != "--help":
+                found.add(name)
+            elif positionals:
+                found.add(name)
+        return found
+
+    def test_every_argument_of_every_command_is_covered_by_a_case(self):
+        covered = {(c, a) for c, a, _, _ in self.MALFORMED}
+        for command in ["", "run", "acquire", "extend", "release", "inspect", "bench"]:
+            for arg in self.options_of(command):
+                self.assertIn((command, arg), covered, "no malformed case for this argument")
+
+    def test_each_malformed_argument_is_one_line_and_exit_64_and_nothing_happens(self):
+        marker = self.path("ran")
+        for _, _, args, says in self.MALFORMED:
+            if args[-1:] == ["true"]:
+                args = [*args[:-1], "touch", marker]  # the command must not run
+            with self.subTest(args=[a[:40] for a in args[:6]]):
+                code, _, err = self.dlock(*args)
+                self.assertEqual(code, 64, err)
                 self.assertOneLineError(err)
                 self.assertIn(says, err)
+                self.assertFalse(os.path.exists(marker), "the command ran")
         # Nothing was left locked, and nothing was written for the refused names.
         self.assertFalse(self.inspect("a")["held"])
+        self.assertEqual(os.listdir(self.dir) if os.path.exists(self.dir) else [], [])
 
     def test_password_never_shows(self):
         code, _, err = self.dlock("--backend", "redis://u:hunter2@127.0.0.1:1", "inspect", "a")
