@@ -168,11 +168,11 @@ class Partition:
 
 
 class Backend:
-    """A store for the suite: its URI and the faults that apply to it. `proxy`: the
-    clients reach the store through it (for late replies)."""
+    """A store for the suite: its URI and the faults that apply to it. `proxies`: the
+    clients reach the store (each of its servers) through them (for late replies)."""
 
-    def __init__(self, name, uri, servers, proxy=None, volatile=False):
-        self.name, self.uri, self.servers, self.proxy = name, uri, servers, proxy
+    def __init__(self, name, uri, servers, proxies=(), volatile=False):
+        self.name, self.uri, self.servers, self.proxies = name, uri, servers, proxies
         self.volatile = volatile  # loses its data on restart: a documented limitation
 
     def faults(self):
@@ -183,7 +183,7 @@ class Backend:
             out += ["store-pause", "store-restart", "partition"]
         if self.name == "redlock":
             out += ["partition-minority"]
-        if self.proxy:
+        if self.proxies:
             out += ["late-replies"]
         return out
 
@@ -205,23 +205,27 @@ def make_backends(workdir, which):
             r = RedisServer(sub("redis"), *DURABLE)
             proxy = DelayProxy(r.port)
             made.append(Backend("redis", f"redis://127.0.0.1:{proxy.port}?timeout=5s", [r],
-                                proxy=proxy))
+                                proxies=[proxy]))
         elif name == "redis-volatile":
             # No persistence: a restart forgets locks and counters (semantics.md says so).
             r = RedisServer(sub("redis-volatile"))
             made.append(Backend("redis-volatile", r.uri(), [r], volatile=True))
         elif name == "redlock":
             rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(5)]
-            hosts = ",".join(f"127.0.0.1:{r.port}" for r in rs)
-            made.append(Backend("redlock", f"redlock://{hosts}?timeout=300ms", rs))
+            proxies = [DelayProxy(r.port) for r in rs]
+            hosts = ",".join(f"127.0.0.1:{p.port}" for p in proxies)
+            made.append(Backend("redlock", f"redlock://{hosts}?timeout=300ms", rs,
+                                proxies=proxies))
         elif name == "zk":
             z = ZkServer(sub("zk"))
             proxy = DelayProxy(z.port)
-            made.append(Backend("zk", f"zk://127.0.0.1:{proxy.port}/fault", [z], proxy=proxy))
+            made.append(Backend("zk", f"zk://127.0.0.1:{proxy.port}/fault", [z],
+                                proxies=[proxy]))
         elif name == "etcd":
             e = EtcdServer(sub("etcd"))
             proxy = DelayProxy(e.port)
-            made.append(Backend("etcd", f"etcd://127.0.0.1:{proxy.port}", [e], proxy=proxy))
+            made.append(Backend("etcd", f"etcd://127.0.0.1:{proxy.port}", [e],
+                                proxies=[proxy]))
     return made
 
 
@@ -344,9 +348,11 @@ def inject(fault, run, backend, rng, partition=None):
     elif fault == "late-replies":
         # Every reply three quarters of a TTL late, for two TTLs: grants arrive after
         # much of their validity, renewals late; nothing may overlap.
-        backend.proxy.delay = TTL * 0.75
+        for p in backend.proxies:
+            p.delay = TTL * 0.75
         time.sleep(TTL * 2)
-        backend.proxy.delay = 0.0
+        for p in backend.proxies:
+            p.delay = 0.0
     elif fault.startswith("partition"):
         # A client in the namespace queues for the lock; once it holds, it is cut off from
         # the store (all of it, or two of Redlock's five instances) for TTL + 1.5 s. Its
