@@ -120,12 +120,11 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
 
 void LockerCore::Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when) {
   std::lock_guard lock(queue_mu_);
-  // The threads sleep until their earliest entry; wake them only if this one comes
-  // sooner (usually not: a new lease is due a full interval from now), sparing a context
-  // switch per acquire.
+  // The threads sleep until their earliest entry (or kIdleWake); wake them only if this
+  // one comes sooner (usually not: a new lease is due a full interval from now), sparing
+  // a context switch per acquire.
   const TimePoint loss = LossPoint(held->lease);
-  const bool sooner = queue_.empty() || when < queue_.begin()->first || loss_queue_.empty() ||
-                      loss < loss_queue_.begin()->first;
+  const bool sooner = when < renew_wake_ || loss < watch_wake_;
   held->slot = queue_.emplace(when, held);
   held->watch = loss_queue_.emplace(loss, held);
   if (!thread_.joinable()) {
@@ -148,7 +147,7 @@ void LockerCore::Unschedule(HeldLock& held) {
 }
 
 void LockerCore::Watch(std::stop_token stop) {
-  Loop(loss_queue_, &HeldLock::watch, stop,
+  Loop(loss_queue_, &HeldLock::watch, &watch_wake_, stop,
        [this](const std::shared_ptr<HeldLock>& held) { return CheckLoss(held); });
 }
 
@@ -184,23 +183,22 @@ void LockerCore::DeclareLost(HeldLock& held, Status reason) {
 }
 
 void LockerCore::Run(std::stop_token stop) {
-  Loop(queue_, &HeldLock::slot, stop,
+  Loop(queue_, &HeldLock::slot, &renew_wake_, stop,
        [this](const std::shared_ptr<HeldLock>& held) { return Service(held); });
 }
 
 void LockerCore::Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot,
-                      std::stop_token stop, const Step& step) {
+                      TimePoint* wake, std::stop_token stop, const Step& step) {
   Clock& clock = *options_.clock;
   std::unique_lock lock(queue_mu_);
   while (!stop.stop_requested()) {
-    if (queue.empty()) {
-      clock.WaitUntil(lock, queue_cv_, TimePoint::max(), stop, [&] { return !queue.empty(); });
-      continue;
-    }
-    const TimePoint due = queue.begin()->first;
-    if (clock.Now() < due) {
-      clock.WaitUntil(lock, queue_cv_, due, stop,
-                      [&] { return queue.empty() || queue.begin()->first < due; });
+    const TimePoint now = clock.Now();
+    if (queue.empty() || now < queue.begin()->first) {
+      *wake = queue.empty() ? now + kIdleWake : queue.begin()->first;
+      const TimePoint until = *wake;
+      clock.WaitUntil(lock, queue_cv_, until, stop,
+                      [&] { return !queue.empty() && queue.begin()->first < until; });
+      *wake = TimePoint::min();  // awake: Schedule need not notify
       continue;
     }
     std::shared_ptr<HeldLock> held = queue.begin()->second.lock();

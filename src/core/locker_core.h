@@ -78,9 +78,11 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   // while the renewal thread is stuck in a store call that has not timed out yet.
   void Watch(std::stop_token stop);
   // The loop of both threads: runs `step` on each entry of `queue` when it falls due
-  // (without queue_mu_), and queues it again at the time `step` returns, if any.
+  // (without queue_mu_), and queues it again at the time `step` returns, if any. It
+  // sleeps until the first entry is due, or for kIdleWake when there is none, and keeps
+  // that time in `*wake` (so Schedule need not wake it for a later entry).
   using Step = std::function<std::optional<TimePoint>(const std::shared_ptr<HeldLock>&)>;
-  void Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot,
+  void Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot, TimePoint* wake,
             std::stop_token stop, const Step& step);
   // The watchdog's step: the new loss point if renewed meanwhile, else declares the loss.
   std::optional<TimePoint> CheckLoss(const std::shared_ptr<HeldLock>& held);
@@ -96,6 +98,12 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   std::condition_variable_any queue_cv_;
   RenewQueue queue_;       // guarded by queue_mu_: renewals due
   RenewQueue loss_queue_;  // guarded by queue_mu_: loss points to check
+  // When each thread wakes next unless notified (guarded by queue_mu_). An idle thread
+  // looks again every kIdleWake, so that a lease due later than that, the usual case,
+  // is queued without waking anyone: no context switch per acquire.
+  static constexpr std::chrono::seconds kIdleWake{1};
+  TimePoint renew_wake_ = TimePoint::min();
+  TimePoint watch_wake_ = TimePoint::min();
   std::jthread watchdog_;  // started with thread_
   std::jthread thread_;    // started lazily under queue_mu_; declared last: joined first
 };

@@ -125,8 +125,73 @@ Result<Reply> Client::Await(const std::function<void(ReplyCallback)>& start, int
   return future.get();
 }
 
+Result<std::unique_ptr<BlockingConnection>> Client::Lend() {
+  if (options_.connection.tls || std::this_thread::get_id() == thread_.get_id()) {
+    return std::unique_ptr<BlockingConnection>();
+  }
+  std::unique_ptr<BlockingConnection> connection;
+  {
+    std::lock_guard lock(lend_mu_);
+    if (lent_ >= options_.pool_size || Steady::now() < lend_after_) {
+      return std::unique_ptr<BlockingConnection>();
+    }
+    ++lent_;
+    if (!idle_.empty()) {
+      connection = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!connection) connection = std::make_unique<BlockingConnection>(options_.connection);
+  if (Status s = connection->Ready(); !s.ok()) {
+    std::lock_guard lock(lend_mu_);
+    --lent_;
+    lend_after_ = Steady::now() + std::chrono::seconds(1);
+    return s;
+  }
+  return connection;
+}
+
+void Client::GiveBack(std::unique_ptr<BlockingConnection> connection) {
+  std::lock_guard lock(lend_mu_);
+  --lent_;
+  if (connection->connected()) idle_.push_back(std::move(connection));
+}
+
 Result<Reply> Client::Call(std::vector<std::string> args) {
+  auto lent = Lend();
+  if (!lent.ok()) return lent.status();
+  if (*lent) {
+    auto reply = (*lent)->Call(EncodeCommand(args));
+    GiveBack(std::move(*lent));
+    return reply;
+  }
   return Await([&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
+}
+
+bool Client::ScriptLoaded(const std::string& sha1) {
+  std::lock_guard lock(scripts_mu_);
+  return scripts_loaded_.count(sha1) > 0;
+}
+
+Result<Reply> Client::EvalOn(BlockingConnection& connection, const Script& script,
+                             const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args) {
+  auto command = [&](const std::string& head, const std::string& body) {
+    std::vector<std::string> cmd = {head, body, std::to_string(keys.size())};
+    cmd.insert(cmd.end(), keys.begin(), keys.end());
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    return EncodeCommand(cmd);
+  };
+  if (ScriptLoaded(script.sha1)) {
+    auto reply = connection.Call(command("EVALSHA", script.sha1));
+    if (!reply.ok() || !reply->is_error() || !reply->str.starts_with("NOSCRIPT")) return reply;
+  }
+  auto reply = connection.Call(command("EVAL", script.source));
+  if (reply.ok() && !reply->is_error()) {
+    std::lock_guard lock(scripts_mu_);
+    scripts_loaded_.insert(script.sha1);
+  }
+  return reply;
 }
 
 void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
@@ -135,11 +200,7 @@ void Client::EvalAsync(const Script& script, const std::vector<std::string>& key
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
   const std::size_t shard = keys.empty() ? 0 : std::hash<std::string>{}(keys[0]);
-  bool loaded;
-  {
-    std::lock_guard lock(scripts_mu_);
-    loaded = scripts_loaded_.count(script.sha1) > 0;
-  }
+  const bool loaded = ScriptLoaded(script.sha1);
   auto remember = [this, sha1 = script.sha1, done](Result<Reply> r) {
     if (r.ok() && !r->is_error()) {
       std::lock_guard lock(scripts_mu_);
@@ -164,6 +225,13 @@ void Client::EvalAsync(const Script& script, const std::vector<std::string>& key
 
 Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
+  auto lent = Lend();
+  if (!lent.ok()) return lent.status();
+  if (*lent) {
+    auto reply = EvalOn(**lent, script, keys, args);
+    GiveBack(std::move(*lent));
+    return reply;
+  }
   // Two calls at most: EVALSHA, then EVAL.
   return Await([&](ReplyCallback done) { EvalAsync(script, keys, args, std::move(done)); }, 2);
 }

@@ -1,7 +1,8 @@
 // client.h: a thread-safe Redis client for dlock's backends: a few command connections
 // (commands from many threads are multiplexed and pipelined over them), Lua scripts run
 // by EVALSHA with a fallback to EVAL, and one shared subscriber connection that wakes
-// waiters on a channel. One Asio I/O thread per client.
+// waiters on a channel. One Asio I/O thread per client. Blocking calls on plain TCP
+// skip it while few are in flight: the calling thread writes and reads itself.
 //
 // Thread-safety: all public methods are safe to call from any thread, except from a
 // callback running on the I/O thread (Call would deadlock there; use CallAsync).
@@ -21,13 +22,14 @@
 #include <thread>
 #include <vector>
 
+#include "redis/blocking_connection.h"
 #include "redis/connection.h"
 
 namespace dlock::redis {
 
 struct ClientOptions {
   ConnectionOptions connection;
-  int pool_size = 2;  // command connections
+  int pool_size = 2;  // command connections on the I/O thread, and as many lent to callers
 };
 
 // A Lua script and its SHA1, for EVALSHA.
@@ -101,7 +103,9 @@ class Client {
   void CallAsync(std::vector<std::string> args, ReplyCallback done,
                  std::optional<std::size_t> shard = std::nullopt);
   // Blocking form. An error reply is a Reply of type kError; transport failures are
-  // kUnavailable (or kFailedPrecondition for authentication and TLS trust).
+  // kUnavailable (or kFailedPrecondition for authentication and TLS trust). Runs on the
+  // calling thread over a lent connection when one is free (see Lend), else through
+  // the I/O thread.
   Result<Reply> Call(std::vector<std::string> args);
   // EVAL the first time, then EVALSHA, and EVAL again if the server lost its script
   // cache (NOSCRIPT): one round trip in the usual case. Sharded by keys[0].
@@ -138,6 +142,15 @@ class Client {
   // Runs `start` with a callback and blocks for its reply; `calls`: how many round trips
   // it may take, for the safety bound on the wait.
   Result<Reply> Await(const std::function<void(ReplyCallback)>& start, int calls);
+  // A connection for a blocking call on the caller's thread (plain TCP; not on the I/O
+  // thread), connected; null when pool_size are out already, or for a second after one
+  // could not connect (then the I/O thread's connections, with their backoff, serve).
+  // A failure to connect is returned (nothing was sent).
+  Result<std::unique_ptr<BlockingConnection>> Lend();
+  void GiveBack(std::unique_ptr<BlockingConnection> connection);
+  Result<Reply> EvalOn(BlockingConnection& connection, const Script& script,
+                       const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  bool ScriptLoaded(const std::string& sha1);
   void OnSubscriberDown(const Status& status);
   void Unsubscribe(const std::string& channel, const std::shared_ptr<Waiter>& waiter);
 
@@ -152,7 +165,13 @@ class Client {
   // EVALSHA. Per client, as each Redis server has its own script cache.
   std::mutex scripts_mu_;
   std::set<std::string> scripts_loaded_;  // guarded by scripts_mu_
-  std::thread thread_;                    // declared last: started last
+  // At most pool_size connections are lent at once: beyond that, pipelining on the I/O
+  // thread's connections does better than more sockets.
+  std::mutex lend_mu_;
+  std::vector<std::unique_ptr<BlockingConnection>> idle_;  // guarded by lend_mu_
+  int lent_ = 0;                                           // guarded by lend_mu_
+  std::chrono::steady_clock::time_point lend_after_{};     // guarded by lend_mu_
+  std::thread thread_;                                     // declared last: started last
 };
 
 }  // namespace dlock::redis
