@@ -23,6 +23,37 @@ Reply Convert(const redisReply* r) {
   return out;
 }
 
+// hiredis 0.14 (Debian 12's) allocates an array's element table as soon as it reads the
+// header, so "*444444441\r\n" from a broken or hostile server asks for 3.5 GB, and it has
+// no limit of its own (1.x has maxelements; found by tests/fuzz/resp_fuzz.cc). Ours are
+// a handful of elements: a larger header fails the parse, as a protocol error.
+constexpr int kMaxElements = 1 << 16;
+
+const redisReplyObjectFunctions& HiredisFunctions() {
+  static const redisReplyObjectFunctions functions = [] {
+    redisReader* reader = redisReaderCreate();
+    if (reader == nullptr) std::abort();
+    redisReplyObjectFunctions fn = *reader->fn;  // hiredis's static defaults, not owned
+    redisReaderFree(reader);
+    return fn;
+  }();
+  return functions;
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  if (elements > kMaxElements) return nullptr;  // the reader fails: REDIS_ERR
+  return HiredisFunctions().createArray(task, elements);
+}
+
+redisReplyObjectFunctions* BoundedFunctions() {
+  static redisReplyObjectFunctions functions = [] {
+    redisReplyObjectFunctions fn = HiredisFunctions();
+    fn.createArray = CreateArray;
+    return fn;
+  }();
+  return &functions;
+}
+
 }  // namespace
 
 std::string EncodeCommand(const std::vector<std::string>& args) {
@@ -40,7 +71,7 @@ std::string EncodeCommand(const std::vector<std::string>& args) {
   return out;
 }
 
-ReplyParser::ReplyParser() : reader_(redisReaderCreate()) {
+ReplyParser::ReplyParser() : reader_(redisReaderCreateWithFunctions(BoundedFunctions())) {
   if (reader_ == nullptr) std::abort();
 }
 

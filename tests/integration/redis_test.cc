@@ -187,6 +187,17 @@ TEST(RedisTest, ScriptCacheFlushIsHarmless) {
   EXPECT_TRUE(backend->Release(*lease).ok());
 }
 
+TEST(RedisTest, AConnectionTheServerClosedWhileIdleIsReplacedWithoutAnError) {
+  // A restart, CLIENT KILL or redis.conf's `timeout` closes idle connections; the next
+  // call must connect again, not fail.
+  auto backend = SharedServerBackend();
+  auto lease = backend->TryAcquire(Request("killed-" + NewOwnerId()));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  std::string killed = Shared::get()->Cli({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  EXPECT_NE(killed.substr(0, 2), "0\n") << "no connection was closed";
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
 int ClientCount(const RedisServer& server) {
   std::string list = server.Cli({"CLIENT", "LIST"});
   return static_cast<int>(std::count(list.begin(), list.end(), '\n'));
