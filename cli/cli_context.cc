@@ -20,11 +20,15 @@
 namespace dlock::cli {
 namespace {
 
-// --metrics-listen: [HOST:]PORT, PORT from 1 to 65535 (HOST may be [IPv6]).
+// --metrics-listen: [HOST:]PORT, PORT from 1 to 65535 (an IPv6 HOST in brackets).
 Status ValidateListenAddress(std::string_view addr) {
   std::string_view port = addr.substr(addr.rfind(':') + 1);  // npos + 1 == 0: all of it
+  std::string_view host = addr.substr(0, addr.size() - port.size());
+  if (!host.empty()) host.remove_suffix(1);  // the ':'
   unsigned value = 0;
-  bool ok = !port.empty() && port.size() <= 5 && (port.size() < addr.size() - 1 || port == addr);
+  bool ok =
+      !port.empty() && port.size() <= 5 && (!host.empty() || port == addr) &&
+      (host.find(':') == std::string_view::npos || (host.starts_with('[') && host.ends_with(']')));
   for (char c : port) {
     ok = ok && c >= '0' && c <= '9';
     value = value * 10 + static_cast<unsigned>(c - '0');
@@ -81,12 +85,12 @@ Result<Context> OpenContext(const Globals& globals) {
   if (!globals.metrics_listen.empty()) {
     try {
       ctx.exposer = std::make_shared<prometheus::Exposer>(globals.metrics_listen);
-    } catch (const std::exception&) {
-      // CivetWeb's own message ("null context when constructing CivetServer") says less.
-      return FailedPreconditionError(
-          fmt::format("cannot serve metrics on {}: cannot listen there (the port is in use, or "
-                      "the address is not one of this host's)",
-                      globals.metrics_listen));
+    } catch (const std::exception& e) {
+      // CivetWeb says little ("null context when constructing CivetServer").
+      return FailedPreconditionError(fmt::format(
+          "cannot serve metrics on {}: cannot listen there (the port is in use or needs root, "
+          "or the address is not one of this host's): {}",
+          globals.metrics_listen, e.what()));
     }
     ctx.exposer->RegisterCollectable(ctx.registry);
   }

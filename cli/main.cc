@@ -49,8 +49,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
   app.add_option("--log-format", globals.log_format, "text, or json: one object per line")
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--metrics-listen", globals.metrics_listen,
-                 "Serve Prometheus metrics at http://ADDR:PORT/metrics while the command runs");
+  auto* metrics_opt =
+      app.add_option("--metrics-listen", globals.metrics_listen,
+                     "Serve Prometheus metrics at http://ADDR:PORT/metrics while the command runs");
 
   dlock::cli::RunArgs run;
   auto* run_cmd =
@@ -115,8 +116,9 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     if (app.get_subcommands().empty() && !app.remaining().empty()) {
-      dlock::cli::PrintError(
-          fmt::format("unknown command '{}' (see dlock --help)", app.remaining().front()));
+      const std::string first = app.remaining().front();
+      dlock::cli::PrintError(fmt::format("unknown {} '{}' (see dlock --help)",
+                                         first.starts_with('-') ? "option" : "command", first));
       return kExitUsage;
     }
     dlock::cli::PrintError(fmt::format("{} (see dlock --help)", e.what()));
@@ -127,6 +129,10 @@ int Main(int argc, char** argv) {
     // An empty DLOCK_BACKEND means unset; an empty --backend is a mistake (an unset shell
     // variable, say), not a request for the default store.
     dlock::cli::PrintError("--backend: the URI is empty (leave the option out for the default)");
+    return kExitUsage;
+  }
+  if (metrics_opt->count() > 0 && globals.metrics_listen.empty()) {
+    dlock::cli::PrintError("--metrics-listen: the address is empty (e.g. 127.0.0.1:9464)");
     return kExitUsage;
   }
   if (lock_opt->count() > 0) {  // an empty --lock is a mistake, not "a fresh name"

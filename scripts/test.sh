@@ -45,5 +45,8 @@ run_suite build/test "-L unit|integration" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
 # 30m is the soak run). Alone, after the suites: its checks involve timing bounds.
+# As root: the partition fault makes a network namespace and nft rules.
 echo "== fault smoke"
-DLOCK_BIN=build/test/cli/dlock python3 tests/fault/fault_suite.py --smoke
+as_root=()
+if [[ "$(id -u)" -ne 0 ]]; then as_root=(sudo -E); fi
+"${as_root[@]}" env DLOCK_BIN=build/test/cli/dlock python3 tests/fault/fault_suite.py --smoke

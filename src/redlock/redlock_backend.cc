@@ -6,6 +6,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -112,6 +113,7 @@ class RedlockBackend final : public Backend {
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
+    StopRetries(request.name, request.owner_id);
     const auto start = clock_->Now();
     const auto valid_until = ValidUntil(start, request.ttl);
     const auto deadline = Steady::now() + InstanceTimeout(request.ttl);
@@ -204,6 +206,25 @@ class RedlockBackend final : public Backend {
                                   [&](const Replies& r) { return CountInts(r, {1}) >= quorum_; });
     int extended = CountInts(replies, {1});
     Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
+    // Short of a majority, with some instances still ours and others free of the key (a
+    // grant that won on fewer than all, then a minority cut off): take the free ones now
+    // and count them. Safe while the lease is valid: our keys still hold a majority until
+    // their TTL, so nobody else can have taken one; and none is taken back when no
+    // instance has our key any more (a force release, or an expiry).
+    if (extended > 0 && extended < quorum_ && extended + CountInts(replies, {-1}) >= quorum_ &&
+        clock_->Now() < out.valid_until) {
+      Gather again(clients_.size());
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (Answered(replies[i]) && ToInt(**replies[i]) == -1) {
+          clients_[i]->EvalAsync(*retake_script_, keys, retake_args, again.Slot(i),
+                                 /*send_source=*/true);
+        }
+      }
+      Replies retaken = again.Wait(Steady::now() + InstanceTimeout(ttl), [&](const Replies& r) {
+        return extended + CountInts(r, {1}) >= quorum_;
+      });
+      extended += CountInts(retaken, {1});
+    }
     if (extended >= quorum_ && clock_->Now() < out.valid_until) {
       std::vector<std::size_t> now_absent;
       {
@@ -366,31 +387,67 @@ class RedlockBackend final : public Backend {
     auto keys = Keys(name);
     std::vector<std::string> args = {owner, redis::LockKey(prefix_, name, ":released")};
     const auto give_up = Steady::now() + ttl;
+    std::shared_ptr<bool> stop;  // the retries' flag, if any instance's outcome is unknown
     for (std::size_t i = 0; i < clients_.size(); ++i) {
       bool unknown = round1 != nullptr && !Answered((*round1)[i]);
       if (unknown) {
-        ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up, milliseconds(100));
+        if (!stop) stop = TrackRetries(name, owner);
+        ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up, milliseconds(100),
+                     retries_, stop);
       } else {
         clients_[i]->EvalAsync(*release_script_, keys, args, [](Result<Reply>) {});
       }
     }
   }
 
+  // Background releases of a failed attempt carry its owner id, which the caller's next
+  // attempt reuses: they must stop before that attempt starts, or a late one deletes
+  // the key it won (found by the fault suite's late replies). Each is posted to its
+  // client under `mu`, so one posted before StopRetries also reaches the connection
+  // ahead of the next attempt's commands (same shard, EVAL: in order).
+  struct Retries {
+    std::mutex mu;
+    std::map<std::string, std::weak_ptr<bool>> flags;  // guarded by mu: name\0owner
+  };
+
+  std::shared_ptr<bool> TrackRetries(const std::string& name, const std::string& owner) {
+    auto stop = std::make_shared<bool>(false);
+    std::lock_guard lock(retries_->mu);
+    if (retries_->flags.size() > 1024)
+      std::erase_if(retries_->flags, [](auto& f) { return f.second.expired(); });
+    retries_->flags[name + '\0' + owner] = stop;
+    return stop;
+  }
+
+  void StopRetries(const std::string& name, const std::string& owner) {
+    std::lock_guard lock(retries_->mu);
+    auto it = retries_->flags.find(name + '\0' + owner);
+    if (it == retries_->flags.end()) return;
+    if (auto stop = it->second.lock()) *stop = true;  // guarded by mu
+    retries_->flags.erase(it);
+  }
+
   // Captures no `this`: it runs on the client's I/O thread, which stops with the client.
   static void ReleaseUntil(redis::Client* client, std::shared_ptr<const redis::Script> script,
                            std::vector<std::string> keys, std::vector<std::string> args,
-                           Steady::time_point give_up, milliseconds delay) {
+                           Steady::time_point give_up, milliseconds delay,
+                           std::shared_ptr<Retries> retries, std::shared_ptr<bool> stop) {
+    std::lock_guard lock(retries->mu);
+    if (*stop) return;
     const redis::Script& s = *script;
     client->EvalAsync(
         s, keys, args,
-        [client, script = std::move(script), keys, args, give_up, delay](Result<Reply> r) mutable {
+        [client, script = std::move(script), keys, args, give_up, delay, retries,
+         stop](Result<Reply> r) mutable {
           if (r.ok() && !r->is_error() && ToInt(*r) == 1) return;
           if (Steady::now() + delay >= give_up) return;
           client->After(delay, [=]() mutable {
             ReleaseUntil(client, std::move(script), std::move(keys), std::move(args), give_up,
-                         std::min<milliseconds>(delay * 2, std::chrono::seconds(2)));
+                         std::min<milliseconds>(delay * 2, std::chrono::seconds(2)),
+                         std::move(retries), std::move(stop));
           });
-        });
+        },
+        /*send_source=*/true);
   }
 
   Status ReleaseWaiting(const std::string& name, const std::string& owner,
@@ -444,6 +501,7 @@ class RedlockBackend final : public Backend {
   const redis::Script acquire_, raise_, extend_, release_, inspect_;
   const std::shared_ptr<const redis::Script> release_script_;  // shared with retries
   const std::shared_ptr<const redis::Script> retake_script_;   // shared with callbacks
+  const std::shared_ptr<Retries> retries_ = std::make_shared<Retries>();
 };
 
 }  // namespace

@@ -114,18 +114,19 @@ class Partition:
 
     def __init__(self):
         self.ns = f"dlockf{os.getpid()}"
-        self.outside = f"dlf{os.getpid()}o"
+        self.outside, self.inside = f"dlf{os.getpid()}o", f"dlf{os.getpid()}i"
+        Partition.remove_stale()
         a, b = random.randrange(64, 128), random.randrange(0, 256)
         self.host, self.client = f"10.{a}.{b}.1", f"10.{a}.{b}.2"
         self.forwarders = {}
         self.close()  # a namespace of the same name left by a killed run of this pid
         for cmd in (["netns", "add", self.ns],
-                    ["link", "add", self.outside, "type", "veth", "peer", "name", "inside"],
-                    ["link", "set", "inside", "netns", self.ns],
+                    ["link", "add", self.outside, "type", "veth", "peer", "name", self.inside],
+                    ["link", "set", self.inside, "netns", self.ns],
                     ["addr", "add", f"{self.host}/30", "dev", self.outside],
                     ["link", "set", self.outside, "up"],
-                    ["-n", self.ns, "addr", "add", f"{self.client}/30", "dev", "inside"],
-                    ["-n", self.ns, "link", "set", "inside", "up"],
+                    ["-n", self.ns, "addr", "add", f"{self.client}/30", "dev", self.inside],
+                    ["-n", self.ns, "link", "set", self.inside, "up"],
                     ["-n", self.ns, "link", "set", "lo", "up"]):
             run = subprocess.run(["ip", *cmd], capture_output=True, text=True)
             if run.returncode != 0:
@@ -152,9 +153,9 @@ class Partition:
     def cut(self, ports):
         ports = ", ".join(str(p) for p in ports)
         self.nft(f"""table inet partition {{
-  chain out {{ type filter hook output priority 0; policy accept;
+  chain output {{ type filter hook output priority 0; policy accept;
     ip daddr {self.host} tcp dport {{ {ports} }} drop; }}
-  chain in {{ type filter hook input priority 0; policy accept;
+  chain input {{ type filter hook input priority 0; policy accept;
     ip saddr {self.host} tcp sport {{ {ports} }} drop; }}
 }}
 """)
@@ -164,7 +165,22 @@ class Partition:
 
     def close(self):
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        subprocess.run(["ip", "link", "del", self.outside], capture_output=True)
+        for link in (self.outside, self.inside):
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+
+    @staticmethod
+    def remove_stale():
+        """Namespaces and links of earlier runs whose process is gone (killed runs)."""
+        def gone(pid):
+            return not os.path.exists(f"/proc/{pid}")
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        for ns in re.findall(r"^dlockf(\d+)", names, re.M):
+            if gone(ns):
+                subprocess.run(["ip", "netns", "del", f"dlockf{ns}"], capture_output=True)
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        for pid, end in re.findall(r"^\d+: dlf(\d+)([oi])[@:]", links, re.M):
+            if gone(pid):
+                subprocess.run(["ip", "link", "del", f"dlf{pid}{end}"], capture_output=True)
 
 
 class Backend:
@@ -247,7 +263,7 @@ class Run:
         self.gate.set()
         self.threads = [threading.Thread(target=self.loop) for _ in range(WORKERS)]
 
-    def once(self, hold=HOLD, partition=None, started=None):
+    def once(self, hold=HOLD, partition=None, started=None, grace=3.0):
         """One `dlock run` of the child (in `partition`'s namespace if given); `started`
         gets its pid."""
         uri, register, prefix = self.backend.uri, f"127.0.0.1:{self.register.port}", []
@@ -256,7 +272,7 @@ class Run:
             prefix = partition.prefix()
         p = subprocess.Popen(
             [*prefix, DLOCK, "--backend", uri, "run", self.lock, "--ttl", f"{TTL}s",
-             "--wait", "30s", "--grace", "3s", "--", "env", "-u", "LD_PRELOAD", sys.executable,
+             "--wait", "30s", "--grace", f"{grace}s", "--", "env", "-u", "LD_PRELOAD", sys.executable,
              os.path.join(HERE, "child.py"), register, self.log, str(hold)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env)
         if started:
@@ -356,14 +372,17 @@ def inject(fault, run, backend, rng, partition=None):
     elif fault.startswith("partition"):
         # A client in the namespace queues for the lock; once it holds, it is cut off from
         # the store (all of it, or two of Redlock's five instances) for TTL + 1.5 s. Its
-        # child holds until signalled and writes once more a TTL later: a holder that
-        # learns of its loss late, stopped only by the register's fencing.
+        # child holds until signalled and writes once more after the lock must have
+        # passed on: a holder that stops too late, stopped only by the register's fencing.
         # The loops pause while it queues, so that it gets the lock on every store (Redis
         # grants no queue order).
         started = queue.Queue()
         run.gate.clear()
+        linger = TTL + RECOVERY_BOUND + 0.5
+        most = TTL * 3 if fault == "partition-minority" else TTL + linger + 4
         one = threading.Thread(target=run.once, kwargs=dict(
-            hold=f"signal:{TTL * 3}:{TTL}", partition=partition, started=started))
+            hold=f"signal:{most}:{linger}", partition=partition, started=started,
+            grace=linger + 2))
         one.start()
         run.threads.append(one)
         try:
@@ -405,9 +424,11 @@ def check(run, info, failures):
                                                 "-1").split("\n") if x])
     normal = {pid for pid, code, _, _ in run.exits if code == 0}
     clean = [g for g in by_start if g["dlock_pid"] in normal]
-    overlaps = sum(1 for a, b in zip(clean, clean[1:]) if b["t0"] < a["t1"])
+    overlapping = [(a, b) for a, b in zip(clean, clean[1:]) if b["t0"] < a["t1"]]
+    overlaps = len(overlapping)
     if overlaps:
-        problems.append(f"{run.backend.name}/{info['fault']}: {overlaps} overlapping grants")
+        problems.append(f"{run.backend.name}/{info['fault']}: {overlaps} overlapping grants "
+                        f"(fault at {info['t']:.3f}): {overlapping[:2]}")
     # A run that starts while the store is down or restarting exits 69 (unreachable), as
     # documented; under the other faults the store is up and 69 is an error.
     store_fault = info["fault"].startswith("store-") or info["fault"] == "late-replies"
@@ -440,16 +461,25 @@ def check(run, info, failures):
             problems.append(f"{run.backend.name}/partition: the cut-off holder did not exit 76 "
                             f"with its command signalled ({mine}, {child})")
         else:
-            # From the cut to the SIGTERM: at most a TTL (its lease ended by then).
+            # From the cut to the SIGTERM: at most a TTL (its lease ended by then), and
+            # before anyone else was granted the lock.
             detect = child[0]["signalled_t"] - info["t"]
             row["detect_s"] = f"{detect:.2f}"
             if detect > TTL + 0.25:
                 problems.append(f"{run.backend.name}/partition: loss signalled {detect:.2f}s "
                                 f"after the cut, past the TTL")
+            others = [g["t0"] for g in grants if g["t0"] > info["t"] and
+                      g["dlock_pid"] != info["dlock"]]
+            if others and child[0]["signalled_t"] >= min(others):
+                problems.append(f"{run.backend.name}/partition: another client held the lock "
+                                "before the cut-off holder was signalled")
+            if child[0]["end_ok"]:
+                problems.append(f"{run.backend.name}/partition: the cut-off holder's late write "
+                                "was accepted")
     if info["fault"] == "partition-minority":
-        mine = [code for pid, code, _, _ in run.exits if pid == info["dlock"]]
+        mine = [(code, err) for pid, code, _, err in run.exits if pid == info["dlock"]]
         child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
-        if mine != [0] or not child or child[0]["signalled"]:
+        if [c for c, _ in mine] != [0] or not child or child[0]["signalled"]:
             problems.append(f"{run.backend.name}/partition-minority: a holder cut off from two "
                             f"of five instances lost the lock ({mine}, {child})")
     if info["fault"] in ("holder-kill", "partition"):
@@ -511,21 +541,30 @@ def main():
     d = args.duration
     soak = float(d[:-1]) * units[d[-1]] if d[-1] in units else float(d)
     rows, failures, partition = [], [], None
+    # A CI timeout's SIGTERM still stops the servers and removes the namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="dlock-fault-") as workdir:
         os.makedirs(os.path.join(workdir, "register"))
         register = RedisServer(os.path.join(workdir, "register"))
         backends = make_backends(workdir, args.backends.split(","))
         try:
             only = set(filter(None, args.faults.split(",")))
+            known = {f for b in backends for f in b.faults()}
+            if only - known:
+                ap.error(f"unknown faults for these backends: {sorted(only - known)}; "
+                         f"known: {sorted(known)}")
             plan = [(b, f) for b in backends for f in b.faults() if not only or f in only]
             index = 0
             end = time.monotonic() + soak
             while plan:
                 b, f = plan.pop(0)
-                if f.startswith("partition") and partition is None:
-                    partition = Partition()
-                run, info = scenario(b, f, register, workdir, rng, index, partition)
-                rows.append(check(run, info, failures))
+                try:
+                    if f.startswith("partition") and partition is None:
+                        partition = Partition()
+                    run, info = scenario(b, f, register, workdir, rng, index, partition)
+                    rows.append(check(run, info, failures))
+                except Exception as e:  # a harness failure fails the run, not the table
+                    failures.append(f"{b.name}/{f}: {type(e).__name__}: {e}")
                 index += 1
                 if not plan and not args.smoke and time.monotonic() < end:
                     plan = [rng.choice([(b, f) for b in backends for f in b.faults()

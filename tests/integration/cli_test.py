@@ -370,7 +370,12 @@ class BadInputTest(DlockTestCase):
          "is not [HOST:]PORT"),
         ("", "--metrics-listen", ["--metrics-listen", "127.0.0.1:99999", "run", "a", "--",
                                   "true"], "is not [HOST:]PORT"),
-        ("", "subcommand", ["frobnicate"], "frobnicate"),
+        ("", "--metrics-listen", ["--metrics-listen", "", "run", "a", "--", "true"],
+         "the address is empty"),
+        ("", "--metrics-listen", ["--metrics-listen", "::1:9464", "run", "a", "--", "true"],
+         "is not [HOST:]PORT"),
+        ("", "option", ["--bogus", "inspect", "a"], "unknown option '--bogus'"),
+        ("", "subcommand", ["frobnicate"], "unknown command 'frobnicate'"),
         ("", "subcommand", [], "subcommand"),
         ("run", "name", ["run", "", "--", "true"], "lock name is empty"),
         ("run", "name", ["run", "a" * 10000, "--", "true"], "limit is 512"),
@@ -426,7 +431,7 @@ class BadInputTest(DlockTestCase):
         found, positionals = set(), False
         for line in out.splitlines():
             if line.strip().endswith(":"):
-                positionals = line.strip() == "Positionals:"
+                positionals = line.strip().lower() == "positionals:"
                 continue
             words = line.split()
             if not words or not line.startswith("  ") or line.startswith("    "):
@@ -440,9 +445,21 @@ class BadInputTest(DlockTestCase):
 
     def test_every_argument_of_every_command_is_covered_by_a_case(self):
         covered = {(c, a) for c, a, _, _ in self.MALFORMED}
-        for command in ["", "run", "acquire", "extend", "release", "inspect", "bench"]:
-            for arg in self.options_of(command):
+        listed = {c: self.options_of(c) for c in
+                  ["", "run", "acquire", "extend", "release", "inspect", "bench"]}
+        # The help parser still finds options and positionals (a format change would
+        # otherwise make this test pass on nothing).
+        self.assertIn("--backend", listed[""])
+        self.assertIn("name", listed["run"])
+        self.assertIn("--ttl", listed["run"])
+        for command, args in listed.items():
+            for arg in args:
                 self.assertIn((command, arg), covered, "no malformed case for this argument")
+        # And no case names an argument that no longer exists.
+        pseudo = {"subcommand", "command", "option"}
+        for command, arg in covered:
+            if arg not in pseudo:
+                self.assertIn(arg, listed[command], f"stale case for {command} {arg}")
 
     def test_each_malformed_argument_is_one_line_and_exit_64_and_nothing_happens(self):
         marker = self.path("ran")
@@ -495,6 +512,14 @@ class DefaultBackendTest(DlockTestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(out.strip(), "file://" + os.path.join(self.tmp.name, "dlock"))
         self.assertTrue(os.path.isfile(os.path.join(self.tmp.name, "dlock", "dflt.lock")))
+
+    def test_an_empty_dlock_backend_means_the_default_but_an_empty_option_is_refused(self):
+        env = dict(os.environ, DLOCK_BACKEND="", XDG_RUNTIME_DIR=self.tmp.name)
+        code, out, err = self.dlock("run", "dflt", "--", "sh", "-c", 'echo "$DLOCK_BACKEND"', env=env)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), "file://" + os.path.join(self.tmp.name, "dlock"))
+        code, _, err = self.dlock("--backend", "", "run", "dflt", "--", "true", env=env)
+        self.assertEqual(code, 64, err)
 
 
 def metric(text, name, *has):

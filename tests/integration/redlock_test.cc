@@ -158,6 +158,31 @@ TEST(RedlockTest, ExtendTakesBackAnInstanceThatLostTheKey) {
   EXPECT_TRUE(backend->Release(*lease).ok());
 }
 
+TEST(RedlockTest, ExtendKeepsAMajorityWhenAMinorityIsCutOffAndAnotherNeverHadTheKey) {
+  // A grant that won four of five (the fifth still held by the previous holder, whose
+  // release came later), then two of the four cut off: two extend, the fifth is taken.
+  auto backend = SharedClusterBackend();
+  auto lease = backend->TryAcquire(Request("minority-cut"));
+  ASSERT_TRUE(lease.ok());
+  Cluster& c = *shared_cluster;
+  c[4].Cli({"DEL", "dlock:{minority-cut}"});
+  c[0].Pause();
+  c[1].Pause();
+  auto extended = backend->Extend(*lease, seconds(30));
+  std::string fifth = c[4].Cli({"HGET", "dlock:{minority-cut}", "owner"});
+  c[0].Resume();
+  c[1].Resume();
+  ASSERT_TRUE(extended.ok()) << extended.status().ToString();
+  EXPECT_EQ(fifth, lease->owner_id + "\n");
+  EXPECT_TRUE(backend->Release(*lease).ok());
+  // After a force release nothing is taken back: no instance has the key any more.
+  auto again = backend->TryAcquire(Request("minority-cut"));
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(backend->ForceRelease("minority-cut").ok());
+  EXPECT_EQ(backend->Extend(*again, seconds(30)).status().code(), Code::kNotHeld);
+  EXPECT_EQ(c[4].Cli({"EXISTS", "dlock:{minority-cut}"}), "0\n");
+}
+
 // A holder A wins instances {0,1,2}, the next holder B wins {2,3,4}; instance 0's counter
 // was ahead. Round 1 alone would give B a smaller token than A's; round 2 prevents it.
 FencingToken TokenOfBAfterA(const std::string& options, const std::string& name,
