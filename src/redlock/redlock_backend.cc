@@ -208,11 +208,13 @@ class RedlockBackend final : public Backend {
     Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
     // Short of a majority, with some instances still ours and others free of the key (a
     // grant that won on fewer than all, then a minority cut off): take the free ones now
-    // and count them. Safe while the lease is valid: our keys still hold a majority until
-    // their TTL, so nobody else can have taken one; and none is taken back when no
-    // instance has our key any more (a force release, or an expiry).
+    // and count them. Only while the lease being extended is still valid (so our keys
+    // hold a majority and nobody else can have been granted it), and the re-take refuses
+    // an instance whose counter passed our token (a grant there since ours). None is
+    // taken back when no instance has our key any more (a force release, an expiry), nor
+    // for a lease without a validity (`dlock extend` from another process).
     if (extended > 0 && extended < quorum_ && extended + CountInts(replies, {-1}) >= quorum_ &&
-        clock_->Now() < out.valid_until) {
+        clock_->Now() < lease.valid_until) {
       Gather again(clients_.size());
       for (std::size_t i = 0; i < replies.size(); ++i) {
         if (Answered(replies[i]) && ToInt(**replies[i]) == -1) {
@@ -395,7 +397,10 @@ class RedlockBackend final : public Backend {
         ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up, milliseconds(100),
                      retries_, stop);
       } else {
-        clients_[i]->EvalAsync(*release_script_, keys, args, [](Result<Reply>) {});
+        // EVAL, not EVALSHA: a NOSCRIPT retry would run after the next attempt's acquire.
+        clients_[i]->EvalAsync(
+            *release_script_, keys, args, [](Result<Reply>) {},
+            /*send_source=*/true);
       }
     }
   }

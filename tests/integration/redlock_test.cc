@@ -181,6 +181,15 @@ TEST(RedlockTest, ExtendKeepsAMajorityWhenAMinorityIsCutOffAndAnotherNeverHadThe
   ASSERT_TRUE(backend->ForceRelease("minority-cut").ok());
   EXPECT_EQ(backend->Extend(*again, seconds(30)).status().code(), Code::kNotHeld);
   EXPECT_EQ(c[4].Cli({"EXISTS", "dlock:{minority-cut}"}), "0\n");
+  // Nor for a lease whose validity this process does not know (`dlock extend` passes
+  // only name and owner): its keys on a minority are not grown back into a majority.
+  auto third = backend->TryAcquire(Request("minority-cut"));
+  ASSERT_TRUE(third.ok());
+  for (int i = 0; i < 3; ++i) c[i].Cli({"DEL", "dlock:{minority-cut}"});
+  Lease bare{third->name, third->owner_id};
+  EXPECT_EQ(backend->Extend(bare, seconds(30)).status().code(), Code::kNotHeld);
+  EXPECT_EQ(c[0].Cli({"EXISTS", "dlock:{minority-cut}"}), "0\n");
+  backend->ForceRelease("minority-cut").IgnoreError();  // the two keys left
 }
 
 // A holder A wins instances {0,1,2}, the next holder B wins {2,3,4}; instance 0's counter
