@@ -326,29 +326,41 @@ class RedlockBackend final : public Backend {
         failed()) {
       return outcome();
     }
-    // Free only when no instance has a key: keys left on a minority (a crashed or late
-    // competitor) make acquisitions fail too, so wait for them as well, or this would spin.
-    // A paused instance must not hold every waiter up: wait for it only briefly.
-    auto look_until = Steady::now() + std::min<milliseconds>(DefaultTimeout(), milliseconds(250));
-    Replies replies =
-        All(inspect_, std::string(name), {}, look_until, [](const Replies&) { return false; });
-    if (CountAnswered(replies) < quorum_) {
-      return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})",
-                                          CountAnswered(replies), n_, FirstError(replies)));
-    }
-    std::int64_t longest = 0;
-    for (const auto& r : replies) {
-      if (Answered(r) && !(*r)->elements.empty()) {
-        longest = std::max(longest, ToInt((*r)->elements[0]));
+    // Free when a majority of instances answer without a key: only then can an acquisition
+    // win. Each release publishes once per instance, so one message may come while most
+    // instances still hold the key: look again after every message, or the caller would
+    // spend an attempt per instance. A paused instance must not hold every waiter up: wait
+    // for its answer only briefly.
+    for (;;) {
+      int seen = 0;
+      {
+        std::lock_guard lock(waiter->mu);
+        seen = waiter->messages;
       }
+      auto look_until = Steady::now() + std::min<milliseconds>(DefaultTimeout(), milliseconds(250));
+      Replies replies =
+          All(inspect_, std::string(name), {}, look_until, [](const Replies&) { return false; });
+      const int answered = CountAnswered(replies);
+      if (answered < quorum_) {
+        return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})", answered,
+                                            n_, FirstError(replies)));
+      }
+      std::vector<std::int64_t> held_ms;  // remaining TTLs where the key still exists
+      for (const auto& r : replies) {
+        if (!Answered(r) || (*r)->elements.empty()) continue;
+        if (auto ttl = ToInt((*r)->elements[0]); ttl > 0) held_ms.push_back(ttl);
+      }
+      const int missing = quorum_ - (answered - static_cast<int>(held_ms.size()));
+      if (missing <= 0) return OkStatus();
+      // Without a release, a majority is free when the missing-th shortest key expires.
+      std::nth_element(held_ms.begin(), held_ms.begin() + (missing - 1), held_ms.end());
+      auto expires = clock_->Now() + milliseconds(held_ms[missing - 1]);
+      bool woke =
+          waiter->Wait([&] { return waiter->messages > seen || waiter->errors > tolerable; },
+                       std::min(deadline, expires), stop);
+      if (failed() || stop.stop_requested()) return outcome();
+      if (!woke && clock_->Now() < expires) return outcome();
     }
-    if (longest <= 0) return OkStatus();
-    auto expires = clock_->Now() + milliseconds(longest);
-    bool woke = waiter->Wait([&] { return waiter->messages > 0 || waiter->errors > tolerable; },
-                             std::min(deadline, expires), stop);
-    if (woke && !failed()) return OkStatus();
-    if (clock_->Now() >= expires && !stop.stop_requested()) return OkStatus();
-    return outcome();
   }
 
   BackendCapabilities capabilities() const override { return {.native_wait = true}; }

@@ -304,7 +304,9 @@ TEST(RedlockTest, WaiterIsWokenByTheRelease) {
   ASSERT_TRUE(got->ok()) << got->status().ToString();
   EXPECT_GT((*got)->token(), lease->token);
   EXPECT_LT(std::chrono::steady_clock::now() - released_at, seconds(5));
-  EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
+  // One attempt before the wait, one after: a release seen on one instance while the others
+  // still hold the key does not wake the waiter.
+  EXPECT_EQ(faulty->calls(testing::Op::kTryAcquire), 2);
 }
 
 }  // namespace
