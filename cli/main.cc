@@ -96,12 +96,15 @@ int Main(int argc, char** argv) {
 
   dlock::cli::BenchArgs bench;
   auto* bench_cmd = app.add_subcommand("bench", "Measure lock throughput and latency on a backend");
-  bench_cmd->add_option("--mode", bench.mode, "seq, conc or contended")->capture_default_str();
+  bench_cmd->add_option("--mode", bench.mode, "seq, conc, contended or hold")
+      ->capture_default_str();
   bench_cmd->add_option("--concurrency", bench.concurrency, "conc: loops in flight")
       ->capture_default_str();
   bench_cmd->add_option("--workers", bench.workers, "contended: threads on one lock")
       ->capture_default_str();
   bench_cmd->add_option("--hold", bench.hold, "contended: time each holder keeps the lock")
+      ->capture_default_str();
+  bench_cmd->add_option("--locks", bench.locks, "hold: locks held at once, each auto-renewed")
       ->capture_default_str();
   bench_cmd->add_option("--duration", bench.duration, "How long to run")->capture_default_str();
   bench_cmd->add_option("--ttl", bench.ttl, "Lease TTL")->capture_default_str();
@@ -125,15 +128,23 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   dlock::cli::SetUpLogging(globals);
-  if (backend_opt->count() > 0 && globals.backend.empty()) {
-    // An empty DLOCK_BACKEND means unset; an empty --backend is a mistake (an unset shell
-    // variable, say), not a request for the default store.
-    dlock::cli::PrintError("--backend: the URI is empty (leave the option out for the default)");
-    return kExitUsage;
-  }
-  if (metrics_opt->count() > 0 && globals.metrics_listen.empty()) {
-    dlock::cli::PrintError("--metrics-listen: the address is empty (e.g. 127.0.0.1:9464)");
-    return kExitUsage;
+  // An option given with an empty value is a mistake (an unset shell variable, say), not
+  // a request for the default; an empty DLOCK_BACKEND, though, means unset.
+  const struct {
+    CLI::Option* option;
+    const std::string& value;
+    const char* error;
+  } not_empty[] = {
+      {backend_opt, globals.backend,
+       "--backend: the URI is empty (leave the option out for the default)"},
+      {metrics_opt, globals.metrics_listen,
+       "--metrics-listen: the address is empty (e.g. 127.0.0.1:9464)"},
+  };
+  for (const auto& given : not_empty) {
+    if (given.option->count() > 0 && given.value.empty()) {
+      dlock::cli::PrintError(given.error);
+      return kExitUsage;
+    }
   }
   if (lock_opt->count() > 0) {  // an empty --lock is a mistake, not "a fresh name"
     if (dlock::Status s = dlock::ValidateName(bench.lock); !s.ok()) return dlock::cli::Fail(s);

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -12,12 +11,35 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 namespace dlock::redis {
 namespace {
 
 using Steady = std::chrono::steady_clock;
+
+// Waits until the non-blocking connect on `fd` finishes or `deadline` passes; the
+// connect's error (0: connected), or ETIMEDOUT.
+int AwaitConnect(int fd, Steady::time_point deadline) {
+  while (true) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Steady::now());
+    pollfd p{fd, POLLOUT, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (n == 0) return ETIMEDOUT;
+    if (n > 0 || errno != EINTR) break;
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err;
+}
+
+void SetTimeouts(int fd, std::chrono::microseconds us) {
+  us = std::max(us, std::chrono::microseconds(1));  // 0 would mean "no timeout"
+  timeval limit{static_cast<time_t>(us.count() / 1000000),
+                static_cast<suseconds_t>(us.count() % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+}
 
 }  // namespace
 
@@ -39,122 +61,99 @@ Status BlockingConnection::Lost(std::string why) {
   return UnavailableError(fmt::format("{}: {}", endpoint(), why));
 }
 
-bool BlockingConnection::Poll(short events, Steady::time_point deadline) {
-  while (true) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Steady::now());
-    pollfd p{fd_, events, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return true;  // let the read or write report the error
-  }
+Status BlockingConnection::TimedOut() {
+  return Lost(fmt::format("no reply within {}ms", options_.command_timeout.count()));
 }
 
-Status BlockingConnection::Ready() {
-  if (fd_ >= 0) {
-    // Idle: anything readable now is the server closing it (or a stray reply).
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 0) return OkStatus();
-    Close();
-  }
-  return Connect();
+bool BlockingConnection::Usable() {
+  if (fd_ < 0) return false;
+  // Between commands: anything readable now is the server closing it (a restart, CLIENT
+  // KILL, its idle `timeout`), or a stray reply. One poll() per lend; without it such a
+  // command would fail as "may or may not have run".
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) == 0) return true;
+  Close();
+  return false;
 }
 
-Status BlockingConnection::Connect() {
+Status BlockingConnection::Connect(const std::vector<asio::ip::tcp::endpoint>& addresses) {
+  Close();
   const auto deadline = Steady::now() + options_.connect_timeout;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(options_.port);
-  if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return UnavailableError(fmt::format("cannot resolve {}: {}", options_.host, gai_strerror(rc)));
-  }
   std::string why = "no address";
-  for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
-    fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+  for (const auto& address : addresses) {
+    const int family = address.protocol().family();
+    fd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
       why = std::strerror(errno);
       continue;
     }
-    int rc = ::connect(fd_, a->ai_addr, a->ai_addrlen);
-    int err = rc == 0 ? 0 : errno;
-    if (err == EINPROGRESS) {
-      if (!Poll(POLLOUT, deadline)) {
-        err = ETIMEDOUT;
-      } else {
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-      }
-    }
-    if (err != 0) {
-      why = err == ETIMEDOUT
-                ? fmt::format("no answer within {}ms", options_.connect_timeout.count())
-                : std::strerror(err);
-      Close();
-    }
+    int err =
+        ::connect(fd_, address.data(), static_cast<socklen_t>(address.size())) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) err = AwaitConnect(fd_, deadline);
+    if (err == 0) break;
+    why = err == ETIMEDOUT ? fmt::format("no answer within {}ms", options_.connect_timeout.count())
+                           : std::strerror(err);
+    Close();
   }
-  ::freeaddrinfo(found);
   if (fd_ < 0) return UnavailableError(fmt::format("cannot connect to {}: {}", endpoint(), why));
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  // From now on blocking, with command_timeout on each send and recv: one system call
-  // per write and per read, where poll-then-read would take two.
+  // From now on blocking, with timeouts on send and recv: one system call per write and
+  // per read, where poll-then-read would take two.
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(options_.command_timeout);
-  timeval limit{static_cast<time_t>(us.count() / 1000000),
-                static_cast<suseconds_t>(us.count() % 1000000)};
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  SetTimeouts(fd_, options_.command_timeout);
+  shortened_ = false;
   parser_ = std::make_unique<ReplyParser>();
-  // AUTH and SELECT first, as Connection does.
-  std::vector<std::pair<std::string, std::vector<std::string>>> first;
-  if (options_.password) {
-    std::vector<std::string> auth = {"AUTH"};
-    if (!options_.user.empty()) auth.push_back(options_.user);
-    auth.push_back(*options_.password);
-    first.emplace_back("AUTH", std::move(auth));
-  }
-  if (options_.db != 0)
-    first.emplace_back("SELECT", std::vector<std::string>{"SELECT", std::to_string(options_.db)});
-  for (const auto& [what, args] : first) {
-    auto reply = Call(EncodeCommand(args));
+  for (const auto& step : HandshakeCommands(options_)) {
+    auto reply = Call(step.wire);
     if (!reply.ok()) return reply.status();
     if (reply->is_error()) {
       Close();
       return FailedPreconditionError(
-          fmt::format("{} on {} failed: {}", what, endpoint(), reply->str));
+          fmt::format("{} on {} failed: {}", step.what, endpoint(), reply->str));
     }
   }
   return OkStatus();
 }
 
+bool BlockingConnection::Shorten(Steady::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Steady::now());
+  if (left.count() <= 0) return false;
+  SetTimeouts(fd_, left);
+  shortened_ = true;
+  return true;
+}
+
 Status BlockingConnection::Write(std::string_view data, Steady::time_point deadline) {
-  while (!data.empty()) {
+  while (true) {
     ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || Steady::now() >= deadline) {
-      return Lost(fmt::format("no reply within {}ms", options_.command_timeout.count()));
+      if (data.empty()) return OkStatus();
+      if (!Shorten(deadline)) return TimedOut();
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return TimedOut();
     } else if (errno != EINTR) {
       return Lost(std::strerror(errno));
     }
   }
-  return OkStatus();
 }
 
 Result<Reply> BlockingConnection::Read(Steady::time_point deadline) {
+  bool first = true;
   while (true) {
     auto next = parser_->Next();
     if (!next.ok()) return Lost(next.status().message());
     if (*next) return std::move(**next);
+    if (!first && !Shorten(deadline)) return TimedOut();
+    first = false;
     ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
     if (n > 0) {
       parser_->Feed(buffer_.data(), static_cast<std::size_t>(n));
     } else if (n == 0) {
       return Lost("the server closed the connection (if it is a TLS port, use rediss://)");
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || Steady::now() >= deadline) {
-      return Lost(fmt::format("no reply within {}ms", options_.command_timeout.count()));
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return TimedOut();
     } else if (errno != EINTR) {
       return Lost(std::strerror(errno));
     }
@@ -163,7 +162,12 @@ Result<Reply> BlockingConnection::Read(Steady::time_point deadline) {
 
 Result<Reply> BlockingConnection::Call(std::string_view wire) {
   if (fd_ < 0) return UnavailableError(fmt::format("{}: not connected", endpoint()));
-  const auto deadline = Steady::now() + options_.command_timeout;
+  const auto start = Steady::now();
+  if (shortened_) {
+    SetTimeouts(fd_, options_.command_timeout);
+    shortened_ = false;
+  }
+  const auto deadline = start + options_.command_timeout;
   DLOCK_RETURN_IF_ERROR(Write(wire, deadline));
   return Read(deadline);
 }

@@ -1,7 +1,8 @@
 // blocking_connection.h: one plain-TCP Redis connection used by the calling thread
 // itself: the command is written and its reply read on that thread, with no hand-off to
 // the client's I/O thread, so a blocking call costs what a raw hiredis loop costs.
-// Connects, authenticates and selects the database on first use; TLS is not done here
+// Connects to addresses resolved by its owner (Client resolves on its I/O thread, within
+// connect_timeout), then authenticates and selects the database; TLS is not done here
 // (rediss:// always goes through Connection on the I/O thread).
 //
 // Thread-safety: one thread at a time (Client lends these out from a pool).
@@ -9,10 +10,12 @@
 #define DLOCK_SRC_REDIS_BLOCKING_CONNECTION_H_
 
 #include <array>
+#include <asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dlock/status.h"
 #include "redis/connection.h"
@@ -27,32 +30,38 @@ class BlockingConnection {
   BlockingConnection(const BlockingConnection&) = delete;
   BlockingConnection& operator=(const BlockingConnection&) = delete;
 
-  // Makes sure the connection is up: connects (within connect_timeout), then AUTH and
-  // SELECT, if it is not, or if the server closed it while it was idle. On failure
-  // nothing of the caller's has been sent: kUnavailable, or kFailedPrecondition when
-  // AUTH or SELECT was refused.
-  Status Ready();
+  // True if connected and not closed by the server since the last command (a closed one
+  // is closed here too).
+  bool Usable();
+
+  // Connects to the first of `addresses` that accepts within connect_timeout (all of
+  // them together), then sends AUTH and SELECT. On failure nothing of the caller's has
+  // been sent: kUnavailable, or kFailedPrecondition when AUTH or SELECT was refused.
+  Status Connect(const std::vector<asio::ip::tcp::endpoint>& addresses);
 
   // Writes one encoded command and reads its reply (an error reply is a Reply of type
-  // kError), within command_timeout (each send and recv waits at most that long). A transport
-  // failure or a timeout closes the connection and is kUnavailable: the command may or may not have
-  // run.
+  // kError), all within command_timeout. A transport failure or a timeout closes the
+  // connection and is kUnavailable: the command may or may not have run.
   Result<Reply> Call(std::string_view wire);
 
   bool connected() const { return fd_ >= 0; }
 
  private:
-  Status Connect();
-  Status Write(std::string_view data, std::chrono::steady_clock::time_point deadline);
-  Result<Reply> Read(std::chrono::steady_clock::time_point deadline);
-  // Waits for `events` on the socket until `deadline`; false on timeout.
-  bool Poll(short events, std::chrono::steady_clock::time_point deadline);
+  using Steady = std::chrono::steady_clock;
+  Status Write(std::string_view data, Steady::time_point deadline);
+  Result<Reply> Read(Steady::time_point deadline);
+  // Sets the socket's send and receive timeouts to what is left until `deadline`, after
+  // a partial read or write (the common command takes one of each, with the timeouts
+  // set at connect). false if nothing is left.
+  bool Shorten(Steady::time_point deadline);
+  Status TimedOut();
   Status Lost(std::string why);  // closes; kUnavailable naming the endpoint
   void Close();
   std::string endpoint() const;
 
   const ConnectionOptions options_;
   int fd_ = -1;
+  bool shortened_ = false;  // the socket timeouts are below command_timeout
   std::unique_ptr<ReplyParser> parser_;
   std::array<char, 16384> buffer_{};
 };

@@ -19,6 +19,16 @@ std::string Sha1Hex(const std::string& text) {
   return out;
 }
 
+// {EVAL|EVALSHA, source|sha1, number of keys, keys..., args...}
+std::vector<std::string> EvalArgs(const std::string& head, const std::string& body,
+                                  const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args) {
+  std::vector<std::string> cmd = {head, body, std::to_string(keys.size())};
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
 }  // namespace
 
 Script::Script(std::string src) : source(std::move(src)), sha1(Sha1Hex(source)) {}
@@ -125,6 +135,32 @@ Result<Reply> Client::Await(const std::function<void(ReplyCallback)>& start, int
   return future.get();
 }
 
+Result<std::vector<asio::ip::tcp::endpoint>> Client::Addresses() {
+  using Found = Result<std::vector<asio::ip::tcp::endpoint>>;
+  auto promise = std::make_shared<std::promise<Found>>();
+  auto future = promise->get_future();
+  asio::post(io_, [this, promise] {
+    resolver_.async_resolve(
+        options_.connection.host, std::to_string(options_.connection.port),
+        [this, promise](const asio::error_code& ec, asio::ip::tcp::resolver::results_type found) {
+          if (ec) {
+            promise->set_value(UnavailableError(
+                fmt::format("cannot resolve {}: {}", options_.connection.host, ec.message())));
+            return;
+          }
+          std::vector<asio::ip::tcp::endpoint> addresses;
+          for (const auto& entry : found) addresses.push_back(entry.endpoint());
+          promise->set_value(std::move(addresses));
+        });
+  });
+  if (future.wait_for(options_.connection.connect_timeout) != std::future_status::ready) {
+    return UnavailableError(fmt::format("cannot resolve {}: no answer within {}ms",
+                                        options_.connection.host,
+                                        options_.connection.connect_timeout.count()));
+  }
+  return future.get();
+}
+
 Result<std::unique_ptr<BlockingConnection>> Client::Lend() {
   if (options_.connection.tls || std::this_thread::get_id() == thread_.get_id()) {
     return std::unique_ptr<BlockingConnection>();
@@ -141,8 +177,11 @@ Result<std::unique_ptr<BlockingConnection>> Client::Lend() {
       idle_.pop_back();
     }
   }
+  if (connection && connection->Usable()) return connection;
   if (!connection) connection = std::make_unique<BlockingConnection>(options_.connection);
-  if (Status s = connection->Ready(); !s.ok()) {
+  auto addresses = Addresses();
+  Status s = addresses.ok() ? connection->Connect(*addresses) : addresses.status();
+  if (!s.ok()) {
     std::lock_guard lock(lend_mu_);
     --lent_;
     lend_after_ = Steady::now() + std::chrono::seconds(1);
@@ -157,15 +196,22 @@ void Client::GiveBack(std::unique_ptr<BlockingConnection> connection) {
   if (connection->connected()) idle_.push_back(std::move(connection));
 }
 
-Result<Reply> Client::Call(std::vector<std::string> args) {
+template <typename Fn, typename Fallback>
+Result<Reply> Client::OnLent(Fn fn, Fallback fallback) {
   auto lent = Lend();
   if (!lent.ok()) return lent.status();
-  if (*lent) {
-    auto reply = (*lent)->Call(EncodeCommand(args));
-    GiveBack(std::move(*lent));
-    return reply;
-  }
-  return Await([&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
+  if (!*lent) return fallback();
+  auto reply = fn(**lent);
+  GiveBack(std::move(*lent));
+  return reply;
+}
+
+Result<Reply> Client::Call(std::vector<std::string> args) {
+  return OnLent([&](BlockingConnection& c) { return c.Call(EncodeCommand(args)); },
+                [&] {
+                  return Await(
+                      [&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
+                });
 }
 
 bool Client::ScriptLoaded(const std::string& sha1) {
@@ -177,10 +223,7 @@ Result<Reply> Client::EvalOn(BlockingConnection& connection, const Script& scrip
                              const std::vector<std::string>& keys,
                              const std::vector<std::string>& args) {
   auto command = [&](const std::string& head, const std::string& body) {
-    std::vector<std::string> cmd = {head, body, std::to_string(keys.size())};
-    cmd.insert(cmd.end(), keys.begin(), keys.end());
-    cmd.insert(cmd.end(), args.begin(), args.end());
-    return EncodeCommand(cmd);
+    return EncodeCommand(EvalArgs(head, body, keys, args));
   };
   if (ScriptLoaded(script.sha1)) {
     auto reply = connection.Call(command("EVALSHA", script.sha1));
@@ -196,9 +239,7 @@ Result<Reply> Client::EvalOn(BlockingConnection& connection, const Script& scrip
 
 void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
                        const std::vector<std::string>& args, ReplyCallback done, bool send_source) {
-  std::vector<std::string> cmd = {"EVAL", script.source, std::to_string(keys.size())};
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
+  std::vector<std::string> cmd = EvalArgs("EVAL", script.source, keys, args);
   const std::size_t shard = keys.empty() ? 0 : std::hash<std::string>{}(keys[0]);
   const bool loaded = ScriptLoaded(script.sha1);
   auto remember = [this, sha1 = script.sha1, done](Result<Reply> r) {
@@ -225,15 +266,13 @@ void Client::EvalAsync(const Script& script, const std::vector<std::string>& key
 
 Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  auto lent = Lend();
-  if (!lent.ok()) return lent.status();
-  if (*lent) {
-    auto reply = EvalOn(**lent, script, keys, args);
-    GiveBack(std::move(*lent));
-    return reply;
-  }
-  // Two calls at most: EVALSHA, then EVAL.
-  return Await([&](ReplyCallback done) { EvalAsync(script, keys, args, std::move(done)); }, 2);
+  return OnLent([&](BlockingConnection& c) { return EvalOn(c, script, keys, args); },
+                [&] {
+                  // Two calls at most: EVALSHA, then EVAL.
+                  return Await(
+                      [&](ReplyCallback done) { EvalAsync(script, keys, args, std::move(done)); },
+                      2);
+                });
 }
 
 void Client::After(std::chrono::milliseconds delay, std::function<void()> fn) {

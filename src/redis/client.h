@@ -148,6 +148,14 @@ class Client {
   // A failure to connect is returned (nothing was sent).
   Result<std::unique_ptr<BlockingConnection>> Lend();
   void GiveBack(std::unique_ptr<BlockingConnection> connection);
+  // Runs `fn` on a lent connection and gives it back; `fallback` when none is lent.
+  // (A template, defined in client.cc: no std::function on the hot path.)
+  template <typename Fn, typename Fallback>
+  Result<Reply> OnLent(Fn fn, Fallback fallback);
+  // The server's addresses, for a lent connection about to connect: resolved on the I/O
+  // thread (as Connection does, so both follow DNS alike), waited for at most
+  // connect_timeout.
+  Result<std::vector<asio::ip::tcp::endpoint>> Addresses();
   Result<Reply> EvalOn(BlockingConnection& connection, const Script& script,
                        const std::vector<std::string>& keys, const std::vector<std::string>& args);
   bool ScriptLoaded(const std::string& sha1);
@@ -158,6 +166,7 @@ class Client {
   const std::string endpoint_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::ip::tcp::resolver resolver_{io_};          // used on the I/O thread
   std::vector<std::unique_ptr<Connection>> pool_;  // used on the I/O thread
   std::unique_ptr<Connection> subscriber_;         // used on the I/O thread
   std::map<std::string, Channel> channels_;        // used on the I/O thread

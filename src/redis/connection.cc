@@ -22,6 +22,20 @@ bool IsCertificateError(const asio::error_code& ec) {
 
 }  // namespace
 
+std::vector<HandshakeCommand> HandshakeCommands(const ConnectionOptions& options) {
+  std::vector<HandshakeCommand> steps;
+  if (options.password) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!options.user.empty()) auth.push_back(options.user);
+    auth.push_back(*options.password);
+    steps.push_back({"authentication", EncodeCommand(auth)});
+  }
+  if (options.db != 0) {
+    steps.push_back({"SELECT", EncodeCommand({"SELECT", std::to_string(options.db)})});
+  }
+  return steps;
+}
+
 Connection::Connection(asio::io_context& io, ConnectionOptions options,
                        std::function<void(const Reply&)> push,
                        std::function<void(const Status&)> down)
@@ -124,14 +138,8 @@ void Connection::OnConnected() {
     };
   };
   std::vector<Item> first;
-  if (options_.password) {
-    std::vector<std::string> auth = {"AUTH"};
-    if (!options_.user.empty()) auth.push_back(options_.user);
-    auth.push_back(*options_.password);
-    first.push_back({EncodeCommand(auth), check("authentication"), {}});
-  }
-  if (options_.db != 0) {
-    first.push_back({EncodeCommand({"SELECT", std::to_string(options_.db)}), check("SELECT"), {}});
+  for (auto& step : HandshakeCommands(options_)) {
+    first.push_back({std::move(step.wire), check(step.what), {}});
   }
   for (auto it = first.rbegin(); it != first.rend(); ++it) queued_.push_front(std::move(*it));
   Read();

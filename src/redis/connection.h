@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dlock/status.h"
 #include "redis/protocol.h"
@@ -36,6 +37,14 @@ struct ConnectionOptions {
 };
 
 using ReplyCallback = std::function<void(Result<Reply>)>;
+
+// What every connection sends before anything else, in order: AUTH when a password is
+// set, SELECT when db is not 0. `what` names the step in the error when it is refused.
+struct HandshakeCommand {
+  std::string what;
+  std::string wire;  // encoded
+};
+std::vector<HandshakeCommand> HandshakeCommands(const ConnectionOptions& options);
 
 class Connection {
  public:

@@ -443,9 +443,13 @@ def check(run, info, failures):
            "lost": lost, "unreachable": unreachable,
            "stale_rejected": rejected, "stale_accepted": stale_accepted,
            "overlaps": overlaps, "detect_s": "", "recover_s": ""}
+    # The dlock run the fault aimed at, if any: its exits (code, t, stderr) and grants;
+    # and the grants to the other clients after the fault.
+    target = info.get("dlock")
+    mine = [(code, t, err) for pid, code, t, err in run.exits if pid == target]
+    child = [g for g in grants if g["dlock_pid"] == target]
+    others = [g["t0"] for g in grants if g["t0"] > info["t"] and g["dlock_pid"] != target]
     if info["fault"] == "holder-pause":
-        mine = [(code, t) for pid, code, t, _ in run.exits if pid == info["dlock"]]
-        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
         # Its command is signalled unless it had already finished when dlock noticed.
         signalled = child and (child[0]["signalled"] or (mine and child[0]["t1"] < mine[0][1]))
         if not mine or mine[0][0] != 76 or not signalled:
@@ -455,9 +459,7 @@ def check(run, info, failures):
             # From the resume (pause start + TTL + 1.5 s) to dlock's exit 76.
             row["detect_s"] = f"{mine[0][1] - (info['t'] + TTL + 1.5):.2f}"
     if info["fault"] == "partition":
-        mine = [code for pid, code, _, _ in run.exits if pid == info["dlock"]]
-        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
-        if mine != [76] or not child or not child[0]["signalled"]:
+        if [code for code, _, _ in mine] != [76] or not child or not child[0]["signalled"]:
             problems.append(f"{run.backend.name}/partition: the cut-off holder did not exit 76 "
                             f"with its command signalled ({mine}, {child})")
         else:
@@ -468,8 +470,6 @@ def check(run, info, failures):
             if detect > TTL + 0.25:
                 problems.append(f"{run.backend.name}/partition: loss signalled {detect:.2f}s "
                                 f"after the cut, past the TTL")
-            others = [g["t0"] for g in grants if g["t0"] > info["t"] and
-                      g["dlock_pid"] != info["dlock"]]
             if others and child[0]["signalled_t"] >= min(others):
                 problems.append(f"{run.backend.name}/partition: another client held the lock "
                                 "before the cut-off holder was signalled")
@@ -477,19 +477,15 @@ def check(run, info, failures):
                 problems.append(f"{run.backend.name}/partition: the cut-off holder's late write "
                                 "was accepted")
     if info["fault"] == "partition-minority":
-        mine = [(code, err) for pid, code, _, err in run.exits if pid == info["dlock"]]
-        child = [g for g in grants if g["dlock_pid"] == info["dlock"]]
-        if [c for c, _ in mine] != [0] or not child or child[0]["signalled"]:
+        if [code for code, _, _ in mine] != [0] or not child or child[0]["signalled"]:
             problems.append(f"{run.backend.name}/partition-minority: a holder cut off from two "
                             f"of five instances lost the lock ({mine}, {child})")
     if info["fault"] in ("holder-kill", "partition"):
         # The next grant to another client: within the TTL (and a bound) of the crash/cut.
-        after = [g["t0"] for g in grants if g["t0"] > info["t"] and
-                 g["dlock_pid"] != info["dlock"]]
-        if not after:
+        if not others:
             problems.append(f"{run.backend.name}/{info['fault']}: no grant after the fault")
         else:
-            recover = min(after) - info["t"]
+            recover = min(others) - info["t"]
             row["recover_s"] = f"{recover:.2f}"
             if recover > TTL + RECOVERY_BOUND:
                 problems.append(f"{run.backend.name}/{info['fault']}: the lock came back after "
