@@ -18,13 +18,13 @@ done
 # Build dependencies, plus what the peers need.
 scripts/install-deps.sh --test
 missing=()
-for p in nodejs npm python3-redis redis-tools; do
+for p in nodejs npm python3-redis redis-tools python3-etcd3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})) && ! command -v node >/dev/null; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif ((${#missing[@]})); then
-  for p in python3-redis redis-tools; do
+  for p in python3-redis redis-tools python3-etcd3; do
     [[ " ${missing[*]} " == *" $p "* ]] && apt-get install -y -qq "$p" >/dev/null
   done
 fi
@@ -58,6 +58,16 @@ done
 for port in "${ports[@]}"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
 done
+# etcd and ZooKeeper, for dlock beside python-etcd3's and kazoo's locks.
+/usr/bin/python3 bench/coord_stores.py "$work/coord" &
+pids+=($!)
+until [[ -s $work/coord ]]; do
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "compare: etcd or ZooKeeper did not start" >&2; exit 69; }
+  sleep 0.1
+done
+read -r etcd_port zk_port <"$work/coord"
+E="etcd://127.0.0.1:$etcd_port"
+Z="zk://127.0.0.1:$zk_port"
 P=${ports[0]}
 R3="redlock://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
 R5="$R3,127.0.0.1:${ports[3]},127.0.0.1:${ports[4]}"
@@ -110,6 +120,14 @@ for round in $(seq 1 "$rounds"); do
   run redlock3 node $peers/node/redlock_bench.js --secs "$secs" --mode redlock --ports "${ports[0]},${ports[1]},${ports[2]}"
   run redlock5 $dlock --backend "$R5" bench --mode seq --duration "${secs}s" --json
   run redlock5 node $peers/node/redlock_bench.js --secs "$secs" --mode redlock --ports "$(IFS=,; echo "${ports[*]}")"
+  for store in etcd zk; do
+    if [[ $store == etcd ]]; then uri=$E peer=etcd3 ep=127.0.0.1:$etcd_port; else uri=$Z peer=kazoo ep=127.0.0.1:$zk_port; fi
+    run "$store-seq" $dlock --backend "$uri" bench --mode seq --duration "${secs}s" --json
+    run "$store-seq" /usr/bin/python3 $peers/python/coord_bench.py --peer $peer --endpoint "$ep" --secs "$secs"
+    run "$store-contended8" $dlock --backend "$uri" bench --mode contended --workers 8 --processes --hold 1ms --duration "${secs}s" --json
+    run "$store-contended8" /usr/bin/python3 $peers/python/coord_bench.py --peer $peer --endpoint "$ep" --secs "$secs" --mode contended --workers 8 --hold 1
+  done
+  run hold10k $dlock --backend "redis://127.0.0.1:$P" bench --mode hold --locks 10000 --ttl 10s --duration "$((secs * 4))s" --json
   run limit rb "SET NX PX" 1 1 SET "k:__rand_int__" v NX PX 10000
   run limit rb "EVALSHA" 1 1 EVALSHA "$cad_sha" 1 "k:__rand_int__" v
   run limit rb "SET NX PX" 50 16 SET "k:__rand_int__" v NX PX 10000

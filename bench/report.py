@@ -101,6 +101,10 @@ def main():
         "contended8": "Contended: 8 workers on one key, 1 ms hold (acquisitions/s; latency = wait)",
         "redlock3": "Redlock over 3 instances, sequential (pairs/s)",
         "redlock5": "Redlock over 5 instances, sequential (pairs/s)",
+        "etcd-seq": "etcd: sequential acquire + release on distinct names (pairs/s)",
+        "etcd-contended8": "etcd: 8 workers on one name, 1 ms hold (acquisitions/s; latency = wait)",
+        "zk-seq": "ZooKeeper: sequential acquire + release on distinct names (pairs/s)",
+        "zk-contended8": "ZooKeeper: 8 workers on one name, 1 ms hold (acquisitions/s; latency = wait)",
         "limit": "The store's own limit (redis-benchmark, ops/s)",
     }
     for workload, title in titles.items():
@@ -116,6 +120,19 @@ def main():
             out.append(f"| {peer} | {fmt(ops)} | {fmt(v['p50'])} | {fmt(v['p99'])} | "
                        f"{fmt(v['cpu'], 1)} | {fair} |")
         out.append("")
+
+    holds = rows.get(("hold10k", "dlock"), [])
+    if holds:
+        def hm(key):
+            return med([d.get(key) for d in holds])
+        out += ["## Scale: one process holding 10,000 locks with auto-renewal (Redis, TTL 10 s)", "",
+                "| threads in the process | memory per lock | CPU per lock | renewals/s | "
+                "renewals failed | locks lost |", "|---:|---:|---:|---:|---:|---:|",
+                f"| {fmt(hm('process_threads'))} | {fmt(hm('rss_bytes_per_lock'))} B | "
+                f"{fmt(hm('cpu_us_per_lock_s'), 2)} µs/s ({fmt(hm('cpu_percent'), 1)}% of a core) | "
+                f"{fmt(hm('renewals_per_s'))} | {fmt(hm('renew_failed'))} | {fmt(hm('lost'))} |",
+                "", "Renewals due within an eighth of their interval of each other go to Redis "
+                "as one pipelined batch (Backend::ExtendMany).", ""]
 
     out += ["## Ratios against the targets of issue 8", "",
             "| target | measured |", "|---|---|"]
@@ -151,6 +168,11 @@ def main():
         lo, hi = get("contended8", "dlock", "min"), get("contended8", "dlock", "max")
         if lo:
             out.append(f"| no worker served > 1.5 × another | {hi / lo:.2f} × |")
+    for w in ("etcd-seq", "etcd-contended8", "zk-seq", "zk-contended8"):
+        d = get(w, "dlock")
+        best, best_name = best_peer(w)
+        if d and best:
+            out.append(f"| {w}: dlock beside {best_name} (no target number) | {d / best:.2f} × |")
     for w in ("redlock3", "redlock5"):
         d, nr = get(w, "dlock"), get(w, "node-redlock")
         if d and nr:

@@ -2,6 +2,9 @@
 //   --mode seq        one loop of acquire+release on distinct names
 //   --mode conc       --concurrency loops at once (threads), distinct names
 //   --mode contended  --workers threads on one name, each holding it for --hold
+//   --mode hold       takes --locks distinct locks with auto-renewal and holds them for
+//                     --duration: the process's threads, memory and CPU per held lock,
+//                     and its renewals, failed renewals and losses
 // Latency is per acquire+release pair (seq, conc) or the wait to acquire (contended).
 // Every mode goes through a Locker, as an application would, so the run also fills the
 // dlock_* metrics (served with --metrics-listen); the text output ends with the
@@ -18,6 +21,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -77,6 +82,112 @@ std::string WaitHistogram(prometheus::Registry& registry) {
     }
   }
   return out;
+}
+
+// The sum of the counter family `name` in `registry` over series whose `label` is
+// `value` (every series when label is empty).
+double CounterSum(prometheus::Registry& registry, std::string_view name,
+                  std::string_view label = {}, std::string_view value = {}) {
+  double sum = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      bool match = label.empty();
+      for (const auto& l : metric.label) match = match || (l.name == label && l.value == value);
+      if (match) sum += metric.counter.value;
+    }
+  }
+  return sum;
+}
+
+// This process's resident memory in bytes, and its number of threads (Linux).
+double ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  double pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+int ThreadCount() {
+  std::error_code ec;
+  auto tasks = std::filesystem::directory_iterator("/proc/self/task", ec);
+  return static_cast<int>(std::distance(begin(tasks), end(tasks)));
+}
+
+// --mode hold: what holding many locks costs this process.
+int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl,
+              std::chrono::milliseconds duration) {
+  Locker locker(ctx.backend, {.ttl = ttl, .listener = ctx.listener});
+  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/hold-";
+  std::vector<Lock> locks;
+  locks.reserve(static_cast<std::size_t>(args.locks));
+  long errors = 0;
+  const double rss_before = ResidentBytes();
+  const auto start = Steady::now();
+  for (int i = 0; i < args.locks; ++i) {
+    auto lock = locker.Acquire(fmt::format("{}{}", prefix, i));
+    if (!lock.ok()) {
+      if (errors++ == 0) PrintError(lock.status().ToString());
+      continue;
+    }
+    locks.push_back(std::move(*lock));
+  }
+  const double acquire_s = std::chrono::duration<double>(Steady::now() - start).count();
+  const double rss_after = ResidentBytes();
+  const double renewed_before = CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok");
+  const double cpu_before = CpuSeconds();
+  const auto hold_start = Steady::now();
+  const bool progress = ::isatty(STDERR_FILENO) && !args.json;
+  while (Steady::now() < hold_start + duration) {
+    std::this_thread::sleep_until(
+        std::min(hold_start + duration, Steady::now() + std::chrono::seconds(1)));
+    if (!progress) continue;
+    std::string line = fmt::format(
+        "\rdlock bench: holding {} locks, {:.0f}s, {:.0f} renewals\033[K", locks.size(),
+        std::chrono::duration<double>(Steady::now() - hold_start).count(),
+        CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before);
+    std::fputs(line.c_str(), stderr);
+  }
+  if (progress) std::fputs("\r\033[K", stderr);
+  const double held_s = std::chrono::duration<double>(Steady::now() - hold_start).count();
+  const double cpu = CpuSeconds() - cpu_before;
+  const int threads = ThreadCount();
+  const double renewals =
+      CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before;
+  const double failed = CounterSum(*ctx.registry, "dlock_renew_total", "result", "error");
+  const double lost = CounterSum(*ctx.registry, "dlock_lost_total");
+  for (auto& lock : locks) {
+    if (!lock.Release().ok()) errors++;
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(1, locks.size()));
+  nlohmann::json j = {{"backend", ctx.backend_redacted},
+                      {"mode", "hold"},
+                      {"locks", locks.size()},
+                      {"ttl_ms", ttl.count()},
+                      {"seconds", held_s},
+                      {"acquire_s", acquire_s},
+                      {"process_threads", threads},
+                      {"rss_bytes_per_lock", (rss_after - rss_before) / n},
+                      {"cpu_us_per_lock_s", cpu * 1e6 / n / held_s},
+                      {"cpu_percent", cpu * 100 / held_s},
+                      {"renewals", renewals},
+                      {"renewals_per_s", renewals / held_s},
+                      {"renew_failed", failed},
+                      {"lost", lost},
+                      {"errors", errors}};
+  if (args.json) {
+    std::puts(j.dump().c_str());
+  } else {
+    std::string text = fmt::format(
+        "hold on {}: {} locks (TTL {}ms) for {:.1f}s, taken in {:.1f}s; {} threads, {:.0f} bytes "
+        "and {:.2f}us CPU per lock per second ({:.1f}% of a core); {:.0f} renewals ({:.0f}/s), "
+        "{:.0f} failed, {:.0f} lost, {} errors\n",
+        ctx.backend_redacted, locks.size(), ttl.count(), held_s, acquire_s, threads,
+        j["rss_bytes_per_lock"].get<double>(), j["cpu_us_per_lock_s"].get<double>(),
+        j["cpu_percent"].get<double>(), renewals, renewals / held_s, failed, lost, errors);
+    std::fputs(text.c_str(), stdout);
+  }
+  // Failed renewals and losses are results (reported above), not a failed run.
+  return errors == 0 ? kExitOk : kExitUnavailable;
 }
 
 // --processes: runs `workers` copies of this program, each a one-thread contended bench
@@ -174,8 +285,12 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   if (!hold.ok()) return Fail(hold.status());
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
   if (duration->count() == 0) return Fail(InvalidArgumentError("--duration must be more than 0"));
-  if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended") {
-    return Fail(InvalidArgumentError("--mode must be seq, conc or contended"));
+  if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended" &&
+      args.mode != "hold") {
+    return Fail(InvalidArgumentError("--mode must be seq, conc, contended or hold"));
+  }
+  if (args.locks < 1 || args.locks > 1000000) {
+    return Fail(InvalidArgumentError("--locks must be from 1 to 1000000"));
   }
   for (auto [option, value] :
        {std::pair{"--concurrency", args.concurrency}, std::pair{"--workers", args.workers}}) {
@@ -192,6 +307,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   }
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
+  if (args.mode == "hold") return BenchHold(*ctx, args, *ttl, *duration);
   Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
   const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
 

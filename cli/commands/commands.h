@@ -53,6 +53,7 @@ struct BenchArgs {
   bool json = false;
   bool processes = false;  // contended: one process per worker instead of threads
   std::string lock;        // contended: the lock name; empty: a fresh one
+  int locks = 10000;       // hold: how many locks
 };
 
 int RunCommand(const Globals& globals, const RunArgs& args);

@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dlock/lease.h"
 #include "dlock/status.h"
@@ -40,6 +41,10 @@ struct BackendCapabilities {
   // Queued waiters (AcquireRequest::queue) are served in the order they queued, and
   // Inspect counts them.
   bool fifo = false;
+  // ExtendMany answers a whole batch in about the time of one Extend (one pipelined
+  // round trip). Locker then renews leases that fall due together in one call, holding
+  // them all for its duration; otherwise it renews them one at a time.
+  bool batch_extend = false;
 };
 
 class Backend {
@@ -59,6 +64,12 @@ class Backend {
   // `lease` are used. kNotHeld if it expired, was released or is held by another owner:
   // the lease is then gone for good. Other codes as TryAcquire.
   virtual Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) = 0;
+
+  // Extend for each of `leases`, each by its own `ttl`; the results in the same order.
+  // A store that can pipelines them (Redis: one round trip for the batch, and
+  // capabilities().batch_extend), so that one process renewing thousands of locks sends
+  // few packets. The default calls Extend for each in turn.
+  virtual std::vector<Result<Lease>> ExtendMany(const std::vector<Lease>& leases);
 
   // Frees the lock if `lease.owner_id` holds it. Idempotent: kNotHeld when it was not
   // held by this owner (already released, expired, another owner), and nothing changes.

@@ -9,6 +9,13 @@ Status Backend::WaitForRelease(std::string_view, std::chrono::steady_clock::time
   return UnimplementedError("this backend cannot wait for a release");
 }
 
+std::vector<Result<Lease>> Backend::ExtendMany(const std::vector<Lease>& leases) {
+  std::vector<Result<Lease>> out;
+  out.reserve(leases.size());
+  for (const auto& lease : leases) out.push_back(Extend(lease, lease.ttl));
+  return out;
+}
+
 Status Backend::LeaveQueue(std::string_view, std::string_view) { return OkStatus(); }
 
 std::string_view EventKindName(EventKind kind) {

@@ -147,8 +147,13 @@ void LockerCore::Unschedule(HeldLock& held) {
 }
 
 void LockerCore::Watch(std::stop_token stop) {
-  Loop(loss_queue_, &HeldLock::watch, &watch_wake_, stop,
-       [this](const std::shared_ptr<HeldLock>& held) { return CheckLoss(held); });
+  Loop(loss_queue_, &HeldLock::watch, &watch_wake_, /*early=*/false, stop,
+       [this](const Batch& batch) {
+         std::vector<std::optional<TimePoint>> next;
+         next.reserve(batch.size());
+         for (const auto& held : batch) next.push_back(CheckLoss(held));
+         return next;
+       });
 }
 
 std::optional<TimePoint> LockerCore::CheckLoss(const std::shared_ptr<HeldLock>& held) {
@@ -183,12 +188,22 @@ void LockerCore::DeclareLost(HeldLock& held, Status reason) {
 }
 
 void LockerCore::Run(std::stop_token stop) {
-  Loop(queue_, &HeldLock::slot, &renew_wake_, stop,
-       [this](const std::shared_ptr<HeldLock>& held) { return Service(held); });
+  // Batches only where the store answers one in a single round trip: each lease's mu is
+  // held for the whole call, and a lease late in a slow batch would be renewed after its
+  // loss point. Elsewhere, one lease at a time.
+  const bool batch = backend_->capabilities().batch_extend;
+  Loop(queue_, &HeldLock::slot, &renew_wake_, /*early=*/batch, stop,
+       [this, batch](const Batch& due) {
+         if (batch) return Service(due);
+         std::vector<std::optional<TimePoint>> next;
+         next.reserve(due.size());
+         for (const auto& held : due) next.push_back(Service({held}).front());
+         return next;
+       });
 }
 
 void LockerCore::Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot,
-                      TimePoint* wake, std::stop_token stop, const Step& step) {
+                      TimePoint* wake, bool early, std::stop_token stop, const Step& step) {
   Clock& clock = *options_.clock;
   std::unique_lock lock(queue_mu_);
   while (!stop.stop_requested()) {
@@ -201,65 +216,115 @@ void LockerCore::Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> Hel
       *wake = TimePoint::min();  // awake: Schedule need not notify
       continue;
     }
-    std::shared_ptr<HeldLock> held = queue.begin()->second.lock();
-    queue.erase(queue.begin());
-    if (!held) continue;
-    ((*held).*slot).reset();
+    Batch batch;
+    for (auto it = queue.begin(); it != queue.end() && batch.size() < kMaxBatch;) {
+      std::shared_ptr<HeldLock> held = it->second.lock();
+      if (held && it->first > now &&
+          !(early && !batch.empty() && it->first <= now + held->interval / 8)) {
+        break;
+      }
+      it = queue.erase(it);
+      if (!held) continue;
+      ((*held).*slot).reset();
+      batch.push_back(std::move(held));
+    }
+    if (batch.empty()) continue;
     lock.unlock();
     // `step` may run lost() callbacks that drop the last reference to this core.
     auto self = weak_from_this().lock();
     if (!self) return;  // being destroyed elsewhere, which joins this thread
-    std::optional<TimePoint> next = step(held);
+    std::vector<std::optional<TimePoint>> next = step(batch);
     if (self.use_count() == 1) {  // the last reference: ~LockerCore runs here
       self.reset();
       return;  // touch nothing of this object any more
     }
     lock.lock();
-    if (next && held->state == HeldState::kHeld) (*held).*slot = queue.emplace(*next, held);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      HeldLock& held = *batch[i];
+      if (next[i] && held.state == HeldState::kHeld) held.*slot = queue.emplace(*next[i], batch[i]);
+    }
+    // Drop our reference without queue_mu_: if it is the last one now (the other thread
+    // or the application dropped theirs meanwhile), ~LockerCore runs here and joins the
+    // other thread, which may be waiting for queue_mu_.
+    lock.unlock();
+    std::weak_ptr<LockerCore> alive = self;
+    self.reset();
+    if (alive.expired()) return;  // destroyed: touch nothing of this object any more
+    lock.lock();
   }
 }
 
-std::optional<TimePoint> LockerCore::Service(const std::shared_ptr<HeldLock>& held) {
+std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
   Clock& clock = *options_.clock;
-  std::optional<TimePoint> next;
-  Status lost;
-  {
-    std::lock_guard lock(held->mu);
-    if (held->state != HeldState::kHeld) return std::nullopt;
-    const FencingToken token = held->lease.token;
-    TimePoint now = clock.Now();
-    if (now >= LossPoint(held->lease) || !held->auto_renew) {
-      return std::nullopt;  // the watchdog declares the loss at the loss point
+  std::vector<std::optional<TimePoint>> next(batch.size());
+  // Each renewing lease's mu is held across the store call, so that Release waits for
+  // it and a late renewal can never extend a released lease.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  std::vector<std::size_t> renewing;
+  std::vector<Lease> leases;
+  const TimePoint now = clock.Now();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    HeldLock& held = *batch[i];
+    std::unique_lock lock(held.mu);
+    if (held.state != HeldState::kHeld || now >= LossPoint(held.lease) || !held.auto_renew) {
+      continue;  // the watchdog declares the loss at the loss point
     }
-    auto renewed = backend_->Extend(held->lease, held->lease.ttl);
-    TimePoint after = clock.Now();
-    if (renewed.ok()) {
-      held->lease.valid_until = renewed->valid_until;
-      held->valid_until = renewed->valid_until.time_since_epoch().count();
+    locks.push_back(std::move(lock));
+    renewing.push_back(i);
+    leases.push_back(held.lease);
+  }
+  if (renewing.empty()) return next;
+  std::vector<Result<Lease>> renewed = backend_->ExtendMany(leases);
+  const TimePoint after = clock.Now();
+  struct Outcome {
+    EventKind kind;
+    FencingToken token;
+    Status status;
+  };
+  std::vector<Outcome> outcomes;  // events, sent once every mu is released
+  outcomes.reserve(renewing.size());
+  for (std::size_t k = 0; k < renewing.size(); ++k) {
+    HeldLock& held = *batch[renewing[k]];
+    const FencingToken token = held.lease.token;
+    Result<Lease>& r = renewed[k];
+    if (r.ok()) {
+      held.lease.valid_until = r->valid_until;
+      held.valid_until = r->valid_until.time_since_epoch().count();
       {
-        std::lock_guard guard(held->reason_mu);
-        held->last_renew_error = OkStatus();
+        std::lock_guard guard(held.reason_mu);
+        held.last_renew_error = OkStatus();
       }
-      Emit(EventKind::kRenewed, held->lease.name, token, after - now);
-      next = std::min(after + held->interval, LossPoint(held->lease));
-    } else if (renewed.status().code() == Code::kNotHeld) {
-      lost = std::move(renewed).status();
-      std::lock_guard guard(held->reason_mu);
-      held->store_said_gone = true;
+      outcomes.push_back({EventKind::kRenewed, token, OkStatus()});
+      next[renewing[k]] = std::min(after + held.interval, LossPoint(held.lease));
+    } else if (r.status().code() == Code::kNotHeld) {
+      {
+        std::lock_guard guard(held.reason_mu);
+        held.store_said_gone = true;
+      }
+      outcomes.push_back({EventKind::kLost, token, std::move(r).status()});
     } else {
       // Keep trying, more often as the loss point nears.
       {
-        std::lock_guard guard(held->reason_mu);
-        held->last_renew_error = renewed.status();
+        std::lock_guard guard(held.reason_mu);
+        held.last_renew_error = r.status();
       }
-      Emit(EventKind::kRenewFailed, held->lease.name, token, after - now, renewed.status());
-      TimePoint loss = LossPoint(held->lease);
+      outcomes.push_back({EventKind::kRenewFailed, token, r.status()});
+      TimePoint loss = LossPoint(held.lease);
       auto retry = std::clamp<std::chrono::nanoseconds>((loss - after) / 4, milliseconds(10),
                                                         std::chrono::seconds(1));
-      if (after + retry < loss) next = after + retry;
+      if (after + retry < loss) next[renewing[k]] = after + retry;
     }
   }
-  if (!lost.ok()) DeclareLost(*held, std::move(lost));  // outside held->mu
+  locks.clear();
+  for (std::size_t k = 0; k < renewing.size(); ++k) {
+    HeldLock& held = *batch[renewing[k]];
+    Outcome& o = outcomes[k];
+    if (o.kind == EventKind::kLost) {
+      DeclareLost(held, std::move(o.status));  // outside held.mu
+    } else {
+      Emit(o.kind, held.lease.name, o.token, after - now, std::move(o.status));
+    }
+  }
   return next;
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 #include "dlock/locker.h"
 
@@ -77,19 +78,27 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   // The watchdog: declares a lease lost at its loss point unless it was renewed, even
   // while the renewal thread is stuck in a store call that has not timed out yet.
   void Watch(std::stop_token stop);
-  // The loop of both threads: runs `step` on each entry of `queue` when it falls due
-  // (without queue_mu_), and queues it again at the time `step` returns, if any. It
-  // sleeps until the first entry is due, or for kIdleWake when there is none, and keeps
-  // that time in `*wake` (so Schedule need not wake it for a later entry).
-  using Step = std::function<std::optional<TimePoint>(const std::shared_ptr<HeldLock>&)>;
+  // The loop of both threads: runs `step` on the entries of `queue` that fall due
+  // (without queue_mu_), and queues each again at the time `step` returns for it, if
+  // any. With `early`, entries due within an eighth of their renewal interval join a
+  // batch that is due (so that renewals go to the store together); the first is always
+  // due, so a thread never runs ahead of its queue. It sleeps until the first entry is
+  // due, or for kIdleWake when there is none, and keeps that time in `*wake` (so
+  // Schedule need not wake it for a later entry).
+  using Batch = std::vector<std::shared_ptr<HeldLock>>;
+  using Step = std::function<std::vector<std::optional<TimePoint>>(const Batch&)>;
   void Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> HeldLock::*slot, TimePoint* wake,
-            std::stop_token stop, const Step& step);
-  // The watchdog's step: the new loss point if renewed meanwhile, else declares the loss.
+            bool early, std::stop_token stop, const Step& step);
+  // The watchdog's step, per lease: the new loss point if renewed meanwhile, else
+  // declares the loss.
   std::optional<TimePoint> CheckLoss(const std::shared_ptr<HeldLock>& held);
   // kHeld -> kLost, once; then the event and lost(). Call without held.mu.
   void DeclareLost(HeldLock& held, Status reason);
-  // Renews (or checks) one lease; returns when to look at it next, or nothing.
-  std::optional<TimePoint> Service(const std::shared_ptr<HeldLock>& held);
+  // Renews (or checks) a batch of leases with one Backend::ExtendMany; returns when to
+  // look at each next, or nothing.
+  std::vector<std::optional<TimePoint>> Service(const Batch& batch);
+  // At most this many leases go to the store in one ExtendMany.
+  static constexpr std::size_t kMaxBatch = 1024;
 
   const std::shared_ptr<Backend> backend_;
   const LockerOptions options_;

@@ -10,6 +10,7 @@
 #include "dlock/duration.h"
 #include "redis/client.h"
 #include "redis/common.h"
+#include "redis/gather.h"
 #include "redis/scripts.h"
 
 namespace dlock {
@@ -24,10 +25,11 @@ class RedisBackend final : public Backend {
   RedisBackend(RedisOptions options, std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
         client_(std::move(client)),
-        acquire_(redis::kAcquireScript),
+        acquire_(std::string(redis::kLinePrelude) + redis::kLineAcquireScript),
         extend_(redis::kExtendScript),
         release_(redis::kReleaseScript),
-        inspect_(redis::kInspectScript) {}
+        inspect_(redis::kLineInspectScript),
+        leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript) {}
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
@@ -36,13 +38,24 @@ class RedisBackend final : public Backend {
     const auto start = options_.clock->Now();
     auto reply = Run(acquire_, request.name,
                      {request.owner_id, std::to_string(request.ttl.count()), request.holder.host,
-                      std::to_string(request.holder.pid), std::to_string(since_ms)});
+                      std::to_string(request.holder.pid), std::to_string(since_ms),
+                      request.queue ? "1" : "0", std::to_string(kPlaceTtl.count())},
+                     /*with_line=*/true);
     if (!reply.ok()) return reply.status();
-    if (reply->elements.size() < 2) return redis::ReplyError(client_->endpoint(), *reply);
-    if (ToInt(reply->elements[0]) == 0 && reply->elements.size() >= 5) {
-      return ContendedError(fmt::format("lock '{}' is held by host {} pid {} (token {})",
-                                        request.name, reply->elements[3].str,
-                                        reply->elements[4].str, reply->elements[2].str));
+    const auto& e = reply->elements;
+    if (e.size() < 2) return redis::ReplyError(client_->endpoint(), *reply);
+    if (ToInt(e[0]) != 1) {
+      if (e.size() >= 5) {
+        return ContendedError(fmt::format("lock '{}' is held by host {} pid {} (token {})",
+                                          request.name, e[3].str, e[4].str, e[2].str));
+      }
+      if (e.size() >= 3) {
+        return ContendedError(
+            fmt::format("lock '{}' is free, but goes to the first of the {} "
+                        "waiting in line",
+                        request.name, ToInt(e[2])));
+      }
+      return redis::ReplyError(client_->endpoint(), *reply);
     }
     Lease lease{request.name, request.owner_id,
                 static_cast<FencingToken>(ToInt(reply->elements[1])), request.ttl,
@@ -59,14 +72,42 @@ class RedisBackend final : public Backend {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
     const auto start = options_.clock->Now();
-    auto reply = Run(extend_, lease.name, {lease.owner_id, std::to_string(ttl.count())});
-    if (!reply.ok()) return reply.status();
-    if (reply->type == Reply::Type::kNil) {
-      return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
+    return Extended(lease, ttl, start, Run(extend_, lease.name, ExtendArgs(lease, ttl)));
+  }
+
+  // All sent at once over the I/O thread's connections (pipelined), then gathered.
+  std::vector<Result<Lease>> ExtendMany(const std::vector<Lease>& leases) override {
+    if (leases.size() == 1) return {Extend(leases[0], leases[0].ttl)};
+    std::vector<Result<Lease>> out(leases.size(), UnavailableError("not sent"));
+    redis::Gather gather(leases.size(), /*wake_on_each=*/false);
+    const auto start = options_.clock->Now();
+    std::vector<std::size_t> sent;
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+      Status valid = internal::ValidateLeaseForCall(leases[i]);
+      if (valid.ok()) valid = ValidateTtl(leases[i].ttl);
+      if (!valid.ok()) {
+        out[i] = valid;
+        gather.Slot(i)(valid);
+        continue;
+      }
+      client_->EvalAsync(extend_, {Key(leases[i].name), Key(leases[i].name, ":fence")},
+                         ExtendArgs(leases[i], leases[i].ttl), gather.Slot(i));
+      sent.push_back(i);
     }
-    if (reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
-    return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(ToInt(*reply)), ttl,
-                 ValidUntil(start, ttl)};
+    // The connections time out stalled replies themselves; this bound only guards.
+    redis::Replies replies =
+        gather.Wait(std::chrono::steady_clock::now() + options_.connect_timeout +
+                        options_.command_timeout + std::chrono::seconds(1),
+                    [](const redis::Replies&) { return false; });
+    for (std::size_t i : sent) {
+      Result<Reply> reply = UnavailableError(fmt::format("{}: no reply", client_->endpoint()));
+      if (replies[i]) reply = std::move(*replies[i]);
+      if (reply.ok() && reply->is_error()) {
+        reply = redis::ReplyError(client_->endpoint(), *reply);
+      }
+      out[i] = Extended(leases[i], leases[i].ttl, start, std::move(reply));
+    }
+    return out;
   }
 
   Status Release(const Lease& lease) override {
@@ -80,18 +121,16 @@ class RedisBackend final : public Backend {
   }
 
   Result<LockState> Inspect(std::string_view name) override {
-    auto state = Look(name);
-    if (!state.ok()) return state;
-    // Waiting processes are subscribed to the lock's channel (one connection each).
-    auto numsub = client_->Call({"PUBSUB", "NUMSUB", Key(name, ":released")});
-    if (numsub.ok() && numsub->elements.size() == 2) {
-      state->waiters = static_cast<int>(ToInt(numsub->elements[1]));
-    }
-    return state;
+    auto look = Look(name);
+    if (!look.ok()) return look.status();
+    return look->state;
   }
 
+  // A waiter in line (`waiter` not empty) returns when the lock is free and it is at the
+  // head of the line, and at least every kPlaceRefresh, so that its next attempt renews
+  // its place; others at a release or when the holder's TTL runs out.
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view) override {
+                        std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Subscribe first, then look: a release in between is seen either way.
     auto sub = client_->Subscribe(Key(name, ":released"));
@@ -100,19 +139,44 @@ class RedisBackend final : public Backend {
       if (!sub->error().ok()) return sub->error();
       return DeadlineExceededError("still held at the deadline");
     };
-    if (!sub->WaitConfirmed(deadline, stop)) return outcome();
-    auto state = Look(name);
-    if (!state.ok()) return state.status();
-    if (!state->held) return OkStatus();
-    auto expires = options_.clock->Now() + state->remaining;
-    if (sub->WaitMessage(std::min(deadline, expires), stop)) return OkStatus();
-    if (options_.clock->Now() >= expires && !stop.stop_requested() && sub->error().ok()) {
+    // A waiter in line must ask again within its place's lifetime, however slow the
+    // subscription.
+    const auto start = options_.clock->Now();
+    const auto confirm_by = waiter.empty() ? deadline : std::min(deadline, start + kPlaceRefresh);
+    if (!sub->WaitConfirmed(confirm_by, stop)) {
+      if (!stop.stop_requested() && sub->error().ok() && confirm_by < deadline) {
+        return OkStatus();  // go around: renew our place, then wait again
+      }
+      return outcome();
+    }
+    auto look = Look(name);
+    if (!look.ok()) return look.status();
+    const bool my_turn = look->head.empty() || look->head == waiter;
+    if (!look->state.held && my_turn) return OkStatus();
+    const auto now = options_.clock->Now();
+    // Held: until a message or its TTL. Free but others are first: until a message (a
+    // grant, a release, one leaving the line), looking again every kPlaceRefresh (the
+    // head may have crashed). A waiter in line also goes around every kPlaceRefresh to
+    // renew its place.
+    auto until = deadline;
+    if (look->state.held) until = std::min(until, now + look->state.remaining);
+    if (!waiter.empty() || !look->state.held) until = std::min(until, now + kPlaceRefresh);
+    if (sub->WaitMessage(until, stop)) return OkStatus();
+    if (!stop.stop_requested() && sub->error().ok() && options_.clock->Now() >= until &&
+        until < deadline) {
       return OkStatus();
     }
     return outcome();
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto reply = Run(leave_, std::string(name), {std::string(owner_id), Key(name, ":released")},
+                     /*with_line=*/true);
+    return reply.ok() ? OkStatus() : reply.status();
+  }
+
+  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
   std::string_view kind() const override { return "redis"; }
 
  private:
@@ -120,19 +184,51 @@ class RedisBackend final : public Backend {
     return redis::LockKey(options_.prefix, name, suffix);
   }
 
-  // The lock's state in one round trip (Inspect adds the number of waiters).
-  Result<LockState> Look(std::string_view name) {
+  // A waiter keeps its place in line this long after its last attempt; Locker asks
+  // again at least every kPlaceRefresh while it waits.
+  static constexpr milliseconds kPlaceTtl{3000};
+  static constexpr milliseconds kPlaceRefresh{1000};
+
+  struct Looked {
+    LockState state;   // with the number of waiters
+    std::string head;  // the owner id first in line; empty: nobody waits
+  };
+  // The lock's state and line in one round trip.
+  Result<Looked> Look(std::string_view name) {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    auto reply = Run(inspect_, std::string(name), {});
+    auto reply = Run(inspect_, std::string(name), {}, /*with_line=*/true);
     if (!reply.ok()) return reply.status();
     auto parsed = redis::ParseInspectReply(name, *reply);
-    if (!parsed) return redis::ReplyError(client_->endpoint(), *reply);
-    return parsed->state;
+    if (!parsed || reply->elements.size() < 8) {
+      return redis::ReplyError(client_->endpoint(), *reply);
+    }
+    Looked out{std::move(parsed->state), reply->elements[6].str};
+    out.state.waiters = static_cast<int>(ToInt(reply->elements[7]));
+    return out;
   }
 
+  static std::vector<std::string> ExtendArgs(const Lease& lease, milliseconds ttl) {
+    return {lease.owner_id, std::to_string(ttl.count())};
+  }
+
+  // The extend script's reply, sent at `start`, as Extend's result.
+  Result<Lease> Extended(const Lease& lease, milliseconds ttl,
+                         std::chrono::steady_clock::time_point start, Result<Reply> reply) const {
+    if (!reply.ok()) return reply.status();
+    if (reply->type == Reply::Type::kNil) {
+      return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
+    }
+    if (reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
+    return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(ToInt(*reply)), ttl,
+                 ValidUntil(start, ttl)};
+  }
+
+  // `with_line`: the script also gets the wait line's keys (KEYS[3], KEYS[4]).
   Result<Reply> Run(const redis::Script& script, const std::string& name,
-                    const std::vector<std::string>& args) {
-    auto reply = client_->Eval(script, {Key(name), Key(name, ":fence")}, args);
+                    const std::vector<std::string>& args, bool with_line = false) {
+    std::vector<std::string> keys = {Key(name), Key(name, ":fence")};
+    if (with_line) keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places")});
+    auto reply = client_->Eval(script, keys, args);
     if (reply.ok() && reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
     return reply;
   }
@@ -146,7 +242,7 @@ class RedisBackend final : public Backend {
 
   const RedisOptions options_;
   const std::unique_ptr<redis::Client> client_;
-  const redis::Script acquire_, extend_, release_, inspect_;
+  const redis::Script acquire_, extend_, release_, inspect_, leave_;
 };
 
 }  // namespace

@@ -33,6 +33,92 @@ end
 return false
 )lua";
 
+// The redis:// backend's wait line (FIFO). KEYS[3]: a sorted set of the waiting owners,
+// scored by when they joined (server time, µs); KEYS[4]: a sorted set of the same owners
+// scored by their place's deadline (server time, µs). A waiter renews its place by asking again;
+// one whose deadline passed (it crashed) is dropped when it reaches the head. Both keys expire with
+// the last place, and vanish when the line empties. The scripts below that use the line start with
+// this prelude: `now`, and the stale heads dropped.
+inline constexpr const char* kLinePrelude = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+while true do
+  local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  if not head then break end
+  if tonumber(redis.call('ZSCORE', KEYS[4], head) or '0') > now then break end
+  redis.call('ZREM', KEYS[3], head)
+  redis.call('ZREM', KEYS[4], head)
+end
+)lua";
+
+// kAcquireScript with the line (after kLinePrelude). ARGV: owner, ttl_ms, host, pid, since_ms,
+// queue ('1': join or keep the line, '0': one attempt), place_ms. A free lock goes to the head of
+// the line; anyone else gets {0, -3, waiters} ("free, but others are first").
+inline constexpr const char* kLineAcquireScript = R"lua(
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, redis.call('HGET', KEYS[1], 'token')}
+end
+local function queue_up()
+  if ARGV[6] ~= '1' then return end
+  redis.call('ZADD', KEYS[3], 'NX', now, ARGV[1])
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]) * 1000, ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  queue_up()
+  local h = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid')
+  return {0, redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0'}
+end
+local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+if head and head ~= ARGV[1] then
+  queue_up()
+  return {0, -3, redis.call('ZCOUNT', KEYS[4], string.format('(%.0f', now), '+inf')}
+end
+if head then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token, 'host', ARGV[3],
+           'pid', ARGV[4], 'since', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, token}
+)lua";
+
+// Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. If the lock is free
+// and others still wait, tells them (the new head may take it).
+inline constexpr const char* kLeaveLineScript = R"lua(
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('PUBLISH', ARGV[2], 'left')
+end
+return 1
+)lua";
+
+// kInspectScript with the line: the same six fields, then the head of the line ('' if
+// none) and the number of waiters whose place is current.
+inline constexpr const char* kLineInspectScript = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'since')
+local head, i = '', 0
+while true do
+  local owner = redis.call('ZRANGE', KEYS[3], i, i)[1]
+  if not owner then break end
+  if tonumber(redis.call('ZSCORE', KEYS[4], owner) or '0') > now then
+    head = owner
+    break
+  end
+  i = i + 1
+end
+local waiting = redis.call('ZCOUNT', KEYS[4], string.format('(%.0f', now), '+inf')
+return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] or '0',
+        redis.call('GET', KEYS[2]) or '0', head, waiting}
+)lua";
+
 // ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released.
 inline constexpr const char* kReleaseScript = R"lua(
 if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then

@@ -14,6 +14,7 @@
 #include "dlock/backends/redlock.h"
 #include "dlock/duration.h"
 #include "redis/common.h"
+#include "redis/gather.h"
 #include "redis/scripts.h"
 
 namespace dlock {
@@ -23,43 +24,8 @@ using redis::Reply;
 using redis::ToInt;
 using std::chrono::milliseconds;
 using Steady = std::chrono::steady_clock;
-using Replies = std::vector<std::optional<Result<Reply>>>;
-
-// Collects the replies of one call sent to every instance. Late replies after Wait()
-// returned are dropped: the state is shared with the callbacks.
-class Gather {
- public:
-  explicit Gather(std::size_t n) : state_(std::make_shared<State>(n)) {}
-
-  redis::ReplyCallback Slot(std::size_t i) {
-    return [state = state_, i](Result<Reply> r) {
-      std::lock_guard lock(state->mu);
-      state->replies[i] = std::move(r);
-      state->answered++;
-      state->cv.notify_all();
-    };
-  }
-
-  // Waits until enough(replies) holds, every instance answered, or `deadline`; returns
-  // the replies so far.
-  Replies Wait(Steady::time_point deadline, const std::function<bool(const Replies&)>& enough) {
-    std::unique_lock lock(state_->mu);
-    state_->cv.wait_until(lock, deadline, [&] {
-      return state_->answered == state_->replies.size() || enough(state_->replies);
-    });
-    return state_->replies;
-  }
-
- private:
-  struct State {
-    explicit State(std::size_t n) : replies(n) {}
-    std::mutex mu;
-    std::condition_variable cv;
-    Replies replies;
-    std::size_t answered = 0;
-  };
-  std::shared_ptr<State> state_;
-};
+using redis::Gather;
+using redis::Replies;
 
 bool Answered(const std::optional<Result<Reply>>& r) { return r && r->ok() && !(*r)->is_error(); }
 

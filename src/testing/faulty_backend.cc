@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace dlock::testing {
 namespace {
 
@@ -65,6 +67,19 @@ Result<Lease> FaultyBackend::TryAcquire(const AcquireRequest& request) {
 Result<Lease> FaultyBackend::Extend(const Lease& lease, std::chrono::milliseconds ttl) {
   DLOCK_RETURN_IF_ERROR(Enter(Op::kExtend));
   return inner_->Extend(lease, ttl);
+}
+
+std::vector<Result<Lease>> FaultyBackend::ExtendMany(const std::vector<Lease>& leases) {
+  {
+    std::lock_guard lock(mu_);
+    largest_extend_batch_ = std::max(largest_extend_batch_, leases.size());
+  }
+  return Backend::ExtendMany(leases);
+}
+
+std::size_t FaultyBackend::largest_extend_batch() const {
+  std::lock_guard lock(mu_);
+  return largest_extend_batch_;
 }
 
 Status FaultyBackend::Release(const Lease& lease) {

@@ -422,6 +422,8 @@ class BadInputTest(DlockTestCase):
         ("bench", "--processes", ["bench", "--mode", "seq", "--processes"], "--processes"),
         ("bench", "--lock", ["bench", "--lock", ""], "lock name is empty"),
         ("bench", "--lock", ["bench", "--lock", "a\nb"], "control character"),
+        ("bench", "--locks", ["bench", "--mode", "hold", "--locks", "0"], "--locks must be"),
+        ("bench", "--locks", ["bench", "--locks", "lots"], "--locks"),
     ]
 
     def options_of(self, command):
@@ -596,6 +598,19 @@ class BenchTest(DlockTestCase):
         self.assertLessEqual(self.FIELDS, set(result))
         self.assertGreater(result["ops_per_s"], 0)
         self.assertEqual(result["errors"], 0)
+
+    def test_hold_keeps_many_locks_renewed_on_few_threads(self):
+        code, out, err = self.dlock("bench", "--mode", "hold", "--locks", "200", "--ttl",
+                                    "300ms", "--duration", "1s", "--json")
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["locks"], 200)
+        # Every 100 ms each lock is renewed: at least once each within the second.
+        self.assertGreaterEqual(result["renewals"], 200)
+        self.assertEqual(result["lost"], 0)
+        self.assertEqual(result["renew_failed"], 0)
+        self.assertEqual(result["errors"], 0)
+        self.assertLessEqual(result["process_threads"], 8)
 
     def test_contended_in_separate_processes_counts_each_worker(self):
         code, out, err = self.dlock("bench", "--mode", "contended", "--workers", "3",

@@ -153,6 +153,36 @@ TEST(RedisTest, WaiterIsWokenByTheReleaseNotByPolling) {
   EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
 }
 
+TEST(RedisTest, AFreeLockWaitsForTheHeadOfTheLineUntilItsPlaceRunsOut) {
+  auto backend = SharedServerBackend();
+  const std::string name = "line-" + NewOwnerId();
+  auto lease = backend->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  // A waiter that joins the line and then never asks again (it crashed).
+  auto ghost = Request(name);
+  ghost.queue = true;
+  ASSERT_EQ(backend->TryAcquire(ghost).status().code(), Code::kContended);
+  Locker locker(SharedServerBackend());
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(20)})); });
+  ASSERT_TRUE(WaitFor([&] { return backend->Inspect(name)->waiters == 2; }));
+  ASSERT_TRUE(backend->Release(*lease).ok());
+  // Free, but the ghost heads the line: neither the waiter nor a single attempt gets it.
+  auto other = backend->TryAcquire(Request(name));
+  EXPECT_EQ(other.status().code(), Code::kContended);
+  EXPECT_NE(other.status().message().find("waiting in line"), std::string::npos)
+      << other.status().ToString();
+  EXPECT_FALSE(backend->Inspect(name)->held);
+  waiter.join();  // once the ghost's place ran out (3 s after it last asked)
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_GT((*got)->token(), lease->token);
+  EXPECT_EQ(backend->Inspect(name)->waiters, 0);
+  EXPECT_TRUE((*got)->Release().ok());
+  EXPECT_EQ(
+      Shared::get()->Cli({"EXISTS", "dlock:{" + name + "}:line", "dlock:{" + name + "}:places"}),
+      "0\n");
+}
+
 TEST(RedisTest, NothingButTheFencingCounterIsLeft) {
   const std::string name = "leftovers-" + NewOwnerId();
   {
@@ -196,6 +226,44 @@ TEST(RedisTest, AConnectionTheServerClosedWhileIdleIsReplacedWithoutAnError) {
   std::string killed = Shared::get()->Cli({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
   EXPECT_NE(killed.substr(0, 2), "0\n") << "no connection was closed";
   EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
+TEST(RedisTest, ExtendManyAnswersPerLeaseInOrder) {
+  auto backend = SharedServerBackend();
+  const std::string prefix = "many-" + NewOwnerId().substr(0, 8) + "-";
+  std::vector<Lease> leases;
+  for (int i = 0; i < 100; ++i) {
+    auto lease = backend->TryAcquire(Request(prefix + std::to_string(i), seconds(5)));
+    ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+    leases.push_back(*lease);
+  }
+  ASSERT_TRUE(backend->Release(leases[10]).ok());  // no longer held
+  const std::string owner20 = leases[20].owner_id;
+  leases[20].owner_id = "not an owner id";  // refused before anything is sent
+  for (auto& l : leases) l.ttl = seconds(60);
+  auto renewed = backend->ExtendMany(leases);
+  ASSERT_EQ(renewed.size(), leases.size());
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (i == 10) {
+      EXPECT_EQ(renewed[i].status().code(), Code::kNotHeld) << renewed[i].status().ToString();
+    } else if (i == 20) {
+      EXPECT_EQ(renewed[i].status().code(), Code::kInvalidArgument);
+    } else {
+      ASSERT_TRUE(renewed[i].ok()) << i << ": " << renewed[i].status().ToString();
+      EXPECT_EQ(renewed[i]->name, leases[i].name);
+      EXPECT_EQ(renewed[i]->token, leases[i].token);
+      EXPECT_GT(renewed[i]->valid_until, leases[i].valid_until + seconds(50));
+    }
+  }
+  // The store has the new TTL.
+  int pttl = std::stoi(Shared::get()->Cli({"PTTL", "dlock:{" + prefix + "99}"}));
+  EXPECT_GT(pttl, 50000);
+  leases[20].owner_id = owner20;
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (i != 10) {
+      EXPECT_TRUE(backend->Release(leases[i]).ok()) << i;
+    }
+  }
 }
 
 int ClientCount(const RedisServer& server) {

@@ -459,6 +459,53 @@ TEST_F(LockerTest, OneRenewalThreadForManyLocks) {
   for (const Lock& l : locks) EXPECT_TRUE(l.held());
 }
 
+TEST_F(LockerTest, RenewalsDueTogetherGoToTheStoreInOneBatch) {
+  auto locker = MakeLocker(seconds(3));  // renewal every second
+  std::vector<Lock> locks;
+  auto take = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto lock = locker->Acquire("lock-" + std::to_string(locks.size()));
+      ASSERT_TRUE(lock.ok());
+      locks.push_back(std::move(*lock));
+    }
+  };
+  take(10);
+  clock_->Advance(milliseconds(100));
+  take(10);  // due 100 ms after the first ten: within an eighth of the interval
+  clock_->Advance(milliseconds(100));
+  take(10);  // due 200 ms after: not
+  clock_->Advance(milliseconds(800));
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 20; }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto next = clock_->NextDeadlineAfter(Clock::TimePoint::min());
+    return clock_->waiters() >= 2 && next && *next > clock_->Now();
+  }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 20);
+  EXPECT_EQ(faulty_->largest_extend_batch(), 20u);
+  EXPECT_EQ(listener_->count(EventKind::kRenewed), 20);
+  clock_->Advance(milliseconds(200));
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 30; }));
+  for (const Lock& l : locks) EXPECT_TRUE(l.held());
+}
+
+TEST_F(LockerTest, ARenewalFailingInABatchRetriesOnlyThatLease) {
+  auto locker = MakeLocker(seconds(3));
+  auto a = locker->Acquire("a");
+  auto b = locker->Acquire("b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  faulty_->FailNext(Op::kExtend, 1, Code::kUnavailable);  // the batch's first lease
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return listener_->count(EventKind::kRenewed) >= 1; }));
+  EXPECT_EQ(listener_->count(EventKind::kRenewFailed), 1);
+  // The failed one is tried again soon (within a quarter of what is left), not a full
+  // interval later.
+  clock_->Advance(milliseconds(600));
+  ASSERT_TRUE(WaitFor([&] { return listener_->count(EventKind::kRenewed) >= 2; }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 3);
+  EXPECT_TRUE(a->held());
+  EXPECT_TRUE(b->held());
+}
+
 TEST_F(LockerTest, ManyThreadsOneLockNeverOverlap) {
   auto locker = MakeLocker(seconds(30));
   std::atomic<int> inside{0};

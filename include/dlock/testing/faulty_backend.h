@@ -32,11 +32,15 @@ class FaultyBackend final : public Backend {
   // capabilities().native_wait is false and WaitForRelease says kUnimplemented.
   void DisableNativeWait();
 
-  // Calls of `op` so far, failed ones included.
+  // Calls of `op` so far, failed ones included (ExtendMany counts a kExtend per lease).
   int calls(Op op) const;
+  // The most leases one ExtendMany call carried.
+  std::size_t largest_extend_batch() const;
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override;
   Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) override;
+  // Extend for each lease in turn, so that kExtend faults apply per lease.
+  std::vector<Result<Lease>> ExtendMany(const std::vector<Lease>& leases) override;
   Status Release(const Lease& lease) override;
   Status ForceRelease(std::string_view name) override;
   Result<LockState> Inspect(std::string_view name) override;
@@ -61,6 +65,7 @@ class FaultyBackend final : public Backend {
   std::array<bool, 6> blocked_{};
   std::condition_variable unblocked_;
   bool native_wait_disabled_ = false;
+  std::size_t largest_extend_batch_ = 0;  // guarded by mu_
 };
 
 }  // namespace dlock::testing
