@@ -85,12 +85,17 @@ def main():
                 return v[key]
         return None
 
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    today = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True,
+                           text=True).stdout.strip()
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     out = ["# Benchmarks", "",
            f"Measured by `bench/compare.sh --secs {secs} --rounds {rounds}`: every number is the "
            f"median of {rounds} runs of {secs} s, all configurations interleaved, a FLUSHALL "
            "before each run, client and servers on the same machine.", "",
+           f"- Commit: {commit}, run on {today}",
            f"- Machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}",
            f"- redis-server {redis_version}, node {node_version}, Python {platform.python_version()}",
            "- Peers: " + ", ".join(sorted({p for (_, p) in table if p != 'dlock'})), ""]

@@ -2,7 +2,8 @@
 """Lock benchmarks for the etcd and ZooKeeper peers a Python user would pick, from
 Debian: python3-etcd3's Lock and python3-kazoo's Lock. Prints one JSON line.
 
-  --peer etcd3 --endpoint HOST:PORT    etcd3.client().lock(name, ttl)
+  --peer etcd3 --endpoint HOST:PORT    etcd3.client().lock(name, ttl) (its waiting loop
+                                       re-done here: Debian 12's copy fails to wait)
   --peer kazoo --endpoint HOST:PORT    KazooClient().Lock(path)
 
 Modes:
@@ -41,7 +42,20 @@ class Etcd3:
 
     @staticmethod
     def acquire(lock):
-        return lock.acquire(timeout=30)
+        # Lock.acquire's own retry loop raises TypeError on Debian 12 as soon as it has to
+        # wait (python3-etcd3 0.12's wait callback has an older tenacity signature), so
+        # this runs the same loop: one attempt, then watch the key once (any event), and
+        # again, within the timeout.
+        import etcd3.exceptions
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if lock.acquire(timeout=0):
+                return True
+            try:
+                lock.etcd_client.watch_once(lock.key, max(0.0, deadline - time.monotonic()))
+            except etcd3.exceptions.WatchTimedOut:
+                pass
+        return False
 
     def close(self):
         self.client.close()
