@@ -257,19 +257,18 @@ void LockerCore::Loop(RenewQueue& queue, std::optional<RenewQueue::iterator> Hel
 std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
   Clock& clock = *options_.clock;
   std::vector<std::optional<TimePoint>> next(batch.size());
-  // Each renewing lease's mu is held across the store call, so that Release waits for
-  // it and a late renewal can never extend a released lease.
-  std::vector<std::unique_lock<std::mutex>> locks;
+  // Each renewing lease is marked `renewing` across the store call, so that Release
+  // waits for it and a late renewal can never extend a released lease.
   std::vector<std::size_t> renewing;
   std::vector<Lease> leases;
   const TimePoint now = clock.Now();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     HeldLock& held = *batch[i];
-    std::unique_lock lock(held.mu);
+    std::lock_guard lock(held.mu);
     if (held.state != HeldState::kHeld || now >= LossPoint(held.lease) || !held.auto_renew) {
       continue;  // the watchdog declares the loss at the loss point
     }
-    locks.push_back(std::move(lock));
+    held.renewing = true;
     renewing.push_back(i);
     leases.push_back(held.lease);
   }
@@ -281,10 +280,13 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
     FencingToken token;
     Status status;
   };
-  std::vector<Outcome> outcomes;  // events, sent once every mu is released
+  std::vector<Outcome> outcomes;  // events, sent without any mu held
   outcomes.reserve(renewing.size());
   for (std::size_t k = 0; k < renewing.size(); ++k) {
     HeldLock& held = *batch[renewing[k]];
+    std::lock_guard lock(held.mu);
+    held.renewing = false;
+    held.renewal_done.notify_all();
     const FencingToken token = held.lease.token;
     Result<Lease>& r = renewed[k];
     if (r.ok()) {
@@ -315,7 +317,6 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
       if (after + retry < loss) next[renewing[k]] = after + retry;
     }
   }
-  locks.clear();
   for (std::size_t k = 0; k < renewing.size(); ++k) {
     HeldLock& held = *batch[renewing[k]];
     Outcome& o = outcomes[k];
@@ -331,8 +332,9 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
 Status LockerCore::Release(HeldLock& held) {
   Lease lease;
   {
-    // held.mu waits for a renewal in flight, so that it cannot extend a released lease.
-    std::lock_guard lock(held.mu);
+    // Waits for a renewal in flight, so that it cannot extend a released lease.
+    std::unique_lock lock(held.mu);
+    held.renewal_done.wait(lock, [&] { return !held.renewing; });
     HeldState state = HeldState::kHeld;
     if (!held.state.compare_exchange_strong(state, HeldState::kReleased)) {
       if (state != HeldState::kLost) return NotHeldError("already released");
@@ -362,7 +364,8 @@ Lease LockerCore::Detach(HeldLock& held) {
   Lease lease;
   bool was_held = false;
   {
-    std::lock_guard lock(held.mu);
+    std::unique_lock lock(held.mu);
+    held.renewal_done.wait(lock, [&] { return !held.renewing; });
     HeldState state = HeldState::kHeld;
     was_held = held.state.compare_exchange_strong(state, HeldState::kDetached);
     lease = held.lease;

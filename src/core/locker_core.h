@@ -34,6 +34,11 @@ struct HeldLock {
   // extend a lease after it was released.
   std::mutex mu;
   Lease lease;  // guarded by mu
+  // A renewal call is in flight (guarded by mu); Release and Detach wait on
+  // renewal_done until it is over. (A flag, not mu held across the call: a batch renews
+  // many leases at once.)
+  bool renewing = false;
+  std::condition_variable renewal_done;
   // Guards the two statuses below; never held across a store call, so the watchdog can
   // declare a loss while a renewal call hangs.
   std::mutex reason_mu;
