@@ -176,7 +176,9 @@ class RedisBackend final : public Backend {
     return reply.ok() ? OkStatus() : reply.status();
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
+  BackendCapabilities capabilities() const override {
+    return {.native_wait = true, .fifo = true, .batch_extend = true};
+  }
   std::string_view kind() const override { return "redis"; }
 
  private:
