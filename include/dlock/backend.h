@@ -42,8 +42,8 @@ struct BackendCapabilities {
   // Inspect counts them.
   bool fifo = false;
   // ExtendMany answers a whole batch in about the time of one Extend (one pipelined
-  // round trip). Locker then renews leases that fall due together in one call, holding
-  // them all for its duration; otherwise it renews them one at a time.
+  // round trip). Locker then renews leases that fall due together in one call (a Release
+  // of one of them waits for the call); otherwise it renews them one at a time.
   bool batch_extend = false;
 };
 

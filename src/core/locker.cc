@@ -188,9 +188,9 @@ void LockerCore::DeclareLost(HeldLock& held, Status reason) {
 }
 
 void LockerCore::Run(std::stop_token stop) {
-  // Batches only where the store answers one in a single round trip: each lease's mu is
-  // held for the whole call, and a lease late in a slow batch would be renewed after its
-  // loss point. Elsewhere, one lease at a time.
+  // Batches only where the store answers one in a single round trip: Release waits for
+  // each lease of a batch until the whole call is over, and a lease late in a slow batch
+  // would be renewed after its loss point. Elsewhere, one lease at a time.
   const bool batch = backend_->capabilities().batch_extend;
   Loop(queue_, &HeldLock::slot, &renew_wake_, /*early=*/batch, stop,
        [this, batch](const Batch& due) {
