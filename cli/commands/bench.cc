@@ -1,6 +1,8 @@
 // dlock bench: a load generator for any backend, like redis-benchmark.
 //   --mode seq        one loop of acquire+release on distinct names
-//   --mode conc       --concurrency loops at once (threads), distinct names
+//   --mode conc       --concurrency loops at once, distinct names: asynchronous calls
+//                     from one thread where the backend has them (Redis: pipelined),
+//                     else a thread per loop
 //   --mode contended  --workers threads on one name, each holding it for --hold
 //   --mode hold       takes --locks distinct locks with auto-renewal and holds them for
 //                     --duration: the process's threads, memory and CPU per held lock,
@@ -20,6 +22,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +115,59 @@ int ThreadCount() {
   auto tasks = std::filesystem::directory_iterator("/proc/self/task", ec);
   return static_cast<int>(std::distance(begin(tasks), end(tasks)));
 }
+
+// One loop of --mode conc over asynchronous calls: TryAcquireAsync, then ReleaseAsync,
+// then again, until `stop`. Each step starts in the previous one's callback, so a loop
+// has one call in flight; its state is touched by one thread at a time.
+class AsyncLoop {
+ public:
+  struct Shared {
+    Locker* locker;
+    std::string prefix;
+    const std::atomic<bool>* stop;
+    std::mutex mu;
+    std::condition_variable cv;
+    int running = 0;  // guarded by mu
+  };
+  AsyncLoop(Shared* shared, int index, WorkerResult* result)
+      : shared_(shared), index_(index), result_(result) {}
+
+  void Next() {
+    if (shared_->stop->load()) {
+      std::lock_guard lock(shared_->mu);
+      if (--shared_->running == 0) shared_->cv.notify_all();
+      return;
+    }
+    t0_ = Steady::now();
+    // As the threaded loops: 1000 names per loop.
+    shared_->locker->TryAcquireAsync(fmt::format("{}{}-{}", shared_->prefix, index_, i_++ % 1000),
+                                     {.auto_renew = false}, [this](Result<Lock> lock) {
+                                       if (!lock.ok()) {
+                                         result_->errors++;
+                                         return Next();
+                                       }
+                                       lock->ReleaseAsync([this](const Status& s) { Released(s); });
+                                     });
+  }
+
+ private:
+  void Released(const Status& status) {
+    if (status.ok()) {
+      result_->latencies_us.push_back(
+          std::chrono::duration<double, std::micro>(Steady::now() - t0_).count());
+      result_->count.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      result_->errors++;
+    }
+    Next();
+  }
+
+  Shared* const shared_;
+  const int index_;
+  WorkerResult* const result_;
+  long i_ = 0;
+  Steady::time_point t0_{};
+};
 
 // --mode hold: what holding many locks costs this process.
 int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl,
@@ -319,8 +375,17 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   std::atomic<bool> stop{false};
   const double cpu_before = CpuSeconds();
   const auto start = Steady::now();
+  // --mode conc where the backend has asynchronous calls: every loop from this thread.
+  const bool async = args.mode == "conc" && ctx->backend->capabilities().async_calls;
+  AsyncLoop::Shared shared{&locker, prefix, &stop};
+  std::vector<std::unique_ptr<AsyncLoop>> loops;
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
+  for (int t = 0; async && t < threads; ++t) {
+    loops.push_back(std::make_unique<AsyncLoop>(&shared, t, &results[static_cast<std::size_t>(t)]));
+  }
+  shared.running = static_cast<int>(loops.size());
+  for (auto& loop : loops) loop->Next();
+  for (int t = 0; !async && t < threads; ++t) {
     pool.emplace_back([&, t] {
       WorkerResult& r = results[static_cast<std::size_t>(t)];
       for (long i = 0; !stop; ++i) {
@@ -369,6 +434,10 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   if (progress) std::fputs("\r\033[K", stderr);
   stop = true;
   for (auto& th : pool) th.join();
+  {
+    std::unique_lock lock(shared.mu);
+    shared.cv.wait(lock, [&] { return shared.running == 0; });
+  }
   const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
   const double cpu = CpuSeconds() - cpu_before;
 
@@ -386,7 +455,8 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   nlohmann::json j = {
       {"backend", ctx->backend_redacted},
       {"mode", args.mode},
-      {"threads", threads},
+      {"threads", async ? 1 : threads},
+      {"in_flight", threads},
       {"seconds", elapsed},
       {"ops", all.size()},
       {"ops_per_s", ops},
@@ -406,8 +476,11 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
     std::string text = fmt::format(
         "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
         "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
-        args.mode, ctx->backend_redacted, threads, threads == 1 ? "" : "s", elapsed, ops,
-        Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
+        args.mode, ctx->backend_redacted, async ? 1 : threads,
+        async          ? fmt::format(", {} loops asynchronous", threads)
+        : threads == 1 ? ""
+                       : "s",
+        elapsed, ops, Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
         all.empty() ? 0.0 : all.back(), j["cpu_us_per_op"].get<double>(), errors);
     std::fputs(text.c_str(), stdout);
     std::fputs(WaitHistogram(*ctx->registry).c_str(), stdout);

@@ -8,6 +8,7 @@
 #define DLOCK_BACKEND_H_
 
 #include <chrono>
+#include <functional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -45,7 +46,16 @@ struct BackendCapabilities {
   // round trip). Locker then renews leases that fall due together in one call (a Release
   // of one of them waits for the call); otherwise it renews them one at a time.
   bool batch_extend = false;
+  // TryAcquireAsync and ReleaseAsync return before the store answers (Redis: the calls
+  // are pipelined on the client's connections and `done` runs on its I/O thread), so
+  // one thread can keep many calls in flight. Otherwise they run the blocking call and
+  // `done` runs on the calling thread before they return.
+  bool async_calls = false;
 };
+
+// What an asynchronous call reports, exactly once.
+using AcquireCallback = std::function<void(Result<Lease>)>;
+using StatusCallback = std::function<void(Status)>;
 
 class Backend {
  public:
@@ -74,6 +84,15 @@ class Backend {
   // Frees the lock if `lease.owner_id` holds it. Idempotent: kNotHeld when it was not
   // held by this owner (already released, expired, another owner), and nothing changes.
   virtual Status Release(const Lease& lease) = 0;
+
+  // TryAcquire and Release without blocking: `done` gets what they would return, exactly
+  // once, on a thread of the backend's or on the calling thread (see
+  // capabilities().async_calls). `done` must be quick and must not block: it may start
+  // further asynchronous calls, but a blocking call on this backend from it may
+  // deadlock. Keep the backend alive until `done` has run (Locker's calls do); the last
+  // reference may be dropped within `done`. The defaults call the blocking forms.
+  virtual void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done);
+  virtual void ReleaseAsync(const Lease& lease, StatusCallback done);
 
   // Frees the lock whoever holds it: for an operator breaking a stuck lock. The holder
   // finds out at its next renewal. kNotHeld if it was not held.

@@ -10,6 +10,7 @@
 #ifndef DLOCK_LOCK_H_
 #define DLOCK_LOCK_H_
 
+#include <functional>
 #include <memory>
 #include <stop_token>
 
@@ -32,6 +33,7 @@ class [[nodiscard]] Lock {
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
   // Best-effort Release(); a failure is reported as an Event (kReleased with its status).
+  // Within a callback of Locker::TryAcquireAsync or ReleaseAsync: ReleaseAsync().
   ~Lock();
 
   // True while the lease is ours: not released, not lost, and before its valid_until.
@@ -53,8 +55,17 @@ class [[nodiscard]] Lock {
 
   // Stops renewal and frees the lock in the store. OK, or kNotHeld if it was already
   // released, detached or lost (harmless), or the store's error (the lock then frees
-  // at its TTL). Idempotent.
+  // at its TTL). Idempotent. Within a callback of Locker::TryAcquireAsync or
+  // ReleaseAsync, where it would block: starts ReleaseAsync() and returns
+  // kFailedPrecondition.
   Status Release();
+
+  // Release without blocking: `done` (may be null) gets what Release() would return,
+  // exactly once: on the backend's I/O thread where it has
+  // Backend::capabilities().async_calls, else on the calling thread before this returns
+  // (or on the Locker's renewal thread, when a renewal call was in flight: the release
+  // goes out once it is over). The same rules for `done` as Locker::TryAcquireAsync.
+  void ReleaseAsync(std::function<void(Status)> done = nullptr);
 
   // Stops renewal and forgets the lease without releasing it: the lock stays held in the
   // store until its TTL passes or someone releases it with the owner id. Returns the
@@ -64,6 +75,8 @@ class [[nodiscard]] Lock {
  private:
   friend class Locker;
   Lock(std::shared_ptr<internal::LockerCore> core, std::shared_ptr<internal::HeldLock> held);
+  // Release(), or ReleaseAsync() within an asynchronous callback.
+  void ReleaseOnDrop();
 
   std::shared_ptr<internal::LockerCore> core_;
   std::shared_ptr<internal::HeldLock> held_;

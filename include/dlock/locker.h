@@ -18,6 +18,7 @@
 #define DLOCK_LOCKER_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string_view>
@@ -77,7 +78,21 @@ class Locker {
   //   kInvalidArgument   bad name or TTL (at once, nothing sent to the store),
   //   or the backend's error that retrying cannot fix.
   // Never returns later than the wait plus one store call.
+  // Returns kFailedPrecondition, sending nothing, when called within a callback of
+  // TryAcquireAsync or Lock::ReleaseAsync (it would block there).
   Result<Lock> Acquire(std::string_view name, const AcquireOptions& options = {});
+
+  // One attempt without blocking the caller (as Acquire with options.wait == 0; a wait
+  // is kInvalidArgument): `done` gets the Lock or Acquire's error, exactly once. Where
+  // the backend has capabilities().async_calls (Redis), this returns at once and `done`
+  // runs on the backend's I/O thread, so one thread can keep thousands of acquisitions
+  // in flight, pipelined; otherwise `done` runs on the calling thread before this
+  // returns. `done` must be quick and must not block: release with Lock::ReleaseAsync
+  // (Release() and Acquire() return kFailedPrecondition there, and a Lock destroyed
+  // there is released asynchronously). The call keeps the backend alive until `done`
+  // has run, so the Locker may be destroyed meanwhile.
+  void TryAcquireAsync(std::string_view name, const AcquireOptions& options,
+                       std::function<void(Result<Lock>)> done);
 
   Backend& backend() const;
   const LockerOptions& options() const;

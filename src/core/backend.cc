@@ -16,6 +16,12 @@ std::vector<Result<Lease>> Backend::ExtendMany(const std::vector<Lease>& leases)
   return out;
 }
 
+void Backend::TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) {
+  done(TryAcquire(request));
+}
+
+void Backend::ReleaseAsync(const Lease& lease, StatusCallback done) { done(Release(lease)); }
+
 Status Backend::LeaveQueue(std::string_view, std::string_view) { return OkStatus(); }
 
 std::string_view EventKindName(EventKind kind) {

@@ -68,9 +68,12 @@ std::string NewOwnerId() {
     }
     got += static_cast<std::size_t>(n);
   }
-  std::string out;
-  out.reserve(32);
-  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
+  }
   return out;
 }
 

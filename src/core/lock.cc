@@ -9,15 +9,20 @@ Lock::Lock(std::shared_ptr<internal::LockerCore> core, std::shared_ptr<internal:
 
 Lock& Lock::operator=(Lock&& other) noexcept {
   if (this != &other) {
-    if (held_) Release().IgnoreError();  // reported as an event
+    ReleaseOnDrop();
     core_ = std::move(other.core_);
     held_ = std::move(other.held_);
   }
   return *this;
 }
 
-Lock::~Lock() {
-  if (held_) Release().IgnoreError();  // reported as an event
+Lock::~Lock() { ReleaseOnDrop(); }
+
+void Lock::ReleaseOnDrop() {
+  if (!held_) return;
+  // A failure is reported as an event.
+  if (internal::InAsyncCallback()) return ReleaseAsync();
+  Release().IgnoreError();
 }
 
 bool Lock::held() const {
@@ -44,7 +49,22 @@ Status Lock::lost_reason() const {
 
 Status Lock::Release() {
   if (!held_) return NotHeldError("this Lock holds nothing");
+  if (internal::InAsyncCallback()) {
+    ReleaseAsync();  // nothing is left locked
+    return FailedPreconditionError(
+        "Release() would block within an asynchronous callback; use ReleaseAsync (the lock "
+        "is being released)");
+  }
   return core_->Release(*held_);
+}
+
+void Lock::ReleaseAsync(std::function<void(Status)> done) {
+  if (!done) done = [](const Status&) {};
+  if (!held_) {
+    internal::AsyncCallbackScope scope;
+    return done(NotHeldError("this Lock holds nothing"));
+  }
+  core_->ReleaseAsync(held_, std::move(done));
 }
 
 Lease Lock::Detach() {

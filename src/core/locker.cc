@@ -28,7 +28,24 @@ LockerOptions Normalize(LockerOptions options) {
 
 TimePoint LossPoint(const Lease& lease) { return lease.valid_until - LossMargin(lease.ttl); }
 
+thread_local int async_callback_depth = 0;
+
+Status BlockingInCallback(std::string_view what) {
+  return FailedPreconditionError(
+      fmt::format("{} would block within an asynchronous callback; use the Async form", what));
+}
+
+// Runs `done` within an AsyncCallbackScope.
+void Answer(const StatusCallback& done, Status status) {
+  AsyncCallbackScope scope;
+  done(std::move(status));
+}
+
 }  // namespace
+
+bool InAsyncCallback() { return async_callback_depth > 0; }
+AsyncCallbackScope::AsyncCallbackScope() { ++async_callback_depth; }
+AsyncCallbackScope::~AsyncCallbackScope() { --async_callback_depth; }
 
 LockerCore::LockerCore(std::shared_ptr<Backend> backend, LockerOptions options)
     : backend_(std::move(backend)), options_(Normalize(std::move(options))) {}
@@ -47,14 +64,41 @@ void LockerCore::Emit(EventKind kind, std::string_view name, FencingToken token,
       Event{kind, backend_->kind(), name, token, elapsed, std::move(status)});
 }
 
-Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
-                                                      const AcquireOptions& options) {
+Result<AcquireRequest> LockerCore::MakeRequest(std::string_view name,
+                                               const AcquireOptions& options) const {
   DLOCK_RETURN_IF_ERROR(ValidateName(name));
   const milliseconds ttl = options.ttl.count() > 0 ? options.ttl : options_.ttl;
   DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
   AcquireRequest request{std::string(name), ttl, NewOwnerId(), options_.holder};
   request.holder.since = std::chrono::system_clock::now();
   request.queue = options.wait.count() > 0;  // wait in line where the store keeps one
+  return request;
+}
+
+std::shared_ptr<HeldLock> LockerCore::Granted(Lease lease, const AcquireOptions& options,
+                                              TimePoint start) {
+  auto held = std::make_shared<HeldLock>();
+  held->lease = std::move(lease);
+  held->valid_until = held->lease.valid_until.time_since_epoch().count();
+  held->auto_renew = options.auto_renew;
+  // The store's TTL, which may differ from the one asked for (a ZooKeeper session
+  // timeout is clamped by the server).
+  held->interval =
+      std::chrono::duration_cast<milliseconds>(held->lease.ttl * options_.renew_fraction);
+  held->acquired_at = options_.clock->Now();
+  Emit(EventKind::kAcquired, held->lease.name, held->lease.token, held->acquired_at - start);
+  TimePoint first = options.auto_renew ? std::min(start + held->interval, LossPoint(held->lease))
+                                       : LossPoint(held->lease);
+  Schedule(held, first);
+  return held;
+}
+
+Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
+                                                      const AcquireOptions& options) {
+  if (InAsyncCallback()) return BlockingInCallback("Acquire()");
+  auto made = MakeRequest(name, options);
+  if (!made.ok()) return made.status();
+  const AcquireRequest& request = *made;
 
   Clock& clock = *options_.clock;
   const TimePoint start = clock.Now();
@@ -72,23 +116,7 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
   while (true) {
     if (options.stop.stop_requested()) return fail(CancelledError("cancelled while waiting"));
     auto lease = backend_->TryAcquire(request);
-    if (lease.ok()) {
-      auto held = std::make_shared<HeldLock>();
-      held->lease = std::move(*lease);
-      held->valid_until = held->lease.valid_until.time_since_epoch().count();
-      held->auto_renew = options.auto_renew;
-      // The store's TTL, which may differ from the one asked for (a ZooKeeper session
-      // timeout is clamped by the server).
-      held->interval =
-          std::chrono::duration_cast<milliseconds>(held->lease.ttl * options_.renew_fraction);
-      held->acquired_at = clock.Now();
-      Emit(EventKind::kAcquired, name, held->lease.token, held->acquired_at - start);
-      TimePoint first = options.auto_renew
-                            ? std::min(start + held->interval, LossPoint(held->lease))
-                            : LossPoint(held->lease);
-      Schedule(held, first);
-      return held;
-    }
+    if (lease.ok()) return Granted(std::move(*lease), options, start);
     Status status = std::move(lease).status();
     if (!IsRetryable(status.code()) || options.wait.count() == 0) return fail(std::move(status));
     if (clock.Now() >= deadline) {
@@ -116,6 +144,31 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       return fail(CancelledError("cancelled while waiting"));
     }
   }
+}
+
+void LockerCore::TryAcquireAsync(std::string_view name, const AcquireOptions& options,
+                                 HeldCallback done) {
+  auto answer = [&done](Result<std::shared_ptr<HeldLock>> result) {
+    AsyncCallbackScope scope;
+    done(std::move(result));
+  };
+  if (options.wait.count() > 0) {
+    return answer(InvalidArgumentError("TryAcquireAsync makes one attempt: wait must be 0"));
+  }
+  auto request = MakeRequest(name, options);
+  if (!request.ok()) return answer(request.status());
+  const TimePoint start = options_.clock->Now();
+  // The callback keeps this core, and so the backend, alive until it has run.
+  backend_->TryAcquireAsync(*request, [self = shared_from_this(), name = request->name, options,
+                                       start, done = std::move(done)](Result<Lease> lease) {
+    AsyncCallbackScope scope;
+    if (!lease.ok()) {
+      self->Emit(EventKind::kAcquireFailed, name, 0, self->options_.clock->Now() - start,
+                 lease.status());
+      return done(std::move(lease).status());
+    }
+    done(self->Granted(std::move(*lease), options, start));
+  });
 }
 
 void LockerCore::Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when) {
@@ -282,11 +335,14 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
   };
   std::vector<Outcome> outcomes;  // events, sent without any mu held
   outcomes.reserve(renewing.size());
+  std::vector<std::function<void()>> releases;  // ReleaseAsync calls that came meanwhile
   for (std::size_t k = 0; k < renewing.size(); ++k) {
     HeldLock& held = *batch[renewing[k]];
     std::lock_guard lock(held.mu);
     held.renewing = false;
     held.renewal_done.notify_all();
+    if (held.release_after_renewal)
+      releases.push_back(std::exchange(held.release_after_renewal, {}));
     const FencingToken token = held.lease.token;
     Result<Lease>& r = renewed[k];
     if (r.ok()) {
@@ -326,37 +382,74 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
       Emit(o.kind, held.lease.name, o.token, after - now, std::move(o.status));
     }
   }
+  for (auto& release : releases) release();
   return next;
 }
 
+LockerCore::ReleasePlan LockerCore::PlanRelease(HeldLock& held) {
+  HeldState state = HeldState::kHeld;
+  if (held.state.compare_exchange_strong(state, HeldState::kReleased)) return {held.lease, {}};
+  if (state != HeldState::kLost) return {{}, NotHeldError("already released")};
+  // Declared lost here, but perhaps still ours in the store (a session that outlived a
+  // disconnect, a key the store kept): free it, or nobody gets it until it expires.
+  held.state = HeldState::kReleased;
+  Status reason;
+  bool gone = false;
+  {
+    std::lock_guard guard(held.reason_mu);
+    reason = held.lost_reason;
+    gone = held.store_said_gone;
+  }
+  ReleasePlan plan{{}, NotHeldError(fmt::format("the lock was lost: {}", reason.message()))};
+  if (!gone) plan.free = held.lease;
+  return plan;
+}
+
 Status LockerCore::Release(HeldLock& held) {
-  Lease lease;
+  ReleasePlan plan;
   {
     // Waits for a renewal in flight, so that it cannot extend a released lease.
     auto lock = held.LockWhenNotRenewing();
-    HeldState state = HeldState::kHeld;
-    if (!held.state.compare_exchange_strong(state, HeldState::kReleased)) {
-      if (state != HeldState::kLost) return NotHeldError("already released");
-      // Declared lost here, but perhaps still ours in the store (a session that outlived
-      // a disconnect, a key the store kept): free it, or nobody gets it until it expires.
-      held.state = HeldState::kReleased;
-      Status reason;
-      bool gone = false;
-      {
-        std::lock_guard guard(held.reason_mu);
-        reason = held.lost_reason;
-        gone = held.store_said_gone;
-      }
-      if (!gone) backend_->Release(held.lease).IgnoreError();
-      return NotHeldError(fmt::format("the lock was lost: {}", reason.message()));
+    plan = PlanRelease(held);
+    if (plan.answer) {
+      if (plan.free) backend_->Release(*plan.free).IgnoreError();
+      return *plan.answer;
     }
-    lease = held.lease;
   }
   Unschedule(held);
-  Status status = backend_->Release(lease);
-  Emit(EventKind::kReleased, lease.name, lease.token, options_.clock->Now() - held.acquired_at,
-       status);
+  Status status = backend_->Release(*plan.free);
+  Emit(EventKind::kReleased, plan.free->name, plan.free->token,
+       options_.clock->Now() - held.acquired_at, status);
   return status;
+}
+
+void LockerCore::ReleaseAsync(const std::shared_ptr<HeldLock>& held, StatusCallback done) {
+  ReleasePlan plan;
+  {
+    std::lock_guard lock(held->mu);
+    if (held->renewing) {
+      // This may be the backend's I/O thread, which the renewal's reply needs: instead
+      // of waiting, leave the release to the renewal thread.
+      held->release_after_renewal = [self = shared_from_this(), held, done = std::move(done)] {
+        self->ReleaseAsync(held, done);
+      };
+      return;
+    }
+    plan = PlanRelease(*held);
+  }
+  if (plan.answer) {
+    // The callback keeps this core, and so the backend, alive until the call is over.
+    if (plan.free)
+      backend_->ReleaseAsync(*plan.free, [self = shared_from_this()](const Status&) {});
+    return Answer(done, *plan.answer);
+  }
+  Unschedule(*held);
+  backend_->ReleaseAsync(*plan.free, [self = shared_from_this(), held, lease = *plan.free,
+                                      done = std::move(done)](Status status) {
+    self->Emit(EventKind::kReleased, lease.name, lease.token,
+               self->options_.clock->Now() - held->acquired_at, status);
+    Answer(done, std::move(status));
+  });
 }
 
 Lease LockerCore::Detach(HeldLock& held) {
@@ -386,6 +479,16 @@ Result<Lock> Locker::Acquire(std::string_view name, const AcquireOptions& option
   auto held = core_->Acquire(name, options);
   if (!held.ok()) return std::move(held).status();
   return Lock(core_, std::move(*held));
+}
+
+void Locker::TryAcquireAsync(std::string_view name, const AcquireOptions& options,
+                             std::function<void(Result<Lock>)> done) {
+  core_->TryAcquireAsync(
+      name, options,
+      [core = core_, done = std::move(done)](Result<std::shared_ptr<internal::HeldLock>> held) {
+        if (!held.ok()) return done(std::move(held).status());
+        done(Lock(core, std::move(*held)));
+      });
 }
 
 Backend& Locker::backend() const { return core_->backend(); }

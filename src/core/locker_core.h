@@ -39,6 +39,9 @@ struct HeldLock {
   // many leases at once.)
   bool renewing = false;
   std::condition_variable renewal_done;
+  // A ReleaseAsync that came while a renewal call was in flight (guarded by mu): run by
+  // the renewal thread once the call is over, as ReleaseAsync cannot wait for it.
+  std::function<void()> release_after_renewal;
   // Locks mu once no renewal call is in flight (for Release and Detach).
   std::unique_lock<std::mutex> LockWhenNotRenewing() {
     std::unique_lock lock(mu);
@@ -74,12 +77,32 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   Clock& clock() const { return *options_.clock; }
 
   Result<std::shared_ptr<HeldLock>> Acquire(std::string_view name, const AcquireOptions& options);
+  // Acquire's one attempt without blocking (see Locker::TryAcquireAsync); `done` runs
+  // within an AsyncCallbackScope.
+  using HeldCallback = std::function<void(Result<std::shared_ptr<HeldLock>>)>;
+  void TryAcquireAsync(std::string_view name, const AcquireOptions& options, HeldCallback done);
   Status Release(HeldLock& held);
+  // See Lock::ReleaseAsync; `done` (not null) runs within an AsyncCallbackScope.
+  void ReleaseAsync(const std::shared_ptr<HeldLock>& held, StatusCallback done);
   Lease Detach(HeldLock& held);
   void Emit(EventKind kind, std::string_view name, FencingToken token,
             std::chrono::nanoseconds elapsed, Status status = OkStatus()) const;
 
  private:
+  // The request for an acquisition of `name`, validated.
+  Result<AcquireRequest> MakeRequest(std::string_view name, const AcquireOptions& options) const;
+  // A lease granted to an acquisition that started at `start`: held, announced, queued
+  // for renewal.
+  std::shared_ptr<HeldLock> Granted(Lease lease, const AcquireOptions& options, TimePoint start);
+  // Release's first step, with held.mu locked and no renewal in flight: marks `held`
+  // released. `free`: the lease to free in the store; `answer`: what to return whatever
+  // the store says (no lease to free, or a lost one freed for good measure); neither
+  // set: return the store's answer, reported as a kReleased event.
+  struct ReleasePlan {
+    std::optional<Lease> free;
+    std::optional<Status> answer;
+  };
+  ReleasePlan PlanRelease(HeldLock& held);
   // Queues `held` for renewal at `when` and for the loss check at its loss point, and
   // starts the threads if needed.
   void Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when);
@@ -126,6 +149,17 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   TimePoint watch_wake_ = TimePoint::min();
   std::jthread watchdog_;  // started with thread_
   std::jthread thread_;    // started lazily under queue_mu_; declared last: joined first
+};
+
+// True within a callback of an asynchronous call (this thread may be the backend's I/O
+// thread, so a blocking call could deadlock).
+bool InAsyncCallback();
+class AsyncCallbackScope {
+ public:
+  AsyncCallbackScope();
+  ~AsyncCallbackScope();
+  AsyncCallbackScope(const AsyncCallbackScope&) = delete;
+  AsyncCallbackScope& operator=(const AsyncCallbackScope&) = delete;
 };
 
 // How long before valid_until a lease that could not be renewed is declared lost.

@@ -4,7 +4,10 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <mutex>
+#include <unordered_map>
 
 #include "dlock/prometheus.h"
 
@@ -25,16 +28,27 @@ const prometheus::Histogram::BucketBoundaries& HoldBuckets() {
   return b;
 }
 
-std::string AcquireResult(const Event& e) {
-  if (e.kind == EventKind::kAcquired) return "acquired";
+// The values of the acquisitions' "result" label; AcquireResult indexes them.
+constexpr std::array<const char*, 6> kAcquireResults = {"acquired",    "contended", "timeout",
+                                                        "unavailable", "cancelled", "error"};
+std::size_t AcquireResult(const Event& e) {
+  if (e.kind == EventKind::kAcquired) return 0;
   switch (e.status.code()) {
-    case Code::kContended: return "contended";
-    case Code::kDeadlineExceeded: return "timeout";
+    case Code::kContended: return 1;
+    case Code::kDeadlineExceeded: return 2;
     case Code::kUnavailable:
-    case Code::kFailedPrecondition: return "unavailable";
-    case Code::kCancelled: return "cancelled";
-    default: return "error";
+    case Code::kFailedPrecondition: return 3;
+    case Code::kCancelled: return 4;
+    default: return 5;
   }
+}
+
+// The metric of `family` with `labels`, looked up once and kept in `slot`
+// (Family::Add builds a metric on every call, even one that exists).
+template <class T, class... Args>
+T& Series(T*& slot, prometheus::Family<T>& family, const Labels& labels, const Args&... args) {
+  if (slot == nullptr) slot = &family.Add(labels, args...);
+  return *slot;
 }
 
 double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
@@ -74,37 +88,55 @@ class PrometheusListener final : public EventListener {
                   .Register(*registry_)) {}
 
   void OnEvent(const Event& e) override {
-    Labels base = {{"backend", std::string(e.backend)}};
+    std::string_view lock;  // the "lock" label, if there is one
     if (!options_.lock_label_allow_list.empty()) {
       const auto& allowed = options_.lock_label_allow_list;
-      bool listed = std::find(allowed.begin(), allowed.end(), e.name) != allowed.end();
-      base["lock"] = listed ? std::string(e.name) : "other";
+      lock = std::find(allowed.begin(), allowed.end(), e.name) != allowed.end()
+                 ? std::string_view(e.name)
+                 : std::string_view("other");
     }
-    auto with = [&](std::string key, std::string value) {
-      Labels l = base;
-      l[std::move(key)] = std::move(value);
+    std::lock_guard guard(mu_);
+    std::string key(e.backend);
+    if (!lock.empty()) (key += '\n') += lock;
+    auto [it, added] = series_.try_emplace(std::move(key));
+    Known& known = it->second;
+    if (added) {
+      known.base = {{"backend", std::string(e.backend)}};
+      if (!lock.empty()) known.base["lock"] = std::string(lock);
+    }
+    auto with_result = [&](std::string result) {
+      Labels l = known.base;
+      l["result"] = std::move(result);
       return l;
     };
     switch (e.kind) {
       case EventKind::kWaiting: break;
       case EventKind::kAcquired:
       case EventKind::kAcquireFailed: {
-        std::string result = AcquireResult(e);
-        wait_.Add(with("result", result), WaitBuckets()).Observe(Seconds(e.elapsed));
-        acquire_.Add(with("result", result)).Increment();
-        if (e.kind == EventKind::kAcquired) held_.Add(base).Increment();
+        const std::size_t r = AcquireResult(e);
+        if (known.wait[r] == nullptr) {
+          Labels l = with_result(kAcquireResults[r]);
+          Series(known.wait[r], wait_, l, WaitBuckets());
+          Series(known.acquire[r], acquire_, l);
+        }
+        known.wait[r]->Observe(Seconds(e.elapsed));
+        known.acquire[r]->Increment();
+        if (e.kind == EventKind::kAcquired) Series(known.held, held_, known.base).Increment();
         break;
       }
       case EventKind::kRenewed:
-      case EventKind::kRenewFailed:
-        renew_.Add(with("result", e.kind == EventKind::kRenewed ? "ok" : "error")).Increment();
-        renew_latency_.Add(base, WaitBuckets()).Observe(Seconds(e.elapsed));
+      case EventKind::kRenewFailed: {
+        const bool ok = e.kind == EventKind::kRenewed;
+        Series(known.renew[ok ? 0 : 1], renew_, with_result(ok ? "ok" : "error")).Increment();
+        Series(known.renew_latency, renew_latency_, known.base, WaitBuckets())
+            .Observe(Seconds(e.elapsed));
         break;
-      case EventKind::kLost: lost_.Add(base).Increment(); [[fallthrough]];
+      }
+      case EventKind::kLost: Series(known.lost, lost_, known.base).Increment(); [[fallthrough]];
       case EventKind::kReleased:
       case EventKind::kDetached:
-        hold_.Add(base, HoldBuckets()).Observe(Seconds(e.elapsed));
-        held_.Add(base).Decrement();
+        Series(known.hold, hold_, known.base, HoldBuckets()).Observe(Seconds(e.elapsed));
+        Series(known.held, held_, known.base).Decrement();
         break;
     }
   }
@@ -119,6 +151,19 @@ class PrometheusListener final : public EventListener {
   prometheus::Family<prometheus::Histogram>& renew_latency_;
   prometheus::Family<prometheus::Counter>& lost_;
   prometheus::Family<prometheus::Gauge>& held_;
+  // The series of one label set (backend, and lock with an allow list), found once.
+  struct Known {
+    Labels base;
+    std::array<prometheus::Histogram*, kAcquireResults.size()> wait{};
+    std::array<prometheus::Counter*, kAcquireResults.size()> acquire{};
+    std::array<prometheus::Counter*, 2> renew{};  // ok, error
+    prometheus::Histogram* renew_latency = nullptr;
+    prometheus::Histogram* hold = nullptr;
+    prometheus::Counter* lost = nullptr;
+    prometheus::Gauge* held = nullptr;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Known> series_;  // guarded by mu_, by backend and lock
 };
 
 class FanOutListener final : public EventListener {

@@ -29,7 +29,55 @@ std::vector<std::string> EvalArgs(const std::string& head, const std::string& bo
   return cmd;
 }
 
+// Destroys the clients given to Dispose from their own I/O thread: one thread for the
+// process, started at the first, and joined at exit.
+class Reaper {
+ public:
+  static Reaper& Get() {
+    static Reaper reaper;
+    return reaper;
+  }
+  void Add(std::unique_ptr<Client> client) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(client));
+    cv_.notify_one();
+  }
+  ~Reaper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  Reaper() : thread_([this] { Run(); }) {}
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto batch = std::move(queue_);
+      queue_.clear();
+      lock.unlock();
+      batch.clear();  // each ~Client stops and joins its I/O thread
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Client>> queue_;  // guarded by mu_
+  bool stop_ = false;                           // guarded by mu_
+  std::thread thread_;                          // declared last: started last
+};
+
 }  // namespace
+
+void Dispose(std::unique_ptr<Client> client) {
+  if (client && client->on_io_thread()) Reaper::Get().Add(std::move(client));
+}
 
 Script::Script(std::string src) : source(std::move(src)), sha1(Sha1Hex(source)) {}
 

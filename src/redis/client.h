@@ -128,6 +128,8 @@ class Client {
                                           std::shared_ptr<Waiter> waiter = nullptr);
 
   std::string endpoint() const { return endpoint_; }
+  // True on this client's I/O thread (in a `done` of CallAsync or EvalAsync).
+  bool on_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
   friend class Subscription;
@@ -182,6 +184,10 @@ class Client {
   std::chrono::steady_clock::time_point lend_after_{};     // guarded by lend_mu_
   std::thread thread_;                                     // declared last: started last
 };
+
+// Destroys `client`. On its own I/O thread (the last owner let go in a callback), which
+// cannot stop and join itself, a process-wide thread destroys it instead, soon after.
+void Dispose(std::unique_ptr<Client> client);
 
 }  // namespace dlock::redis
 

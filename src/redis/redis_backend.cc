@@ -24,48 +24,46 @@ class RedisBackend final : public Backend {
  public:
   RedisBackend(RedisOptions options, std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
-        client_(std::move(client)),
         acquire_(std::string(redis::kLinePrelude) + redis::kLineAcquireScript),
         extend_(redis::kExtendScript),
         release_(redis::kReleaseScript),
         inspect_(redis::kLineInspectScript),
-        leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript) {}
+        leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript),
+        client_(std::move(client)) {}
+
+  // The last reference may go in a `done` of an asynchronous call, on the client's I/O
+  // thread.
+  ~RedisBackend() override { redis::Dispose(std::move(client_)); }
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
-    auto since_ms =
-        std::chrono::duration_cast<milliseconds>(request.holder.since.time_since_epoch()).count();
     const auto start = options_.clock->Now();
-    auto reply = Run(acquire_, request.name,
-                     {request.owner_id, std::to_string(request.ttl.count()), request.holder.host,
-                      std::to_string(request.holder.pid), std::to_string(since_ms),
-                      request.queue ? "1" : "0", std::to_string(kPlaceTtl.count())},
-                     /*with_line=*/true);
-    if (!reply.ok()) return reply.status();
-    const auto& e = reply->elements;
-    if (e.size() < 2) return redis::ReplyError(client_->endpoint(), *reply);
-    if (ToInt(e[0]) != 1) {
-      if (e.size() >= 5) {
-        return ContendedError(fmt::format("lock '{}' is held by host {} pid {} (token {})",
-                                          request.name, e[3].str, e[4].str, e[2].str));
-      }
-      if (e.size() >= 3) {
-        return ContendedError(
-            fmt::format("lock '{}' is free, but goes to the first of the {} "
-                        "waiting in line",
-                        request.name, ToInt(e[2])));
-      }
-      return redis::ReplyError(client_->endpoint(), *reply);
-    }
-    Lease lease{request.name, request.owner_id,
-                static_cast<FencingToken>(ToInt(reply->elements[1])), request.ttl,
-                ValidUntil(start, request.ttl)};
-    if (options_.clock->Now() >= lease.valid_until) {
-      Release(lease).IgnoreError();  // the reply came too late to be of use
-      return UnavailableError(
-          fmt::format("{}: the reply came after the lease's validity ended", client_->endpoint()));
-    }
+    auto reply = Run(acquire_, request.name, AcquireArgs(request), /*with_line=*/true);
+    bool too_late = false;
+    auto lease = Granted(request, start, std::move(reply), &too_late);
+    if (too_late) ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
     return lease;
+  }
+
+  // The same script as TryAcquire, pipelined: `done` runs on the client's I/O thread.
+  void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) override {
+    if (Status valid = internal::ValidateAcquireRequest(request); !valid.ok()) return done(valid);
+    const auto start = options_.clock->Now();
+    client_->EvalAsync(acquire_, Keys(request.name, /*with_line=*/true), AcquireArgs(request),
+                       [this, request, start, done = std::move(done)](Result<Reply> reply) {
+                         bool too_late = false;
+                         auto lease = Granted(request, start, Checked(std::move(reply)), &too_late);
+                         if (too_late) SendRelease(request.name, request.owner_id, nullptr);
+                         done(std::move(lease));
+                       });
+  }
+
+  void ReleaseAsync(const Lease& lease, StatusCallback done) override {
+    if (Status valid = internal::ValidateLeaseForCall(lease); !valid.ok()) return done(valid);
+    SendRelease(lease.name, lease.owner_id,
+                [this, name = lease.name, done = std::move(done)](Result<Reply> reply) {
+                  done(Released(name, Checked(std::move(reply)), kNotOurs));
+                });
   }
 
   Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
@@ -90,8 +88,8 @@ class RedisBackend final : public Backend {
         gather.Slot(i)(valid);
         continue;
       }
-      client_->EvalAsync(extend_, {Key(leases[i].name), Key(leases[i].name, ":fence")},
-                         ExtendArgs(leases[i], leases[i].ttl), gather.Slot(i));
+      client_->EvalAsync(extend_, Keys(leases[i].name), ExtendArgs(leases[i], leases[i].ttl),
+                         gather.Slot(i));
       sent.push_back(i);
     }
     // The connections time out stalled replies themselves; this bound only guards.
@@ -111,7 +109,7 @@ class RedisBackend final : public Backend {
 
   Status Release(const Lease& lease) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
-    return ReleaseAs(lease.name, lease.owner_id, "is not held by this owner");
+    return ReleaseAs(lease.name, lease.owner_id, kNotOurs);
   }
 
   Status ForceRelease(std::string_view name) override {
@@ -176,7 +174,7 @@ class RedisBackend final : public Backend {
   }
 
   BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .fifo = true, .batch_extend = true};
+    return {.native_wait = true, .fifo = true, .batch_extend = true, .async_calls = true};
   }
   std::string_view kind() const override { return "redis"; }
 
@@ -224,26 +222,92 @@ class RedisBackend final : public Backend {
                  ValidUntil(start, ttl)};
   }
 
-  // `with_line`: the script also gets the wait line's keys (KEYS[3], KEYS[4]).
-  Result<Reply> Run(const redis::Script& script, const std::string& name,
-                    const std::vector<std::string>& args, bool with_line = false) {
-    std::vector<std::string> keys = {Key(name), Key(name, ":fence")};
-    if (with_line) keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places")});
-    auto reply = client_->Eval(script, keys, args);
-    if (reply.ok() && reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
-    return reply;
+  static constexpr std::string_view kNotOurs = "is not held by this owner";
+
+  std::vector<std::string> AcquireArgs(const AcquireRequest& request) const {
+    auto since_ms =
+        std::chrono::duration_cast<milliseconds>(request.holder.since.time_since_epoch()).count();
+    return {request.owner_id,
+            std::to_string(request.ttl.count()),
+            request.holder.host,
+            std::to_string(request.holder.pid),
+            std::to_string(since_ms),
+            request.queue ? "1" : "0",
+            std::to_string(kPlaceTtl.count())};
   }
 
-  Status ReleaseAs(const std::string& name, const std::string& owner, std::string_view not_held) {
-    auto reply = Run(release_, name, {owner, Key(name, ":released")});
+  // The acquire script's reply, sent at `start`, as TryAcquire's result. A grant whose
+  // reply came after its validity ended is kUnavailable, with *too_late set: the caller
+  // then releases it.
+  Result<Lease> Granted(const AcquireRequest& request, std::chrono::steady_clock::time_point start,
+                        Result<Reply> reply, bool* too_late) const {
+    if (!reply.ok()) return reply.status();
+    const auto& e = reply->elements;
+    if (e.size() < 2) return redis::ReplyError(client_->endpoint(), *reply);
+    if (ToInt(e[0]) != 1) {
+      if (e.size() >= 5) {
+        return ContendedError(fmt::format("lock '{}' is held by host {} pid {} (token {})",
+                                          request.name, e[3].str, e[4].str, e[2].str));
+      }
+      if (e.size() >= 3) {
+        return ContendedError(
+            fmt::format("lock '{}' is free, but goes to the first of the {} "
+                        "waiting in line",
+                        request.name, ToInt(e[2])));
+      }
+      return redis::ReplyError(client_->endpoint(), *reply);
+    }
+    Lease lease{request.name, request.owner_id, static_cast<FencingToken>(ToInt(e[1])), request.ttl,
+                ValidUntil(start, request.ttl)};
+    if (options_.clock->Now() >= lease.valid_until) {
+      *too_late = true;
+      return UnavailableError(
+          fmt::format("{}: the reply came after the lease's validity ended", client_->endpoint()));
+    }
+    return lease;
+  }
+
+  // The release script's reply as Release's result.
+  static Status Released(const std::string& name, Result<Reply> reply, std::string_view not_held) {
     if (!reply.ok()) return reply.status();
     if (ToInt(*reply) != 1) return NotHeldError(fmt::format("lock '{}' {}", name, not_held));
     return OkStatus();
   }
 
+  // `with_line`: the script also gets the wait line's keys (KEYS[3], KEYS[4]).
+  std::vector<std::string> Keys(const std::string& name, bool with_line = false) const {
+    std::vector<std::string> keys = {Key(name), Key(name, ":fence")};
+    if (with_line) keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places")});
+    return keys;
+  }
+
+  // An error reply as a Status.
+  Result<Reply> Checked(Result<Reply> reply) const {
+    if (reply.ok() && reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
+    return reply;
+  }
+
+  Result<Reply> Run(const redis::Script& script, const std::string& name,
+                    const std::vector<std::string>& args, bool with_line = false) {
+    return Checked(client_->Eval(script, Keys(name, with_line), args));
+  }
+
+  // The release script without waiting; `done` (null: none) gets its reply on the I/O
+  // thread. Uses nothing of this backend after the call, so it may go out unwatched.
+  void SendRelease(const std::string& name, const std::string& owner, redis::ReplyCallback done) {
+    if (!done) done = [](const Result<Reply>&) {};
+    client_->EvalAsync(release_, Keys(name), {owner, Key(name, ":released")}, std::move(done));
+  }
+
+  Status ReleaseAs(const std::string& name, const std::string& owner, std::string_view not_held) {
+    return Released(name, Run(release_, name, {owner, Key(name, ":released")}), not_held);
+  }
+
   const RedisOptions options_;
-  const std::unique_ptr<redis::Client> client_;
   const redis::Script acquire_, extend_, release_, inspect_, leave_;
+  // Declared last, so destroyed first: its I/O thread stops while the scripts its
+  // callbacks use still exist.
+  std::unique_ptr<redis::Client> client_;
 };
 
 }  // namespace

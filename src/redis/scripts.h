@@ -65,7 +65,8 @@ end
 // queue ('1': join or keep the line, '0': one attempt), place_ms. A free lock goes to the head of
 // the line; anyone else gets {0, -3, waiters} ("free, but others are first").
 inline constexpr const char* kLineAcquireScript = R"lua(
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, redis.call('HGET', KEYS[1], 'token')}
 end
@@ -76,7 +77,7 @@ local function queue_up()
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if owner then
   queue_up()
   local h = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid')
   return {0, redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0'}

@@ -1,6 +1,8 @@
 #include "conformance/backend_conformance.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -299,6 +301,156 @@ TEST_P(BackendConformance, ACancelledWaiterLeavesTheLine) {
   EXPECT_EQ(got->status().code(), Code::kCancelled);
   EXPECT_EQ(backend_->Inspect(name)->waiters, 0);
   EXPECT_TRUE(backend_->Release(*lease).ok());
+}
+
+// What the callbacks of asynchronous calls report, by call: each must answer exactly once.
+template <class T>
+class Answers {
+ public:
+  std::function<void(T)> For(int call) {
+    return [this, call](T answer) {
+      std::lock_guard lock(mu_);
+      got_[call].push_back(std::move(answer));
+      cv_.notify_all();
+    };
+  }
+  // Waits (at most 10 s) until every call in [0, n) has answered; false if one has not.
+  bool AwaitAll(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, seconds(10), [&] {
+      for (int i = 0; i < n; ++i) {
+        if (got_[i].empty()) return false;
+      }
+      return true;
+    });
+  }
+  // The one answer of `call`; fails the test if it answered more than once.
+  T& Of(int call) {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(got_[call].size(), 1u) << "call " << call;
+    return got_[call].front();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, std::vector<T>> got_;
+};
+
+TEST_P(BackendConformance, AsyncCallsAnswerAsTheBlockingOnesDo) {
+  auto name = Name();
+  auto mine = Request(name, seconds(10));
+  Answers<Result<Lease>> acquired;
+  backend_->TryAcquireAsync(mine, acquired.For(0));
+  ASSERT_TRUE(acquired.AwaitAll(1));
+  ASSERT_TRUE(acquired.Of(0).ok()) << acquired.Of(0).status().ToString();
+  const Lease lease = *acquired.Of(0);
+  EXPECT_EQ(lease.owner_id, mine.owner_id);
+  EXPECT_GT(lease.token, 0u);
+  EXPECT_GT(lease.valid_until, std::chrono::steady_clock::now());
+
+  auto other = GetParam().make();
+  other->TryAcquireAsync(Request(name), acquired.For(1));
+  Lease stranger = lease;
+  stranger.owner_id = NewOwnerId();
+  Answers<Status> released;
+  other->ReleaseAsync(stranger, released.For(0));
+  ASSERT_TRUE(acquired.AwaitAll(2));
+  ASSERT_TRUE(released.AwaitAll(1));
+  EXPECT_EQ(acquired.Of(1).status().code(), Code::kContended);
+  EXPECT_EQ(released.Of(0).code(), Code::kNotHeld);
+  EXPECT_TRUE(backend_->Inspect(name)->held);
+
+  backend_->ReleaseAsync(lease, released.For(1));
+  ASSERT_TRUE(released.AwaitAll(2));
+  EXPECT_TRUE(released.Of(1).ok()) << released.Of(1).ToString();
+  EXPECT_FALSE(backend_->Inspect(name)->held);
+  backend_->ReleaseAsync(lease, released.For(2));  // idempotent
+  ASSERT_TRUE(released.AwaitAll(3));
+  EXPECT_EQ(released.Of(2).code(), Code::kNotHeld);
+
+  // Bad input answers through the callback too, and reaches no store.
+  backend_->TryAcquireAsync(Request("", seconds(10)), acquired.For(2));
+  ASSERT_TRUE(acquired.AwaitAll(3));
+  EXPECT_EQ(acquired.Of(2).status().code(), Code::kInvalidArgument);
+}
+
+TEST_P(BackendConformance, ManyAsyncAcquisitionsInFlightFromOneThread) {
+  constexpr int kLocks = 200;
+  std::vector<std::string> names;
+  Answers<Result<Lease>> acquired;
+  for (int i = 0; i < kLocks; ++i) {
+    names.push_back(Name());
+    backend_->TryAcquireAsync(Request(names.back()), acquired.For(i));
+  }
+  ASSERT_TRUE(acquired.AwaitAll(kLocks));
+  Answers<Status> released;
+  for (int i = 0; i < kLocks; ++i) {
+    ASSERT_TRUE(acquired.Of(i).ok()) << i << ": " << acquired.Of(i).status().ToString();
+    EXPECT_EQ(acquired.Of(i)->name, names[static_cast<std::size_t>(i)]);
+    backend_->ReleaseAsync(*acquired.Of(i), released.For(i));
+  }
+  ASSERT_TRUE(released.AwaitAll(kLocks));
+  for (int i = 0; i < kLocks; ++i) {
+    EXPECT_TRUE(released.Of(i).ok()) << i << ": " << released.Of(i).ToString();
+  }
+  EXPECT_FALSE(backend_->Inspect(names.front())->held);
+  EXPECT_FALSE(backend_->Inspect(names.back())->held);
+}
+
+// A Locker's asynchronous calls: a Lock in the callback, released without blocking; the
+// blocking calls refuse to run there, and a Lock dropped there is still released.
+TEST_P(BackendConformance, LockerAsyncCallsNeverBlockTheirCallbacks) {
+  auto name = Name();
+  Locker locker(backend_);
+  struct Seen {
+    Status acquire_inside;
+    Status release_inside;
+    FencingToken token = 0;
+  };
+  Answers<Seen> seen;
+  locker.TryAcquireAsync(name, {}, [&](Result<Lock> lock) {
+    Seen s;
+    s.acquire_inside = locker.Acquire(Name()).status();
+    if (lock.ok()) {
+      s.token = lock->token();
+      lock->ReleaseAsync([&, s](Status released) {
+        Seen t = s;
+        t.release_inside = released;
+        seen.For(0)(t);
+      });
+    } else {
+      s.release_inside = lock.status();
+      seen.For(0)(s);
+    }
+  });
+  ASSERT_TRUE(seen.AwaitAll(1));
+  EXPECT_EQ(seen.Of(0).acquire_inside.code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(seen.Of(0).release_inside.ok()) << seen.Of(0).release_inside.ToString();
+  EXPECT_GT(seen.Of(0).token, 0u);
+  EXPECT_FALSE(backend_->Inspect(name)->held);
+
+  // Dropped in the callback (or Release() called there): released all the same.
+  for (int call = 1; call <= 2; ++call) {
+    locker.TryAcquireAsync(name, {}, [&, call](Result<Lock> lock) {
+      Seen s;
+      s.token = lock.ok() ? lock->token() : 0;
+      if (lock.ok() && call == 2) s.release_inside = lock->Release();
+      seen.For(call)(s);
+    });
+    ASSERT_TRUE(seen.AwaitAll(call + 1));
+    EXPECT_GT(seen.Of(call).token, 0u);
+    if (call == 2) {
+      EXPECT_EQ(seen.Of(call).release_inside.code(), Code::kFailedPrecondition);
+    }
+    EXPECT_TRUE(WaitFor([&] { return !backend_->Inspect(name)->held; })) << call;
+  }
+
+  Answers<Status> refused;
+  locker.TryAcquireAsync(name, {.wait = seconds(1)},
+                         [&](Result<Lock> lock) { refused.For(0)(lock.status()); });
+  ASSERT_TRUE(refused.AwaitAll(1));
+  EXPECT_EQ(refused.Of(0).code(), Code::kInvalidArgument);
 }
 
 }  // namespace dlock::test

@@ -606,6 +606,15 @@ class BenchTest(DlockTestCase):
         self.assertGreater(result["ops_per_s"], 0)
         self.assertEqual(result["errors"], 0)
 
+    def test_conc_without_async_calls_runs_a_thread_per_loop(self):
+        code, out, err = self.dlock("bench", "--mode", "conc", "--concurrency", "4",
+                                    "--duration", "300ms", "--json")
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["threads"], 4)
+        self.assertEqual(result["in_flight"], 4)
+        self.assertEqual(result["errors"], 0)
+
     def test_hold_keeps_many_locks_renewed_on_few_threads(self):
         code, out, err = self.dlock("bench", "--mode", "hold", "--locks", "200", "--ttl",
                                     "300ms", "--duration", "1s", "--json")
@@ -648,6 +657,19 @@ class RedisCliTest(MutualExclusionTest):
         state = json.loads(out)
         self.assertNotIn("hunter2", out)
         return state
+
+    def test_bench_conc_keeps_every_loop_in_flight_from_one_thread(self):
+        code, out, err = self.dlock("bench", "--mode", "conc", "--concurrency", "64",
+                                    "--duration", "500ms", "--json")
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["threads"], 1)
+        self.assertEqual(result["in_flight"], 64)
+        self.assertGreater(result["ops"], 64)
+        self.assertEqual(result["errors"], 0)
+        # Every loop released what it took.
+        keys = self.redis.cli("-a", "hunter2", "--no-auth-warning", "KEYS", "*").split()
+        self.assertEqual([k for k in keys if not k.endswith(":fence")], [])
 
     def test_four_runs_never_overlap_and_only_the_counter_is_left(self):
         self.run_workers(4, 10)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -318,6 +319,54 @@ TEST_F(LockerTest, LossIsSignalledOnTimeEvenWhileARenewalCallHangs) {
   EXPECT_FALSE(lock->held());
   faulty_->Unblock();
   EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
+}
+
+TEST_F(LockerTest, ReleaseAsyncDuringAHangingRenewalReturnsAndReleasesAfterIt) {
+  auto locker = MakeLocker(seconds(3));
+  auto lock = locker->Acquire("a");
+  ASSERT_TRUE(lock.ok());
+  faulty_->Block(Op::kExtend);
+  clock_->Advance(seconds(1));  // the renewal starts, and hangs
+  ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 1; }));
+  std::atomic<int> answers{0};
+  Status answer = InternalError("no answer");
+  lock->ReleaseAsync([&](Status s) {
+    answer = s;
+    answers++;
+  });
+  // Returned without waiting for the renewal, and released nothing yet.
+  EXPECT_EQ(answers, 0);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  faulty_->Unblock();
+  ASSERT_TRUE(WaitFor([&] { return answers == 1; }));
+  EXPECT_TRUE(answer.ok()) << answer.ToString();
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
+  EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(answers, 1);
+}
+
+TEST_F(LockerTest, AsyncCallsOnABlockingBackendAnswerBeforeReturning) {
+  auto locker = MakeLocker(seconds(3));
+  std::optional<Result<Lock>> got;
+  locker->TryAcquireAsync("a", {}, [&](Result<Lock> lock) { got.emplace(std::move(lock)); });
+  ASSERT_TRUE(got.has_value());  // the memory backend has no async calls: answered inline
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_EQ(listener_->count(EventKind::kAcquired), 1);
+  std::optional<Status> released;
+  (*got)->ReleaseAsync([&](Status s) { released = s; });
+  ASSERT_TRUE(released.has_value());
+  EXPECT_TRUE(released->ok());
+  EXPECT_EQ(listener_->count(EventKind::kReleased), 1);
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+
+  // A failed attempt is an event too.
+  ASSERT_TRUE(memory_->TryAcquire({"a", seconds(3), NewOwnerId(), {}}).ok());
+  got.reset();
+  locker->TryAcquireAsync("a", {}, [&](Result<Lock> lock) { got.emplace(std::move(lock)); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status().code(), Code::kContended);
+  EXPECT_EQ(listener_->count(EventKind::kAcquireFailed), 1);
 }
 
 TEST_F(LockerTest, RenewalRecoversFromTransientFailures) {
