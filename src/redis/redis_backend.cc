@@ -26,7 +26,7 @@ class RedisBackend final : public Backend {
       : options_(std::move(options)),
         acquire_(std::string(redis::kLinePrelude) + redis::kLineAcquireScript),
         extend_(redis::kExtendScript),
-        release_(redis::kReleaseScript),
+        release_(std::string(redis::kLinePrelude) + redis::kLineReleaseScript),
         inspect_(redis::kLineInspectScript),
         leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript),
         client_(std::move(client)) {}
@@ -129,8 +129,12 @@ class RedisBackend final : public Backend {
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
                         std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    // Subscribe first, then look: a release in between is seen either way.
-    auto sub = client_->Subscribe(Key(name, ":released"));
+    // Subscribe first, then look: a release in between is seen either way. A waiter in
+    // line listens on its own channel, where it is told once it heads the line (a release,
+    // the head leaving): a release wakes one waiter, not every one.
+    auto sub =
+        client_->Subscribe(waiter.empty() ? Key(name, ":released")
+                                          : fmt::format("{}:{}", Key(name, ":released"), waiter));
     auto outcome = [&]() -> Status {
       if (stop.stop_requested()) return CancelledError("wait cancelled");
       if (!sub->error().ok()) return sub->error();
@@ -296,11 +300,13 @@ class RedisBackend final : public Backend {
   // thread. Uses nothing of this backend after the call, so it may go out unwatched.
   void SendRelease(const std::string& name, const std::string& owner, redis::ReplyCallback done) {
     if (!done) done = [](const Result<Reply>&) {};
-    client_->EvalAsync(release_, Keys(name), {owner, Key(name, ":released")}, std::move(done));
+    client_->EvalAsync(release_, Keys(name, /*with_line=*/true), {owner, Key(name, ":released")},
+                       std::move(done));
   }
 
   Status ReleaseAs(const std::string& name, const std::string& owner, std::string_view not_held) {
-    return Released(name, Run(release_, name, {owner, Key(name, ":released")}), not_held);
+    return Released(name, Run(release_, name, {owner, Key(name, ":released")}, /*with_line=*/true),
+                    not_held);
   }
 
   const RedisOptions options_;

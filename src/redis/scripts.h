@@ -98,14 +98,30 @@ return {1, token}
 )lua";
 
 // Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. If the lock is free
-// and others still wait, tells them (the new head may take it).
+// and others still wait, tells the new head, on its own channel (channel:OWNER), that it may take
+// it.
 inline constexpr const char* kLeaveLineScript = R"lua(
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('PUBLISH', ARGV[2], 'left')
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local next = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  if next then redis.call('PUBLISH', ARGV[2] .. ':' .. next, 'left') end
 end
 return 1
+)lua";
+
+// kReleaseScript with the line (after kLinePrelude): the head of the line, if any, is told on its
+// own channel (channel:OWNER), so that a release wakes one waiter, not all of them; waiters
+// outside the line listen on the channel itself.
+inline constexpr const char* kLineReleaseScript = R"lua(
+if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  if redis.call('DEL', KEYS[1]) == 1 then
+    if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released') end
+    redis.call('PUBLISH', ARGV[2], 'released')
+    return 1
+  end
+end
+return 0
 )lua";
 
 // kInspectScript with the line: the same six fields, then the head of the line ('' if

@@ -139,10 +139,14 @@ TEST(RedisTest, WaiterIsWokenByTheReleaseNotByPolling) {
   Locker locker(faulty);
   std::optional<Result<Lock>> got;
   std::thread waiter([&] { got.emplace(locker.Acquire(name, {.wait = seconds(20)})); });
+  // A waiter in line listens on a channel of its own (RELEASED:OWNER), where it is told
+  // once it heads the line: a release wakes one waiter, not all of them.
+  const std::string channel = "dlock:{" + name + "}:released";
   ASSERT_TRUE(WaitFor([&] {
-    return Shared::get()->Cli({"PUBSUB", "NUMSUB", "dlock:{" + name + "}:released"}).find("\n1") !=
+    return Shared::get()->Cli({"PUBSUB", "CHANNELS", channel + ":*"}).find(channel + ":") !=
            std::string::npos;
   }));
+  EXPECT_EQ(Shared::get()->Cli({"PUBSUB", "NUMSUB", channel}).find("\n1"), std::string::npos);
   auto released_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(holder->Release(*lease).ok());
   waiter.join();
