@@ -2,8 +2,10 @@
 // can log, trace or count them (the CLI logs them; metrics adapters count them).
 //
 // Thread-safety: OnEvent is called from the acquiring thread and from the Locker's
-// renewal and watchdog threads, possibly at once; implementations must be thread-safe and quick
-// (never block, never call back into the same Lock).
+// renewal and watchdog threads, possibly at once, and, for asynchronous calls, from the
+// backend's I/O thread (where a slow listener holds up every call of that client);
+// implementations must be thread-safe and quick (never block, never call back into the
+// same Lock).
 #ifndef DLOCK_EVENTS_H_
 #define DLOCK_EVENTS_H_
 

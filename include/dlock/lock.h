@@ -61,15 +61,17 @@ class [[nodiscard]] Lock {
   Status Release();
 
   // Release without blocking: `done` (may be null) gets what Release() would return,
-  // exactly once: on the backend's I/O thread where it has
-  // Backend::capabilities().async_calls, else on the calling thread before this returns
-  // (or on the Locker's renewal thread, when a renewal call was in flight: the release
-  // goes out once it is over). The same rules for `done` as Locker::TryAcquireAsync.
+  // exactly once (a second release, of either kind, answers kNotHeld): on the backend's I/O thread
+  // where it has Backend::capabilities().async_calls, else on the calling thread before this
+  // returns (or on the Locker's renewal thread, when a renewal call was in flight: the release goes
+  // out once it is over). The same rules for `done` as Locker::TryAcquireAsync.
   void ReleaseAsync(std::function<void(Status)> done = nullptr);
 
   // Stops renewal and forgets the lease without releasing it: the lock stays held in the
   // store until its TTL passes or someone releases it with the owner id. Returns the
-  // lease. Used by `dlock acquire`, whose lock outlives the process.
+  // lease. Used by `dlock acquire`, whose lock outlives the process. Within an
+  // asynchronous callback it does not wait for a renewal call in flight (which may then
+  // still extend the lease in the store).
   Lease Detach();
 
  private:

@@ -87,10 +87,11 @@ class Locker {
   // the backend has capabilities().async_calls (Redis), this returns at once and `done`
   // runs on the backend's I/O thread, so one thread can keep thousands of acquisitions
   // in flight, pipelined; otherwise `done` runs on the calling thread before this
-  // returns. `done` must be quick and must not block: release with Lock::ReleaseAsync
-  // (Release() and Acquire() return kFailedPrecondition there, and a Lock destroyed
-  // there is released asynchronously). The call keeps the backend alive until `done`
-  // has run, so the Locker may be destroyed meanwhile.
+  // returns. Bad input (a wait, a bad name or TTL) and a stop already requested
+  // (kCancelled) are answered on the calling thread before this returns, on any backend. `done`
+  // must be quick and must not block: release with Lock::ReleaseAsync (Release() and Acquire()
+  // return kFailedPrecondition there, and a Lock destroyed there is released asynchronously). The
+  // call keeps the backend alive until `done` has run, so the Locker may be destroyed meanwhile.
   void TryAcquireAsync(std::string_view name, const AcquireOptions& options,
                        std::function<void(Result<Lock>)> done);
 

@@ -28,8 +28,6 @@ LockerOptions Normalize(LockerOptions options) {
 
 TimePoint LossPoint(const Lease& lease) { return lease.valid_until - LossMargin(lease.ttl); }
 
-thread_local int async_callback_depth = 0;
-
 Status BlockingInCallback(std::string_view what) {
   return FailedPreconditionError(
       fmt::format("{} would block within an asynchronous callback; use the Async form", what));
@@ -42,10 +40,6 @@ void Answer(const StatusCallback& done, Status status) {
 }
 
 }  // namespace
-
-bool InAsyncCallback() { return async_callback_depth > 0; }
-AsyncCallbackScope::AsyncCallbackScope() { ++async_callback_depth; }
-AsyncCallbackScope::~AsyncCallbackScope() { --async_callback_depth; }
 
 LockerCore::LockerCore(std::shared_ptr<Backend> backend, LockerOptions options)
     : backend_(std::move(backend)), options_(Normalize(std::move(options))) {}
@@ -158,6 +152,11 @@ void LockerCore::TryAcquireAsync(std::string_view name, const AcquireOptions& op
   auto request = MakeRequest(name, options);
   if (!request.ok()) return answer(request.status());
   const TimePoint start = options_.clock->Now();
+  if (options.stop.stop_requested()) {  // as Acquire: cancelled before the attempt
+    Status cancelled = CancelledError("cancelled before the attempt");
+    Emit(EventKind::kAcquireFailed, name, 0, std::chrono::nanoseconds(0), cancelled);
+    return answer(std::move(cancelled));
+  }
   // The callback keeps this core, and so the backend, alive until it has run.
   backend_->TryAcquireAsync(*request, [self = shared_from_this(), name = request->name, options,
                                        start, done = std::move(done)](Result<Lease> lease) {
@@ -411,10 +410,10 @@ Status LockerCore::Release(HeldLock& held) {
     // Waits for a renewal in flight, so that it cannot extend a released lease.
     auto lock = held.LockWhenNotRenewing();
     plan = PlanRelease(held);
-    if (plan.answer) {
-      if (plan.free) backend_->Release(*plan.free).IgnoreError();
-      return *plan.answer;
-    }
+  }
+  if (plan.answer) {
+    if (plan.free) backend_->Release(*plan.free).IgnoreError();  // without held.mu
+    return *plan.answer;
   }
   Unschedule(held);
   Status status = backend_->Release(*plan.free);
@@ -427,20 +426,30 @@ void LockerCore::ReleaseAsync(const std::shared_ptr<HeldLock>& held, StatusCallb
   ReleasePlan plan;
   {
     std::lock_guard lock(held->mu);
-    if (held->renewing) {
-      // This may be the backend's I/O thread, which the renewal's reply needs: instead
-      // of waiting, leave the release to the renewal thread.
-      held->release_after_renewal = [self = shared_from_this(), held, done = std::move(done)] {
-        self->ReleaseAsync(held, done);
+    // Marked released at once, so that this call is the one that releases (a later
+    // Release or ReleaseAsync answers "already released").
+    plan = PlanRelease(*held);
+    if (held->renewing && plan.free) {
+      // A renewal call is in flight. This may be the backend's I/O thread, which the
+      // renewal's reply needs: instead of waiting, leave the call to the renewal thread,
+      // so that it goes out after the renewal.
+      held->release_after_renewal = [self = shared_from_this(), held, plan,
+                                     done = std::move(done)] {
+        self->SendRelease(held, plan, done);
       };
       return;
     }
-    plan = PlanRelease(*held);
   }
+  SendRelease(held, plan, std::move(done));
+}
+
+void LockerCore::SendRelease(const std::shared_ptr<HeldLock>& held, const ReleasePlan& plan,
+                             StatusCallback done) {
   if (plan.answer) {
     // The callback keeps this core, and so the backend, alive until the call is over.
-    if (plan.free)
+    if (plan.free) {
       backend_->ReleaseAsync(*plan.free, [self = shared_from_this()](const Status&) {});
+    }
     return Answer(done, *plan.answer);
   }
   Unschedule(*held);
@@ -456,7 +465,10 @@ Lease LockerCore::Detach(HeldLock& held) {
   Lease lease;
   bool was_held = false;
   {
-    auto lock = held.LockWhenNotRenewing();
+    // Within an asynchronous callback, without waiting for a renewal in flight (its reply
+    // may need this thread): a renewal after a detach only extends a lease that is
+    // meant to stay held until its TTL anyway.
+    auto lock = InAsyncCallback() ? std::unique_lock(held.mu) : held.LockWhenNotRenewing();
     HeldState state = HeldState::kHeld;
     was_held = held.state.compare_exchange_strong(state, HeldState::kDetached);
     lease = held.lease;

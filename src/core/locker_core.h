@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/async_scope.h"
 #include "dlock/locker.h"
 
 namespace dlock::internal {
@@ -39,8 +40,10 @@ struct HeldLock {
   // many leases at once.)
   bool renewing = false;
   std::condition_variable renewal_done;
-  // A ReleaseAsync that came while a renewal call was in flight (guarded by mu): run by
-  // the renewal thread once the call is over, as ReleaseAsync cannot wait for it.
+  // A ReleaseAsync that came while a renewal call was in flight (guarded by mu): marked
+  // released at once, and its store call run by the renewal thread once the renewal call
+  // is over, as ReleaseAsync cannot wait for it. At most one: a later release finds the
+  // lock released already.
   std::function<void()> release_after_renewal;
   // Locks mu once no renewal call is in flight (for Release and Detach).
   std::unique_lock<std::mutex> LockWhenNotRenewing() {
@@ -94,7 +97,7 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   // A lease granted to an acquisition that started at `start`: held, announced, queued
   // for renewal.
   std::shared_ptr<HeldLock> Granted(Lease lease, const AcquireOptions& options, TimePoint start);
-  // Release's first step, with held.mu locked and no renewal in flight: marks `held`
+  // Release's first step, with held.mu locked: marks `held`
   // released. `free`: the lease to free in the store; `answer`: what to return whatever
   // the store says (no lease to free, or a lost one freed for good measure); neither
   // set: return the store's answer, reported as a kReleased event.
@@ -103,6 +106,9 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
     std::optional<Status> answer;
   };
   ReleasePlan PlanRelease(HeldLock& held);
+  // ReleaseAsync's second step, without held.mu: frees plan.free and answers `done`.
+  void SendRelease(const std::shared_ptr<HeldLock>& held, const ReleasePlan& plan,
+                   StatusCallback done);
   // Queues `held` for renewal at `when` and for the loss check at its loss point, and
   // starts the threads if needed.
   void Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when);
@@ -149,17 +155,6 @@ class LockerCore : public std::enable_shared_from_this<LockerCore> {
   TimePoint watch_wake_ = TimePoint::min();
   std::jthread watchdog_;  // started with thread_
   std::jthread thread_;    // started lazily under queue_mu_; declared last: joined first
-};
-
-// True within a callback of an asynchronous call (this thread may be the backend's I/O
-// thread, so a blocking call could deadlock).
-bool InAsyncCallback();
-class AsyncCallbackScope {
- public:
-  AsyncCallbackScope();
-  ~AsyncCallbackScope();
-  AsyncCallbackScope(const AsyncCallbackScope&) = delete;
-  AsyncCallbackScope& operator=(const AsyncCallbackScope&) = delete;
 };
 
 // How long before valid_until a lease that could not be renewed is declared lost.

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <future>
+
+#include "core/async_scope.h"
 
 namespace dlock::redis {
 namespace {
@@ -30,7 +33,7 @@ std::vector<std::string> EvalArgs(const std::string& head, const std::string& bo
 }
 
 // Destroys the clients given to Dispose from their own I/O thread: one thread for the
-// process, started at the first, and joined at exit.
+// process, started at the first, and joined at exit (before OpenSSL's exit handler).
 class Reaper {
  public:
   static Reaper& Get() {
@@ -52,7 +55,10 @@ class Reaper {
   }
 
  private:
-  Reaper() : thread_([this] { Run(); }) {}
+  // OpenSSL registers its exit handler at its first initialisation, here at the latest:
+  // before this object is complete, so that this object's destructor (which joins the
+  // thread, and with it every ~Client it ran) runs before that handler.
+  Reaper() : openssl_(OPENSSL_init_ssl(0, nullptr)), thread_([this] { Run(); }) {}
   void Run() {
     std::unique_lock lock(mu_);
     while (true) {
@@ -70,6 +76,7 @@ class Reaper {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Client>> queue_;  // guarded by mu_
   bool stop_ = false;                           // guarded by mu_
+  const int openssl_;                           // OpenSSL initialised first
   std::thread thread_;                          // declared last: started last
 };
 
@@ -131,7 +138,12 @@ Client::Client(ClientOptions options)
   subscriber_ = std::make_unique<Connection>(
       io_, options_.connection, [this](const Reply& r) { OnPush(r); },
       [this](const Status& s) { OnSubscriberDown(s); });
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    // Callbacks run here, and their captures (a Lock, say) may be destroyed here after
+    // them: blocking dlock calls on this thread must not wait for it.
+    internal::AsyncCallbackScope scope;
+    io_.run();
+  });
 }
 
 Client::~Client() {

@@ -325,10 +325,15 @@ class Answers {
     });
   }
   // The one answer of `call`; fails the test if it answered more than once.
-  T& Of(int call) {
+  T Of(int call) {
     std::lock_guard lock(mu_);
     EXPECT_EQ(got_[call].size(), 1u) << "call " << call;
     return got_[call].front();
+  }
+  // Checks, at the end, that no call answered twice.
+  ~Answers() {
+    std::lock_guard lock(mu_);
+    for (const auto& [call, answers] : got_) EXPECT_LE(answers.size(), 1u) << "call " << call;
   }
 
  private:
@@ -445,6 +450,32 @@ TEST_P(BackendConformance, LockerAsyncCallsNeverBlockTheirCallbacks) {
     }
     EXPECT_TRUE(WaitFor([&] { return !backend_->Inspect(name)->held; })) << call;
   }
+
+  // A Lock kept in a callback's captures dies wherever the backend drops them (Redis: on
+  // its I/O thread, after the callback): it is still released, without blocking there.
+  const std::string other = Name("-other");
+  Answers<Status> chained;
+  locker.TryAcquireAsync(name, {}, [&](Result<Lock> first) {
+    if (!first.ok()) return chained.For(0)(first.status());
+    auto kept = std::make_shared<Lock>(std::move(*first));
+    locker.TryAcquireAsync(other, {}, [&, kept](Result<Lock> second) {
+      chained.For(0)(second.status());  // `second` is dropped here, `kept` later
+    });
+  });
+  ASSERT_TRUE(chained.AwaitAll(1));
+  EXPECT_TRUE(chained.Of(0).ok()) << chained.Of(0).ToString();
+  EXPECT_TRUE(WaitFor([&] { return !backend_->Inspect(name)->held; }));
+  EXPECT_TRUE(WaitFor([&] { return !backend_->Inspect(other)->held; }));
+
+  // A stop already requested: cancelled, as Acquire would be.
+  std::stop_source stopped;
+  stopped.request_stop();
+  Answers<Status> cancelled;
+  locker.TryAcquireAsync(name, {.stop = stopped.get_token()},
+                         [&](Result<Lock> lock) { cancelled.For(0)(lock.status()); });
+  ASSERT_TRUE(cancelled.AwaitAll(1));
+  EXPECT_EQ(cancelled.Of(0).code(), Code::kCancelled);
+  EXPECT_FALSE(backend_->Inspect(name)->held);
 
   Answers<Status> refused;
   locker.TryAcquireAsync(name, {.wait = seconds(1)},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "conformance/backend_conformance.h"
@@ -155,6 +156,25 @@ TEST(RedisTest, WaiterIsWokenByTheReleaseNotByPolling) {
   // Woken by the message: long before the holder's 30 s TTL, with no polling loop.
   EXPECT_LT(std::chrono::steady_clock::now() - released_at, seconds(5));
   EXPECT_LE(faulty->calls(testing::Op::kTryAcquire), 3);
+}
+
+// The application lets go of its Locker and backend while an asynchronous call is in
+// flight: the last reference then goes on the client's own I/O thread, in a callback,
+// and the client is stopped from another thread. Nothing hangs, and nothing stays held.
+TEST(RedisTest, TheLastReferenceMayGoInACallback) {
+  const std::string name = "last-" + NewOwnerId();
+  auto done = std::make_shared<std::promise<FencingToken>>();
+  auto answered = done->get_future();
+  {
+    auto locker = std::make_unique<Locker>(SharedServerBackend());
+    locker->TryAcquireAsync(name, {}, [done](Result<Lock> lock) {
+      done->set_value(lock.ok() ? lock->token() : 0);  // the Lock is released as it goes
+    });
+  }
+  ASSERT_EQ(answered.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_GT(answered.get(), 0u);
+  auto observer = SharedServerBackend();
+  EXPECT_TRUE(WaitFor([&] { return !observer->Inspect(name)->held; }));
 }
 
 TEST(RedisTest, AFreeLockWaitsForTheHeadOfTheLineUntilItsPlaceRunsOut) {

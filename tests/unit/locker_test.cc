@@ -337,6 +337,11 @@ TEST_F(LockerTest, ReleaseAsyncDuringAHangingRenewalReturnsAndReleasesAfterIt) {
   // Returned without waiting for the renewal, and released nothing yet.
   EXPECT_EQ(answers, 0);
   EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  // A second release is answered at once; the first stays the one that releases.
+  std::optional<Status> second;
+  lock->ReleaseAsync([&](Status s) { second = s; });
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->code(), Code::kNotHeld);
   faulty_->Unblock();
   ASSERT_TRUE(WaitFor([&] { return answers == 1; }));
   EXPECT_TRUE(answer.ok()) << answer.ToString();
@@ -344,6 +349,7 @@ TEST_F(LockerTest, ReleaseAsyncDuringAHangingRenewalReturnsAndReleasesAfterIt) {
   EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
   EXPECT_EQ(lock->Release().code(), Code::kNotHeld);
   EXPECT_EQ(answers, 1);
+  EXPECT_EQ(listener_->count(EventKind::kReleased), 1);
 }
 
 TEST_F(LockerTest, AsyncCallsOnABlockingBackendAnswerBeforeReturning) {

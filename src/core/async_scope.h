@@ -1,0 +1,24 @@
+// async_scope.h: marks the threads where a blocking call on a backend could deadlock:
+// within a callback of an asynchronous call, and on a backend's own I/O thread (where
+// callbacks run, and where the last copies of their captures are destroyed).
+//
+// Thread-safety: per thread (a thread_local depth).
+#ifndef DLOCK_SRC_CORE_ASYNC_SCOPE_H_
+#define DLOCK_SRC_CORE_ASYNC_SCOPE_H_
+
+namespace dlock::internal {
+
+// True within an AsyncCallbackScope on this thread.
+bool InAsyncCallback();
+
+class AsyncCallbackScope {
+ public:
+  AsyncCallbackScope();
+  ~AsyncCallbackScope();
+  AsyncCallbackScope(const AsyncCallbackScope&) = delete;
+  AsyncCallbackScope& operator=(const AsyncCallbackScope&) = delete;
+};
+
+}  // namespace dlock::internal
+
+#endif  // DLOCK_SRC_CORE_ASYNC_SCOPE_H_
