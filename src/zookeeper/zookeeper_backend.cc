@@ -147,8 +147,12 @@ class ZooKeeperBackend final : public Backend {
         HolderInfo holder = request.holder;
         holder.since = std::chrono::system_clock::now();
         std::string data = NodeData(holder, entry->session->timeout());
-        zoo_set(entry->session->handle(), entry->Path().c_str(), data.data(),
-                static_cast<int>(data.size()), -1);  // display only: failure is harmless
+        // Display only, so not waited for (a write is a round trip through the leader's
+        // log): the request is queued on the session, ahead of our release, and a failure
+        // is harmless. The client copies the data before this returns.
+        zoo_aset(
+            entry->session->handle(), entry->Path().c_str(), data.data(),
+            static_cast<int>(data.size()), -1, [](int, const Stat*, const void*) {}, nullptr);
       }
       entry->granted = true;
       owners_.Store(request.owner_id, *entry);
