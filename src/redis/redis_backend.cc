@@ -26,7 +26,7 @@ class RedisBackend final : public Backend {
       : options_(std::move(options)),
         acquire_(std::string(redis::kLinePrelude) + redis::kLineAcquireScript),
         extend_(redis::kExtendScript),
-        release_(std::string(redis::kLinePrelude) + redis::kLineReleaseScript),
+        release_(std::string(redis::kLinePrelude) + redis::kReleaseScript),
         inspect_(redis::kLineInspectScript),
         leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript),
         client_(std::move(client)) {}

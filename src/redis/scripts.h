@@ -110,20 +110,6 @@ end
 return 1
 )lua";
 
-// kReleaseScript with the line (after kLinePrelude): the head of the line, if any, is told on its
-// own channel (channel:OWNER), so that a release wakes one waiter, not all of them; waiters
-// outside the line listen on the channel itself.
-inline constexpr const char* kLineReleaseScript = R"lua(
-if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
-  if redis.call('DEL', KEYS[1]) == 1 then
-    if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released') end
-    redis.call('PUBLISH', ARGV[2], 'released')
-    return 1
-  end
-end
-return 0
-)lua";
-
 // kInspectScript with the line: the same six fields, then the head of the line ('' if
 // none) and the number of waiters whose place is current.
 inline constexpr const char* kLineInspectScript = R"lua(
@@ -145,16 +131,21 @@ return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] 
         redis.call('GET', KEYS[2]) or '0', head, waiting}
 )lua";
 
-// ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released.
+// ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released. Runs after
+// kLinePrelude (redis://), or after kNoLine (redlock://, which keeps no line). The head of the
+// line, if any, is told on its own channel (channel:OWNER), so that a release wakes one waiter,
+// not all of them; waiters outside the line listen on the channel itself.
 inline constexpr const char* kReleaseScript = R"lua(
 if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   if redis.call('DEL', KEYS[1]) == 1 then
+    if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released') end
     redis.call('PUBLISH', ARGV[2], 'released')
     return 1
   end
 end
 return 0
 )lua";
+inline constexpr const char* kNoLine = "local head\n";
 
 // Returns {pttl_ms (-2: free), token, host, pid, since_ms, last_token}.
 inline constexpr const char* kInspectScript = R"lua(

@@ -72,9 +72,10 @@ class RedlockBackend final : public Backend {
         acquire_(redis::kAcquireScript),
         raise_(redis::kRaiseScript),
         extend_(redis::kRedlockExtendScript),
-        release_(redis::kReleaseScript),
+        release_(std::string(redis::kNoLine) + redis::kReleaseScript),
         inspect_(redis::kInspectScript),
-        release_script_(std::make_shared<const redis::Script>(redis::kReleaseScript)),
+        release_script_(std::make_shared<const redis::Script>(std::string(redis::kNoLine) +
+                                                              redis::kReleaseScript)),
         retake_script_(std::make_shared<const redis::Script>(redis::kRetakeScript)) {}
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
