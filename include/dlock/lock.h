@@ -61,10 +61,12 @@ class [[nodiscard]] Lock {
   Status Release();
 
   // Release without blocking: `done` (may be null) gets what Release() would return,
-  // exactly once (a second release, of either kind, answers kNotHeld): on the backend's I/O thread
-  // where it has Backend::capabilities().async_calls, else on the calling thread before this
-  // returns (or on the Locker's renewal thread, when a renewal call was in flight: the release goes
-  // out once it is over). The same rules for `done` as Locker::TryAcquireAsync.
+  // exactly once (a second release, of either kind, answers kNotHeld): on the backend's
+  // I/O thread where it has Backend::capabilities().async_calls, else on the calling
+  // thread before this returns. When a renewal call was in flight, the release goes out
+  // from the Locker's renewal thread once that call is over (and `done` runs on the I/O
+  // thread, or on the renewal thread). The same rules for `done` as
+  // Locker::TryAcquireAsync.
   void ReleaseAsync(std::function<void(Status)> done = nullptr);
 
   // Stops renewal and forgets the lease without releasing it: the lock stays held in the

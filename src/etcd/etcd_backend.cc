@@ -91,49 +91,56 @@ ValueFields ParseValue(const std::string& value) {
 }
 
 // Revokes the leases of released keys on a thread of its own, so that a release returns
-// once its key is deleted: one round trip sooner. A lease it has not revoked yet (at
-// exit, or while etcd is unreachable) ends at its TTL, and holds no key of ours.
+// once its key is deleted: one round trip sooner. A lease it has not revoked (at exit,
+// while etcd is unreachable) ends at its TTL, and holds no key of ours.
 class Revoker {
  public:
-  explicit Revoker(etcd::Client* client) : client_(client) {}
-  // Revokes what is queued first, unless etcd stops answering (each call is bounded by
-  // the client's timeout).
+  // `drain`: how long the destructor goes on revoking what is queued.
+  Revoker(etcd::Client* client, std::chrono::milliseconds drain) : client_(client), drain_(drain) {}
   ~Revoker() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
+      give_up_ = std::chrono::steady_clock::now() + drain_;
     }
     cv_.notify_one();
     if (thread_.joinable()) thread_.join();
   }
-  void Add(std::int64_t lease) {
+  // False when kMaxQueued are queued already (releases come faster than revocations):
+  // the caller then revokes it itself, which slows releases down to what etcd takes.
+  bool Add(std::int64_t lease) {
     std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) return false;
     queue_.push_back(lease);
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
     cv_.notify_one();
+    return true;
   }
 
  private:
+  static constexpr std::size_t kMaxQueued = 256;
+
   void Run() {
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;
+      if (queue_.empty() || (stop_ && std::chrono::steady_clock::now() >= give_up_)) return;
       const std::int64_t lease = queue_.front();
       queue_.pop_front();
       lock.unlock();
-      const bool revoked = client_->LeaseRevoke(lease).ok();
+      client_->LeaseRevoke(lease).IgnoreError();  // not found: it expired already
       lock.lock();
-      if (!revoked && stop_) return;  // etcd is not answering: the rest end at their TTL
     }
   }
 
   etcd::Client* const client_;
+  const std::chrono::milliseconds drain_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::int64_t> queue_;  // guarded by mu_
-  bool stop_ = false;               // guarded by mu_
-  std::thread thread_;              // started at the first lease; guarded by mu_
+  std::deque<std::int64_t> queue_;                 // guarded by mu_
+  bool stop_ = false;                              // guarded by mu_
+  std::chrono::steady_clock::time_point give_up_;  // guarded by mu_; set with stop_
+  std::thread thread_;                             // started at the first lease; guarded by mu_
 };
 
 class EtcdBackend final : public Backend {
@@ -443,7 +450,9 @@ class EtcdBackend final : public Backend {
     }
     auto done = client_->Txn(txn);
     if (!done.ok()) return done.status();
-    if (entry.lease != 0) revoker_.Add(entry.lease);
+    if (entry.lease != 0 && !revoker_.Add(entry.lease)) {
+      client_->LeaseRevoke(entry.lease).IgnoreError();
+    }
     if (!done->succeeded()) return NotHeldError(fmt::format("lock '{}' {}", name, not_held));
     if (!entry.granted)
       return NotHeldError(fmt::format("lock '{}' was waited for, not held", name));
@@ -521,7 +530,8 @@ class EtcdBackend final : public Backend {
   const EtcdOptions options_;
   std::unique_ptr<etcd::Client> client_;
   internal::OwnerMap<Entry> owners_;  // owner id -> our key
-  Revoker revoker_{client_.get()};    // declared after client_: destroyed before it
+  // Declared after client_: destroyed before it. Drains for at most one call's timeout.
+  Revoker revoker_{client_.get(), options_.timeout};
 };
 
 }  // namespace

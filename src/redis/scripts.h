@@ -39,7 +39,8 @@ return false
 // one whose deadline passed (it crashed) is dropped when it reaches the head. Both keys expire with
 // the last place, and vanish when the line empties. The scripts below that use the line start with
 // this prelude: `clock()` (the server's time, read once, only when needed), the stale heads
-// dropped, and `head`, the first owner in line (nil if none). Without a line, it costs one EXISTS.
+// dropped, and `head`, the first owner in line (nil if none), which `find_head()` sets again.
+// Without a line, it costs one EXISTS.
 inline constexpr const char* kLinePrelude = R"lua(
 local now
 local function clock()
@@ -50,15 +51,19 @@ local function clock()
   return now
 end
 local head
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  while true do
-    head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-    if not head then break end
-    if tonumber(redis.call('ZSCORE', KEYS[4], head) or '0') > clock() then break end
-    redis.call('ZREM', KEYS[3], head)
-    redis.call('ZREM', KEYS[4], head)
+local function find_head()
+  head = nil
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    while true do
+      head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+      if not head then break end
+      if tonumber(redis.call('ZSCORE', KEYS[4], head) or '0') > clock() then break end
+      redis.call('ZREM', KEYS[3], head)
+      redis.call('ZREM', KEYS[4], head)
+    end
   end
 end
+find_head()
 )lua";
 
 // kAcquireScript with the line (after kLinePrelude). ARGV: owner, ttl_ms, host, pid, since_ms,
@@ -98,14 +103,14 @@ return {1, token}
 )lua";
 
 // Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. If the lock is free
-// and others still wait, tells the new head, on its own channel (channel:OWNER), that it may take
-// it.
+// and others still wait, tells the new head (the first whose place is current), on its own channel
+// (channel:OWNER), that it may take it.
 inline constexpr const char* kLeaveLineScript = R"lua(
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  local next = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  if next then redis.call('PUBLISH', ARGV[2] .. ':' .. next, 'left') end
+  find_head()
+  if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'left') end
 end
 return 1
 )lua";

@@ -278,7 +278,9 @@ TEST_F(LockerTest, UnreachableStoreLosesTheLeaseBeforeValidUntil) {
   EXPECT_GE(listener_->count(EventKind::kRenewFailed), 1);
 
   clock_->Advance(milliseconds(1));
-  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  // The callback runs just after stop_requested() turns true: wait for the callback.
+  ASSERT_TRUE(WaitFor([&] { return lost_at.load() != 0; }));
+  EXPECT_TRUE(lock->lost().stop_requested());
   EXPECT_EQ(Clock::TimePoint(Clock::TimePoint::duration(lost_at.load())), loss_point);
   EXPECT_LT(loss_point, valid_until);
   EXPECT_NE(lock->lost_reason().message().find("injected unavailable"), std::string::npos)
@@ -314,7 +316,9 @@ TEST_F(LockerTest, LossIsSignalledOnTimeEvenWhileARenewalCallHangs) {
   clock_->Advance(seconds(1));  // the renewal starts, and hangs
   ASSERT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) >= 1; }));
   clock_->Advance(loss_point - clock_->Now());
-  ASSERT_TRUE(WaitFor([&] { return lock->lost().stop_requested(); }));
+  // The callback runs just after stop_requested() turns true: wait for the callback.
+  ASSERT_TRUE(WaitFor([&] { return lost_at.load() != 0; }));
+  EXPECT_TRUE(lock->lost().stop_requested());
   EXPECT_EQ(Clock::TimePoint(Clock::TimePoint::duration(lost_at.load())), loss_point);
   EXPECT_FALSE(lock->held());
   faulty_->Unblock();

@@ -4,8 +4,10 @@
 // its fencing counter is `PREFIX{NAME}:fence` (one hash tag, so Redis Cluster keeps them
 // in one slot). Acquire, extend and release are Lua scripts (EVALSHA): acquire checks
 // the key, INCRs the counter and writes the hash in one step; extend and release act
-// only if the owner matches; release PUBLISHes on `PREFIX{NAME}:released`, which wakes
-// waiters. Guarantees and assumptions: docs/semantics.md, "redis".
+// only if the owner matches; waiters wait in a FIFO line kept on the server, and a
+// release PUBLISHes to the head of the line's own channel `PREFIX{NAME}:released:OWNER`
+// (and on `PREFIX{NAME}:released`), which wakes it. Guarantees and assumptions:
+// docs/semantics.md, "redis".
 //
 // Thread-safety: safe for concurrent use; calls from many threads are pipelined over a
 // few connections.
