@@ -86,7 +86,8 @@ void Dispose(std::unique_ptr<Client> client) {
   if (client && client->on_io_thread()) Reaper::Get().Add(std::move(client));
 }
 
-Script::Script(std::string src) : source(std::move(src)), sha1(Sha1Hex(source)) {}
+Script::Script(std::string src)
+    : source(std::make_shared<const std::string>(std::move(src))), sha1(Sha1Hex(*source)) {}
 
 void Waiter::Confirm() {
   std::lock_guard lock(mu);
@@ -289,7 +290,7 @@ Result<Reply> Client::EvalOn(BlockingConnection& connection, const Script& scrip
     auto reply = connection.Call(command("EVALSHA", script.sha1));
     if (!reply.ok() || !reply->is_error() || !reply->str.starts_with("NOSCRIPT")) return reply;
   }
-  auto reply = connection.Call(command("EVAL", script.source));
+  auto reply = connection.Call(command("EVAL", *script.source));
   if (reply.ok() && !reply->is_error()) {
     std::lock_guard lock(scripts_mu_);
     scripts_loaded_.insert(script.sha1);
@@ -299,27 +300,27 @@ Result<Reply> Client::EvalOn(BlockingConnection& connection, const Script& scrip
 
 void Client::EvalAsync(const Script& script, const std::vector<std::string>& keys,
                        const std::vector<std::string>& args, ReplyCallback done, bool send_source) {
-  std::vector<std::string> cmd = EvalArgs("EVAL", script.source, keys, args);
   const std::size_t shard = keys.empty() ? 0 : std::hash<std::string>{}(keys[0]);
-  const bool loaded = ScriptLoaded(script.sha1);
-  auto remember = [this, sha1 = script.sha1, done](Result<Reply> r) {
+  // Marks the script loaded once the server ran it.
+  auto remember = [this, sha1 = script.sha1, done = std::move(done)](Result<Reply> r) {
     if (r.ok() && !r->is_error()) {
       std::lock_guard lock(scripts_mu_);
       scripts_loaded_.insert(sha1);
     }
     done(std::move(r));
   };
-  if (!loaded || send_source) return CallAsync(std::move(cmd), std::move(remember), shard);
-  std::vector<std::string> by_sha = cmd;
-  by_sha[0] = "EVALSHA";
-  by_sha[1] = script.sha1;
+  if (send_source || !ScriptLoaded(script.sha1)) {
+    return CallAsync(EvalArgs("EVAL", *script.source, keys, args), std::move(remember), shard);
+  }
+  // The EVAL form is built only if the server lost its script cache (NOSCRIPT).
   CallAsync(
-      std::move(by_sha),
-      [this, cmd = std::move(cmd), remember, done, shard](Result<Reply> r) {
+      EvalArgs("EVALSHA", script.sha1, keys, args),
+      [this, source = script.source, keys, args, remember = std::move(remember),
+       shard](Result<Reply> r) mutable {
         if (r.ok() && r->is_error() && r->str.starts_with("NOSCRIPT")) {
-          return CallAsync(std::move(cmd), std::move(remember), shard);
+          return CallAsync(EvalArgs("EVAL", *source, keys, args), std::move(remember), shard);
         }
-        done(std::move(r));
+        remember(std::move(r));
       },
       shard);
 }

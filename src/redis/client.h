@@ -35,7 +35,8 @@ struct ClientOptions {
 // A Lua script and its SHA1, for EVALSHA.
 struct Script {
   explicit Script(std::string source);
-  std::string source;
+  // Shared with calls in flight, which send it only if the server lost its script cache.
+  std::shared_ptr<const std::string> source;
   std::string sha1;
 };
 
