@@ -102,7 +102,8 @@ def main():
 
     titles = {
         "seq": "Sequential: one loop of acquire + release on distinct keys (pairs/s)",
-        "conc256": "Concurrent: 256 loops in one process, distinct keys (pairs/s)",
+        "conc256": "Concurrent: 256 loops in one process, distinct keys (pairs/s; dlock: "
+                   "asynchronous calls from one thread, `Locker::TryAcquireAsync`)",
         "contended8": "Contended: 8 workers on one key, 1 ms hold (acquisitions/s; latency = wait)",
         "redlock3": "Redlock over 3 instances, sequential (pairs/s)",
         "redlock5": "Redlock over 5 instances, sequential (pairs/s)",
