@@ -1,5 +1,7 @@
 #include "core/async_scope.h"
 
+#include <fmt/format.h>
+
 namespace dlock::internal {
 namespace {
 thread_local int depth = 0;
@@ -8,5 +10,10 @@ thread_local int depth = 0;
 bool InAsyncCallback() { return depth > 0; }
 AsyncCallbackScope::AsyncCallbackScope() { ++depth; }
 AsyncCallbackScope::~AsyncCallbackScope() { --depth; }
+
+Status BlockingInCallback(std::string_view what) {
+  return FailedPreconditionError(
+      fmt::format("{} would block within an asynchronous callback; use the Async form", what));
+}
 
 }  // namespace dlock::internal

@@ -6,6 +6,11 @@
 #ifndef DLOCK_SRC_CORE_ASYNC_SCOPE_H_
 #define DLOCK_SRC_CORE_ASYNC_SCOPE_H_
 
+#include <string_view>
+#include <utility>
+
+#include "dlock/status.h"
+
 namespace dlock::internal {
 
 // True within an AsyncCallbackScope on this thread.
@@ -18,6 +23,16 @@ class AsyncCallbackScope {
   AsyncCallbackScope(const AsyncCallbackScope&) = delete;
   AsyncCallbackScope& operator=(const AsyncCallbackScope&) = delete;
 };
+
+// Calls done(value) within an AsyncCallbackScope.
+template <class Done, class T>
+void Answer(const Done& done, T value) {
+  AsyncCallbackScope scope;
+  done(std::move(value));
+}
+
+// What a blocking call (`what`, e.g. "Release()") returns within an asynchronous callback.
+Status BlockingInCallback(std::string_view what);
 
 }  // namespace dlock::internal
 

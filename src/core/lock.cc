@@ -50,20 +50,15 @@ Status Lock::lost_reason() const {
 Status Lock::Release() {
   if (!held_) return NotHeldError("this Lock holds nothing");
   if (internal::InAsyncCallback()) {
-    ReleaseAsync();  // nothing is left locked
-    return FailedPreconditionError(
-        "Release() would block within an asynchronous callback; use ReleaseAsync (the lock "
-        "is being released)");
+    ReleaseAsync();  // nothing is left locked: it is being released
+    return internal::BlockingInCallback("Release()");
   }
   return core_->Release(*held_);
 }
 
 void Lock::ReleaseAsync(std::function<void(Status)> done) {
   if (!done) done = [](const Status&) {};
-  if (!held_) {
-    internal::AsyncCallbackScope scope;
-    return done(NotHeldError("this Lock holds nothing"));
-  }
+  if (!held_) return internal::Answer(done, NotHeldError("this Lock holds nothing"));
   core_->ReleaseAsync(held_, std::move(done));
 }
 

@@ -28,17 +28,6 @@ LockerOptions Normalize(LockerOptions options) {
 
 TimePoint LossPoint(const Lease& lease) { return lease.valid_until - LossMargin(lease.ttl); }
 
-Status BlockingInCallback(std::string_view what) {
-  return FailedPreconditionError(
-      fmt::format("{} would block within an asynchronous callback; use the Async form", what));
-}
-
-// Runs `done` within an AsyncCallbackScope.
-void Answer(const StatusCallback& done, Status status) {
-  AsyncCallbackScope scope;
-  done(std::move(status));
-}
-
 }  // namespace
 
 LockerCore::LockerCore(std::shared_ptr<Backend> backend, LockerOptions options)
@@ -142,20 +131,16 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
 
 void LockerCore::TryAcquireAsync(std::string_view name, const AcquireOptions& options,
                                  HeldCallback done) {
-  auto answer = [&done](Result<std::shared_ptr<HeldLock>> result) {
-    AsyncCallbackScope scope;
-    done(std::move(result));
-  };
   if (options.wait.count() > 0) {
-    return answer(InvalidArgumentError("TryAcquireAsync makes one attempt: wait must be 0"));
+    return Answer(done, InvalidArgumentError("TryAcquireAsync makes one attempt: wait must be 0"));
   }
   auto request = MakeRequest(name, options);
-  if (!request.ok()) return answer(request.status());
+  if (!request.ok()) return Answer(done, request.status());
   const TimePoint start = options_.clock->Now();
   if (options.stop.stop_requested()) {  // as Acquire: cancelled before the attempt
     Status cancelled = CancelledError("cancelled before the attempt");
     Emit(EventKind::kAcquireFailed, name, 0, std::chrono::nanoseconds(0), cancelled);
-    return answer(std::move(cancelled));
+    return Answer(done, std::move(cancelled));
   }
   // The callback keeps this core, and so the backend, alive until it has run.
   backend_->TryAcquireAsync(*request, [self = shared_from_this(), name = request->name, options,
