@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -111,8 +112,20 @@ class Backend {
                                 std::chrono::steady_clock::time_point deadline,
                                 std::stop_token stop, std::string_view waiter = {});
 
+  // WaitForRelease for a request that failed with kContended, as its waiter
+  // (request.owner_id), for a caller about to try it again. A backend that hands a
+  // released lock to the head of its line in the same step (Redis) returns that grant
+  // here: a Lease as TryAcquire's, valid from when the request was last sent, so that the
+  // caller need not ask again. Otherwise nullopt: the caller tries again. Errors as
+  // WaitForRelease's. A lock handed over but never returned (an error, a stop) stays with
+  // the owner until its TTL or LeaveQueue. The default calls WaitForRelease.
+  virtual Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   std::stop_token stop);
+
   // Takes `owner_id` out of the lock's wait queue, if the backend keeps one: a waiter that
-  // gives up (deadline, cancellation) must not hold up those behind it. Idempotent.
+  // gives up (deadline, cancellation) must not hold up those behind it, and a lock handed
+  // to it by WaitForTurn and never returned is freed. Idempotent.
   virtual Status LeaveQueue(std::string_view name, std::string_view owner_id);
 
   virtual BackendCapabilities capabilities() const = 0;

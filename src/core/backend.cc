@@ -9,6 +9,15 @@ Status Backend::WaitForRelease(std::string_view, std::chrono::steady_clock::time
   return UnimplementedError("this backend cannot wait for a release");
 }
 
+Result<std::optional<Lease>> Backend::WaitForTurn(const AcquireRequest& request,
+                                                  std::chrono::steady_clock::time_point deadline,
+                                                  std::stop_token stop) {
+  Status woke = WaitForRelease(request.name, deadline, std::move(stop),
+                               request.queue ? std::string_view(request.owner_id) : "");
+  if (!woke.ok()) return woke;
+  return std::optional<Lease>();
+}
+
 std::vector<Result<Lease>> Backend::ExtendMany(const std::vector<Lease>& leases) {
   std::vector<Result<Lease>> out;
   out.reserve(leases.size());

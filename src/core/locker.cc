@@ -115,7 +115,9 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       if (!announced) Emit(EventKind::kWaiting, name, 0, clock.Now() - start, status);
       announced = true;
       if (native_wait) {
-        Status woke = backend_->WaitForRelease(name, deadline, options.stop, request.owner_id);
+        auto turn = backend_->WaitForTurn(request, deadline, options.stop);
+        if (turn.ok() && *turn) return Granted(std::move(**turn), options, start);
+        Status woke = turn.ok() ? OkStatus() : std::move(turn).status();
         if (woke.ok() || woke.code() == Code::kDeadlineExceeded) continue;
         if (woke.code() == Code::kCancelled) return fail(std::move(woke));
         if (woke.code() == Code::kUnimplemented) native_wait = false;

@@ -95,9 +95,10 @@ void Waiter::Confirm() {
   cv.notify_all();
 }
 
-void Waiter::Message() {
+void Waiter::Message(const std::string& payload) {
   std::lock_guard lock(mu);
   ++messages;
+  last = payload;
   cv.notify_all();
 }
 
@@ -126,6 +127,11 @@ Subscription::~Subscription() {
 Status Subscription::error() const {
   std::lock_guard lock(waiter_->mu);
   return waiter_->error;
+}
+
+std::string Subscription::last_message() const {
+  std::lock_guard lock(waiter_->mu);
+  return waiter_->last;
 }
 
 Client::Client(ClientOptions options)
@@ -386,7 +392,8 @@ void Client::OnPush(const Reply& reply) {
       for (auto& w : ch.waiters) w->Confirm();
     }
   } else if (kind == "message") {
-    for (auto& w : ch.waiters) w->Message();
+    const std::string& payload = reply.elements.size() > 2 ? reply.elements[2].str : kind;
+    for (auto& w : ch.waiters) w->Message(payload);
   } else if (kind == "unsubscribe") {
     if (!ch.subscribed && ch.waiters.empty() && ch.acked == ch.sent) channels_.erase(it);
   }

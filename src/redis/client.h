@@ -40,7 +40,6 @@ struct Script {
   std::string sha1;
 };
 
-// What the I/O thread tells one waiter about its channel.
 // What the I/O thread tells a waiter about its channel(s). One Waiter may be shared by
 // subscriptions on several clients (Redlock waits on every instance at once).
 struct Waiter {
@@ -48,11 +47,12 @@ struct Waiter {
   std::condition_variable_any cv;
   int confirmed = 0;  // guarded by mu: subscriptions the servers confirmed
   int messages = 0;   // guarded by mu: messages received
+  std::string last;   // guarded by mu: the last message's payload
   int errors = 0;     // guarded by mu: subscriptions whose connection failed
   Status error;       // guarded by mu: the last failure
 
   void Confirm();
-  void Message();
+  void Message(const std::string& payload);
   void Fail(const Status& status);
   // Waits until pred() (called with mu held) is true; false at `deadline` or on `stop`.
   bool Wait(const std::function<bool()>& pred, std::chrono::steady_clock::time_point deadline,
@@ -83,6 +83,8 @@ class Subscription {
            error().ok();
   }
   Status error() const;
+  // The payload of the last message on the channel ("" if none yet).
+  std::string last_message() const;
 
  private:
   Client* const client_;

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <optional>
 
 #include "core/lock_record.h"
 #include "dlock/backends/redis.h"
@@ -38,7 +39,7 @@ class RedisBackend final : public Backend {
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
     const auto start = options_.clock->Now();
-    auto reply = Run(acquire_, request.name, AcquireArgs(request), /*with_line=*/true);
+    auto reply = Run(acquire_, request.name, AcquireArgs(request, start), /*with_line=*/true);
     bool too_late = false;
     auto lease = Granted(request, start, std::move(reply), &too_late);
     if (too_late) ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
@@ -49,7 +50,8 @@ class RedisBackend final : public Backend {
   void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) override {
     if (Status valid = internal::ValidateAcquireRequest(request); !valid.ok()) return done(valid);
     const auto start = options_.clock->Now();
-    client_->EvalAsync(acquire_, Keys(request.name, /*with_line=*/true), AcquireArgs(request),
+    client_->EvalAsync(acquire_, Keys(request.name, /*with_line=*/true),
+                       AcquireArgs(request, start),
                        [this, request, start, done = std::move(done)](Result<Reply> reply) {
                          bool too_late = false;
                          auto lease = Granted(request, start, Checked(std::move(reply)), &too_late);
@@ -128,6 +130,36 @@ class RedisBackend final : public Backend {
   // its place; others at a release or when the holder's TTL runs out.
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
                         std::stop_token stop, std::string_view waiter) override {
+    return Wait(name, deadline, std::move(stop), waiter, nullptr, nullptr);
+  }
+
+  // WaitForRelease, and the lock itself when a release hands it over (kReleaseScript).
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override {
+    std::optional<Lease> granted;
+    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
+                               request.queue ? request.owner_id : "", &request, &granted));
+    return granted;
+  }
+
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
+    DLOCK_RETURN_IF_ERROR(ValidateName(name));
+    auto reply = Run(leave_, std::string(name), {std::string(owner_id), Key(name, ":released")},
+                     /*with_line=*/true);
+    return reply.ok() ? OkStatus() : reply.status();
+  }
+
+  BackendCapabilities capabilities() const override {
+    return {.native_wait = true, .fifo = true, .batch_extend = true, .async_calls = true};
+  }
+  std::string_view kind() const override { return "redis"; }
+
+ private:
+  // WaitForRelease; with `request`, a hand-off to request->owner_id becomes *granted.
+  Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+              std::stop_token stop, std::string_view waiter, const AcquireRequest* request,
+              std::optional<Lease>* granted) {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Subscribe first, then look: a release in between is seen either way. A waiter in
     // line listens on its own channel, where it is told once it heads the line (a release,
@@ -162,7 +194,11 @@ class RedisBackend final : public Backend {
     auto until = deadline;
     if (look->state.held) until = std::min(until, now + look->state.remaining);
     if (!waiter.empty() || !look->state.held) until = std::min(until, now + kPlaceRefresh);
-    if (sub->WaitMessage(until, stop)) return OkStatus();
+    if (sub->WaitMessage(until, stop)) {
+      if (request != nullptr && !waiter.empty())
+        *granted = HandedOver(*request, sub->last_message());
+      return OkStatus();
+    }
     if (!stop.stop_requested() && sub->error().ok() && options_.clock->Now() >= until &&
         until < deadline) {
       return OkStatus();
@@ -170,19 +206,38 @@ class RedisBackend final : public Backend {
     return outcome();
   }
 
-  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
-    DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    auto reply = Run(leave_, std::string(name), {std::string(owner_id), Key(name, ":released")},
-                     /*with_line=*/true);
-    return reply.ok() ? OkStatus() : reply.status();
+  // The lease in a hand-off message ("granted:TOKEN:SENT", see kLinePrelude), or nullopt
+  // for another message. The release handed the lock over after it had run this owner's
+  // last request, which was sent at SENT (this process's steady clock, in ns), so the
+  // lease is valid from then, as TryAcquire's would be. One that arrived too late is
+  // released (the next attempt queues again).
+  std::optional<Lease> HandedOver(const AcquireRequest& request, std::string_view message) {
+    constexpr std::string_view kGranted = "granted:";
+    if (!message.starts_with(kGranted)) return std::nullopt;
+    message.remove_prefix(kGranted.size());
+    const auto colon = message.find(':');
+    FencingToken token = 0;
+    std::int64_t sent_ns = 0;
+    if (colon == std::string_view::npos || !ParseNumber(message.substr(0, colon), &token) ||
+        !ParseNumber(message.substr(colon + 1), &sent_ns)) {
+      return std::nullopt;
+    }
+    const std::chrono::steady_clock::time_point sent{std::chrono::nanoseconds(sent_ns)};
+    Lease lease{request.name, request.owner_id, token, request.ttl, ValidUntil(sent, request.ttl)};
+    const auto now = options_.clock->Now();
+    if (sent > now || now >= lease.valid_until) {
+      SendRelease(request.name, request.owner_id, nullptr);
+      return std::nullopt;
+    }
+    return lease;
   }
 
-  BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .fifo = true, .batch_extend = true, .async_calls = true};
+  template <typename T>
+  static bool ParseNumber(std::string_view text, T* out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    return ec == std::errc() && end == text.data() + text.size();
   }
-  std::string_view kind() const override { return "redis"; }
 
- private:
   std::string Key(std::string_view name, std::string_view suffix = "") const {
     return redis::LockKey(options_.prefix, name, suffix);
   }
@@ -228,7 +283,9 @@ class RedisBackend final : public Backend {
 
   static constexpr std::string_view kNotOurs = "is not held by this owner";
 
-  std::vector<std::string> AcquireArgs(const AcquireRequest& request) const {
+  // `start`: when the request is sent; the line keeps it for a hand-off (HandedOver).
+  std::vector<std::string> AcquireArgs(const AcquireRequest& request,
+                                       std::chrono::steady_clock::time_point start) const {
     auto since_ms =
         std::chrono::duration_cast<milliseconds>(request.holder.since.time_since_epoch()).count();
     return {request.owner_id,
@@ -237,7 +294,10 @@ class RedisBackend final : public Backend {
             std::to_string(request.holder.pid),
             std::to_string(since_ms),
             request.queue ? "1" : "0",
-            std::to_string(kPlaceTtl.count())};
+            std::to_string(kPlaceTtl.count()),
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch())
+                    .count())};
   }
 
   // The acquire script's reply, sent at `start`, as TryAcquire's result. A grant whose
@@ -278,10 +338,12 @@ class RedisBackend final : public Backend {
     return OkStatus();
   }
 
-  // `with_line`: the script also gets the wait line's keys (KEYS[3], KEYS[4]).
+  // `with_line`: the script also gets the wait line's keys (KEYS[3] to KEYS[5]).
   std::vector<std::string> Keys(const std::string& name, bool with_line = false) const {
     std::vector<std::string> keys = {Key(name), Key(name, ":fence")};
-    if (with_line) keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places")});
+    if (with_line) {
+      keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places"), Key(name, ":wants")});
+    }
     return keys;
   }
 

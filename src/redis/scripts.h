@@ -35,12 +35,14 @@ return false
 
 // The redis:// backend's wait line (FIFO). KEYS[3]: a sorted set of the waiting owners,
 // scored by when they joined (server time, µs); KEYS[4]: a sorted set of the same owners
-// scored by their place's deadline (server time, µs). A waiter renews its place by asking again;
-// one whose deadline passed (it crashed) is dropped when it reaches the head. Both keys expire with
-// the last place, and vanish when the line empties. The scripts below that use the line start with
-// this prelude: `clock()` (the server's time, read once, only when needed), the stale heads
-// dropped, and `head`, the first owner in line (nil if none), which `find_head()` sets again.
-// Without a line, it costs one EXISTS.
+// scored by their place's deadline (server time, µs); KEYS[5]: a hash of each owner's last
+// request, for a hand-off (JSON: ttl_ms, host, pid, since_ms, sent: when the owner sent that
+// request, by its own steady clock, in ns). A waiter renews its place by asking again; one whose
+// deadline passed (it crashed) is dropped when it reaches the head. The keys expire with the last
+// place, and vanish when the line empties. The scripts below that use the line start with this
+// prelude: `clock()` (the server's time, read once, only when needed), the stale heads dropped,
+// `head`, the first owner in line (nil if none), which `find_head()` sets again, and
+// `hand_off(channel)`. Without a line, it costs one EXISTS.
 inline constexpr const char* kLinePrelude = R"lua(
 local now
 local function clock()
@@ -60,15 +62,38 @@ local function find_head()
       if tonumber(redis.call('ZSCORE', KEYS[4], head) or '0') > clock() then break end
       redis.call('ZREM', KEYS[3], head)
       redis.call('ZREM', KEYS[4], head)
+      redis.call('HDEL', KEYS[5], head)
     end
   end
 end
 find_head()
+-- Gives the free lock to `head`, as its own acquire would, if the head left its request and is
+-- listening on its channel (channel:OWNER), which is told 'granted:TOKEN:SENT'. A head that
+-- does not listen (between two waits, or gone) is not given the lock: false.
+local function hand_off(channel)
+  local want = redis.call('HGET', KEYS[5], head)
+  if not want then return false end
+  local w = cjson.decode(want)
+  local token = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+  local told = 'granted:' .. string.format('%.0f', token) .. ':' .. w[5]
+  if redis.call('PUBLISH', channel .. ':' .. head, told) == 0 then
+    return false
+  end
+  redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[1], 'owner', head, 'token', token, 'host', w[2], 'pid', w[3],
+             'since', w[4])
+  redis.call('PEXPIRE', KEYS[1], w[1])
+  redis.call('ZREM', KEYS[3], head)
+  redis.call('ZREM', KEYS[4], head)
+  redis.call('HDEL', KEYS[5], head)
+  return true
+end
 )lua";
 
 // kAcquireScript with the line (after kLinePrelude). ARGV: owner, ttl_ms, host, pid, since_ms,
-// queue ('1': join or keep the line, '0': one attempt), place_ms. A free lock goes to the head of
-// the line; anyone else gets {0, -3, waiters} ("free, but others are first").
+// queue ('1': join or keep the line, '0': one attempt), place_ms, sent_ns (when this request was
+// sent, by the owner's steady clock). A free lock goes to the head of the line; anyone else gets
+// {0, -3, waiters} ("free, but others are first").
 inline constexpr const char* kLineAcquireScript = R"lua(
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner == ARGV[1] then
@@ -79,8 +104,10 @@ local function queue_up()
   if ARGV[6] ~= '1' then return end
   redis.call('ZADD', KEYS[3], 'NX', clock(), ARGV[1])
   redis.call('ZADD', KEYS[4], clock() + tonumber(ARGV[7]) * 1000, ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], cjson.encode({ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8]}))
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
+  redis.call('PEXPIRE', KEYS[5], ARGV[7])
 end
 if owner then
   queue_up()
@@ -94,6 +121,7 @@ end
 if head then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token, 'host', ARGV[3],
@@ -102,12 +130,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, token}
 )lua";
 
-// Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. If the lock is free
-// and others still wait, tells the new head (the first whose place is current), on its own channel
+// Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. A lock handed to
+// this owner (hand_off) that it never took is freed: the owner gave up. If the lock is free and
+// others still wait, tells the new head (the first whose place is current), on its own channel
 // (channel:OWNER), that it may take it.
 inline constexpr const char* kLeaveLineScript = R"lua(
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], 'released')
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   find_head()
   if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'left') end
@@ -137,20 +171,25 @@ return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] 
 )lua";
 
 // ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released. Runs after
-// kLinePrelude (redis://), or after kNoLine (redlock://, which keeps no line). The head of the
-// line, if any, is told on its own channel (channel:OWNER), so that a release wakes one waiter,
-// not all of them; waiters outside the line listen on the channel itself.
+// kLinePrelude (redis://), or after kNoLine (redlock://, which keeps no line). The lock goes to
+// the head of the line, if any, in the same step (hand_off), so that the next holder need not
+// ask; a head that cannot be handed it is told on its own channel (channel:OWNER) instead, so
+// that a release wakes one waiter, not all of them. Waiters outside the line listen on the
+// channel itself.
 inline constexpr const char* kReleaseScript = R"lua(
 if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   if redis.call('DEL', KEYS[1]) == 1 then
-    if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released') end
+    if head then
+      if hand_off(ARGV[2]) then return 1 end
+      redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released')
+    end
     redis.call('PUBLISH', ARGV[2], 'released')
     return 1
   end
 end
 return 0
 )lua";
-inline constexpr const char* kNoLine = "local head\n";
+inline constexpr const char* kNoLine = "local head\nlocal function hand_off() return false end\n";
 
 // Returns {pttl_ms (-2: free), token, host, pid, since_ms, last_token}.
 inline constexpr const char* kInspectScript = R"lua(

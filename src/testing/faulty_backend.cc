@@ -97,9 +97,7 @@ Result<LockState> FaultyBackend::Inspect(std::string_view name) {
   return inner_->Inspect(name);
 }
 
-Status FaultyBackend::WaitForRelease(std::string_view name,
-                                     std::chrono::steady_clock::time_point deadline,
-                                     std::stop_token stop, std::string_view waiter) {
+Status FaultyBackend::EnterWait() {
   {
     std::lock_guard lock(mu_);
     if (native_wait_disabled_) {
@@ -107,8 +105,21 @@ Status FaultyBackend::WaitForRelease(std::string_view name,
       return UnimplementedError("native wait disabled by the test");
     }
   }
-  DLOCK_RETURN_IF_ERROR(Enter(Op::kWaitForRelease));
+  return Enter(Op::kWaitForRelease);
+}
+
+Status FaultyBackend::WaitForRelease(std::string_view name,
+                                     std::chrono::steady_clock::time_point deadline,
+                                     std::stop_token stop, std::string_view waiter) {
+  DLOCK_RETURN_IF_ERROR(EnterWait());
   return inner_->WaitForRelease(name, deadline, stop, waiter);
+}
+
+Result<std::optional<Lease>> FaultyBackend::WaitForTurn(
+    const AcquireRequest& request, std::chrono::steady_clock::time_point deadline,
+    std::stop_token stop) {
+  DLOCK_RETURN_IF_ERROR(EnterWait());
+  return inner_->WaitForTurn(request, deadline, stop);
 }
 
 Status FaultyBackend::LeaveQueue(std::string_view name, std::string_view owner_id) {

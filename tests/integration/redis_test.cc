@@ -202,9 +202,86 @@ TEST(RedisTest, AFreeLockWaitsForTheHeadOfTheLineUntilItsPlaceRunsOut) {
   EXPECT_GT((*got)->token(), lease->token);
   EXPECT_EQ(backend->Inspect(name)->waiters, 0);
   EXPECT_TRUE((*got)->Release().ok());
-  EXPECT_EQ(
-      Shared::get()->Cli({"EXISTS", "dlock:{" + name + "}:line", "dlock:{" + name + "}:places"}),
-      "0\n");
+  EXPECT_EQ(Shared::get()->Cli({"EXISTS", "dlock:{" + name + "}:line",
+                                "dlock:{" + name + "}:places", "dlock:{" + name + "}:wants"}),
+            "0\n");
+}
+
+// True once the server has a subscriber on `owner`'s own channel for lock `name`.
+bool Listening(const std::string& name, const std::string& owner) {
+  return Shared::get()
+             ->Cli({"PUBSUB", "NUMSUB", "dlock:{" + name + "}:released:" + owner})
+             .find("\n1\n") != std::string::npos;
+}
+
+// A release gives the lock to the head of the line in the same step, and tells it on its
+// channel: WaitForTurn returns the grant itself, with no second attempt.
+TEST(RedisTest, AReleaseHandsTheLockToTheHeadOfTheLine) {
+  auto holder = SharedServerBackend();
+  auto waiter = SharedServerBackend();
+  const std::string name = "handoff-" + NewOwnerId();
+  auto lease = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  auto request = Request(name, seconds(20));
+  request.queue = true;
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(waiter->TryAcquire(request).status().code(), Code::kContended);
+  std::optional<Result<std::optional<Lease>>> turn;
+  std::thread wait([&] {
+    turn.emplace(waiter->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
+  });
+  ASSERT_TRUE(WaitFor([&] { return Listening(name, request.owner_id); }));
+  ASSERT_TRUE(holder->Release(*lease).ok());
+  wait.join();
+  ASSERT_TRUE(turn->ok()) << turn->status().ToString();
+  ASSERT_TRUE(turn->value().has_value()) << "woken, but not handed the lock";
+  const Lease& got = *turn->value();
+  EXPECT_EQ(got.owner_id, request.owner_id);
+  EXPECT_EQ(got.token, lease->token + 1);
+  EXPECT_EQ(got.ttl, seconds(20));
+  // Valid from when the request was sent, never from when the message came.
+  EXPECT_GT(got.valid_until, std::chrono::steady_clock::now());
+  EXPECT_LE(got.valid_until, sent + seconds(20));
+  auto state = holder->Inspect(name);
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->held);
+  EXPECT_EQ(state->token, got.token);
+  EXPECT_EQ(state->waiters, 0);
+  EXPECT_TRUE(waiter->Extend(got, seconds(20)).ok());
+  EXPECT_TRUE(waiter->Release(got).ok());
+  EXPECT_FALSE(holder->Inspect(name)->held);
+}
+
+// A head that was handed the lock but gave up before it took it (here the message went
+// to another listener) frees it when it leaves the line.
+TEST(RedisTest, LeavingTheLineFreesALockHandedOverButNeverTaken) {
+  auto holder = SharedServerBackend();
+  auto waiter = SharedServerBackend();
+  const std::string name = "unclaimed-" + NewOwnerId();
+  auto lease = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(lease.ok());
+  auto request = Request(name);
+  request.queue = true;
+  ASSERT_EQ(waiter->TryAcquire(request).status().code(), Code::kContended);
+  Status woke;
+  std::thread listen([&] {
+    woke = SharedServerBackend()->WaitForRelease(
+        name, std::chrono::steady_clock::now() + seconds(20), {}, request.owner_id);
+  });
+  ASSERT_TRUE(WaitFor([&] { return Listening(name, request.owner_id); }));
+  ASSERT_TRUE(holder->Release(*lease).ok());
+  listen.join();
+  EXPECT_TRUE(woke.ok()) << woke.ToString();
+  auto state = holder->Inspect(name);
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->held);  // handed to the waiter, which does not know it
+  EXPECT_EQ(state->token, lease->token + 1);
+  ASSERT_TRUE(waiter->LeaveQueue(name, request.owner_id).ok());
+  EXPECT_FALSE(holder->Inspect(name)->held);
+  auto next = holder->TryAcquire(Request(name));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->token, lease->token + 2);
+  EXPECT_TRUE(holder->Release(*next).ok());
 }
 
 TEST(RedisTest, NothingButTheFencingCounterIsLeft) {

@@ -46,6 +46,10 @@ class FaultyBackend final : public Backend {
   Result<LockState> Inspect(std::string_view name) override;
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
                         std::stop_token stop, std::string_view waiter) override;
+  // Counted and faulted as kWaitForRelease.
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override;
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override;
   BackendCapabilities capabilities() const override;
   std::string_view kind() const override { return inner_->kind(); }
@@ -57,6 +61,8 @@ class FaultyBackend final : public Backend {
   };
   // Counts the call; returns the injected failure, or OK to go on to the inner backend.
   Status Enter(Op op);
+  // Enter(kWaitForRelease), or kUnimplemented while native waits are disabled.
+  Status EnterWait();
 
   std::shared_ptr<Backend> inner_;
   mutable std::mutex mu_;
