@@ -116,7 +116,8 @@ class Backend {
   // (request.owner_id), for a caller about to try it again. A backend that hands a
   // released lock to the head of its line in the same step (Redis) returns that grant
   // here: a Lease as TryAcquire's, valid from when the request was last sent, so that the
-  // caller need not ask again. Otherwise nullopt: the caller tries again. Errors as
+  // caller need not ask again. Otherwise nullopt, and the caller must call TryAcquire
+  // again (which returns a lock handed over meanwhile) or LeaveQueue. Errors as
   // WaitForRelease's. A lock handed over but never returned (an error, a stop) stays with
   // the owner until its TTL or LeaveQueue. The default calls WaitForRelease.
   virtual Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,

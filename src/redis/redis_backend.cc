@@ -182,10 +182,11 @@ class RedisBackend final : public Backend {
       }
       return outcome();
     }
-    auto look = Look(name);
+    auto look = Look(name, waiter);
     if (!look.ok()) return look.status();
     const bool my_turn = look->head.empty() || look->head == waiter;
-    if (!look->state.held && my_turn) return OkStatus();
+    // Handed to this waiter already (the message went to an earlier wait): take it.
+    if ((!look->state.held && my_turn) || look->mine) return OkStatus();
     const auto now = options_.clock->Now();
     // Held: until a message or its TTL. Free but others are first: until a message (a
     // grant, a release, one leaving the line), looking again every kPlaceRefresh (the
@@ -208,9 +209,11 @@ class RedisBackend final : public Backend {
 
   // The lease in a hand-off message ("granted:TOKEN:SENT", see kLinePrelude), or nullopt
   // for another message. The release handed the lock over after it had run this owner's
-  // last request, which was sent at SENT (this process's steady clock, in ns), so the
-  // lease is valid from then, as TryAcquire's would be. One that arrived too late is
-  // released (the next attempt queues again).
+  // last request, which was sent at SENT (options_.clock, in ns), so the lease is valid
+  // from then, as TryAcquire's would be. One with less than half its TTL left is not
+  // returned: the caller's next TryAcquire takes it (same owner) with a fresh TTL. (Not
+  // released here: a release could reach the server after that attempt, and free the
+  // lock it took.)
   std::optional<Lease> HandedOver(const AcquireRequest& request, std::string_view message) {
     constexpr std::string_view kGranted = "granted:";
     if (!message.starts_with(kGranted)) return std::nullopt;
@@ -225,10 +228,7 @@ class RedisBackend final : public Backend {
     const std::chrono::steady_clock::time_point sent{std::chrono::nanoseconds(sent_ns)};
     Lease lease{request.name, request.owner_id, token, request.ttl, ValidUntil(sent, request.ttl)};
     const auto now = options_.clock->Now();
-    if (sent > now || now >= lease.valid_until) {
-      SendRelease(request.name, request.owner_id, nullptr);
-      return std::nullopt;
-    }
+    if (sent > now || lease.valid_until - now < request.ttl / 2) return std::nullopt;
     return lease;
   }
 
@@ -248,19 +248,20 @@ class RedisBackend final : public Backend {
   static constexpr milliseconds kPlaceRefresh{1000};
 
   struct Looked {
-    LockState state;   // with the number of waiters
-    std::string head;  // the owner id first in line; empty: nobody waits
+    LockState state;    // with the number of waiters
+    std::string head;   // the owner id first in line; empty: nobody waits
+    bool mine = false;  // held by `waiter`
   };
   // The lock's state and line in one round trip.
-  Result<Looked> Look(std::string_view name) {
+  Result<Looked> Look(std::string_view name, std::string_view waiter = "") {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    auto reply = Run(inspect_, std::string(name), {}, /*with_line=*/true);
+    auto reply = Run(inspect_, std::string(name), {std::string(waiter)}, /*with_line=*/true);
     if (!reply.ok()) return reply.status();
     auto parsed = redis::ParseInspectReply(name, *reply);
-    if (!parsed || reply->elements.size() < 8) {
+    if (!parsed || reply->elements.size() < 9) {
       return redis::ReplyError(client_->endpoint(), *reply);
     }
-    Looked out{std::move(parsed->state), reply->elements[6].str};
+    Looked out{std::move(parsed->state), reply->elements[6].str, ToInt(reply->elements[8]) == 1};
     out.state.waiters = static_cast<int>(ToInt(reply->elements[7]));
     return out;
   }

@@ -73,7 +73,8 @@ find_head()
 local function hand_off(channel)
   local want = redis.call('HGET', KEYS[5], head)
   if not want then return false end
-  local w = cjson.decode(want)
+  local decoded, w = pcall(cjson.decode, want)
+  if not decoded or type(w) ~= 'table' or not w[5] then return false end
   local token = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
   local told = 'granted:' .. string.format('%.0f', token) .. ':' .. w[5]
   if redis.call('PUBLISH', channel .. ':' .. head, told) == 0 then
@@ -149,8 +150,9 @@ end
 return 1
 )lua";
 
-// kInspectScript with the line: the same six fields, then the head of the line ('' if
-// none) and the number of waiters whose place is current.
+// kInspectScript with the line. ARGV: owner ('' for none). The same six fields, then the head
+// of the line ('' if none), the number of waiters whose place is current, and 1 if `owner`
+// holds the lock (else 0).
 inline constexpr const char* kLineInspectScript = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -166,21 +168,22 @@ while true do
   i = i + 1
 end
 local waiting = redis.call('ZCOUNT', KEYS[4], string.format('(%.0f', now), '+inf')
+local mine = 0
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then mine = 1 end
 return {redis.call('PTTL', KEYS[1]), h[1] or '0', h[2] or '', h[3] or '0', h[4] or '0',
-        redis.call('GET', KEYS[2]) or '0', head, waiting}
+        redis.call('GET', KEYS[2]) or '0', head, waiting, mine}
 )lua";
 
 // ARGV: owner ('' to release whoever holds it), channel. Returns 1 if released. Runs after
 // kLinePrelude (redis://), or after kNoLine (redlock://, which keeps no line). The lock goes to
 // the head of the line, if any, in the same step (hand_off), so that the next holder need not
 // ask; a head that cannot be handed it is told on its own channel (channel:OWNER) instead, so
-// that a release wakes one waiter, not all of them. Waiters outside the line listen on the
-// channel itself.
+// that a release wakes one waiter, not all of them. Waiters outside the line (`dlock inspect
+// --watch`) listen on the channel itself, which is told of every release.
 inline constexpr const char* kReleaseScript = R"lua(
 if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   if redis.call('DEL', KEYS[1]) == 1 then
-    if head then
-      if hand_off(ARGV[2]) then return 1 end
+    if head and not hand_off(ARGV[2]) then
       redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released')
     end
     redis.call('PUBLISH', ARGV[2], 'released')

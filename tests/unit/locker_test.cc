@@ -153,6 +153,64 @@ TEST_F(LockerTest, NativeWaitIsWokenByRelease) {
   EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
 }
 
+// Hands the lock over in WaitForTurn, as the Redis backend does at a release: the store
+// grants it to the waiter in the same step, and the wait returns the grant.
+class HandingOverBackend final : public Backend {
+ public:
+  explicit HandingOverBackend(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  Result<Lease> TryAcquire(const AcquireRequest& request) override {
+    ++attempts;
+    return inner_->TryAcquire(request);
+  }
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(inner_->WaitForRelease(request.name, deadline, stop, request.owner_id));
+    auto granted = inner_->TryAcquire(request);
+    if (!granted.ok()) return std::optional<Lease>();
+    return std::optional<Lease>(*granted);
+  }
+  Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
+    return inner_->Extend(lease, ttl);
+  }
+  Status Release(const Lease& lease) override { return inner_->Release(lease); }
+  Status ForceRelease(std::string_view name) override { return inner_->ForceRelease(name); }
+  Result<LockState> Inspect(std::string_view name) override { return inner_->Inspect(name); }
+  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                        std::stop_token stop, std::string_view waiter) override {
+    return inner_->WaitForRelease(name, deadline, stop, waiter);
+  }
+  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
+  std::string_view kind() const override { return inner_->kind(); }
+
+  std::atomic<int> attempts{0};
+
+ private:
+  std::shared_ptr<Backend> inner_;
+};
+
+TEST_F(LockerTest, ALockHandedOverInTheWaitIsTheGrant) {
+  Lease holder = HoldElsewhere("a");
+  auto backend = std::make_shared<HandingOverBackend>(memory_);
+  LockerOptions options;
+  options.clock = clock_;
+  options.listener = listener_;
+  Locker locker(backend, options);
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker.Acquire("a", {.wait = seconds(10)})); });
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  ASSERT_TRUE(memory_->Release(holder).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_EQ((*got)->token(), 2u);
+  EXPECT_TRUE((*got)->held());
+  EXPECT_EQ(backend->attempts, 1);  // the first attempt; the grant came with the wait
+  EXPECT_EQ(listener_->count(EventKind::kWaiting), 1);
+  EXPECT_EQ(listener_->count(EventKind::kAcquired), 1);
+  EXPECT_TRUE((*got)->Release().ok());
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
 TEST_F(LockerTest, NativeWaitWakesWhenHolderTtlRunsOut) {
   Lease holder = HoldElsewhere("a", seconds(1));
   clock_->SetAutoAdvance(true);
