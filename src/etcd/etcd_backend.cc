@@ -4,13 +4,10 @@
 #include <openssl/sha.h>
 
 #include <array>
-#include <condition_variable>
-#include <deque>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "core/background_worker.h"
 #include "core/lock_record.h"
 #include "core/owner_map.h"
 #include "dlock/backends/etcd.h"
@@ -96,51 +93,17 @@ ValueFields ParseValue(const std::string& value) {
 class Revoker {
  public:
   // `drain`: how long the destructor goes on revoking what is queued.
-  Revoker(etcd::Client* client, std::chrono::milliseconds drain) : client_(client), drain_(drain) {}
-  ~Revoker() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-      give_up_ = std::chrono::steady_clock::now() + drain_;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
+  // (A lease not found expired already.)
+  Revoker(etcd::Client* client, std::chrono::milliseconds drain)
+      : worker_([client](std::int64_t lease) { client->LeaseRevoke(lease).IgnoreError(); },
+                kMaxQueued, drain) {}
   // False when kMaxQueued are queued already (releases come faster than revocations):
   // the caller then revokes it itself, which slows releases down to what etcd takes.
-  bool Add(std::int64_t lease) {
-    std::lock_guard lock(mu_);
-    if (queue_.size() >= kMaxQueued) return false;
-    queue_.push_back(lease);
-    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
-    cv_.notify_one();
-    return true;
-  }
+  bool Add(std::int64_t lease) { return worker_.Add(lease); }
 
  private:
   static constexpr std::size_t kMaxQueued = 256;
-
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty() || (stop_ && std::chrono::steady_clock::now() >= give_up_)) return;
-      const std::int64_t lease = queue_.front();
-      queue_.pop_front();
-      lock.unlock();
-      client_->LeaseRevoke(lease).IgnoreError();  // not found: it expired already
-      lock.lock();
-    }
-  }
-
-  etcd::Client* const client_;
-  const std::chrono::milliseconds drain_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::int64_t> queue_;                 // guarded by mu_
-  bool stop_ = false;                              // guarded by mu_
-  std::chrono::steady_clock::time_point give_up_;  // guarded by mu_; set with stop_
-  std::thread thread_;                             // started at the first lease; guarded by mu_
+  internal::BackgroundWorker<std::int64_t> worker_;
 };
 
 class EtcdBackend final : public Backend {

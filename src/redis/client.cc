@@ -8,6 +8,7 @@
 #include <future>
 
 #include "core/async_scope.h"
+#include "core/background_worker.h"
 
 namespace dlock::redis {
 namespace {
@@ -40,44 +41,18 @@ class Reaper {
     static Reaper reaper;
     return reaper;
   }
-  void Add(std::unique_ptr<Client> client) {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(client));
-    cv_.notify_one();
-  }
-  ~Reaper() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
+  void Add(std::unique_ptr<Client> client) { worker_.Add(std::move(client)); }
 
  private:
   // OpenSSL registers its exit handler at its first initialisation, here at the latest:
   // before this object is complete, so that this object's destructor (which joins the
   // thread, and with it every ~Client it ran) runs before that handler.
-  Reaper() : openssl_(OPENSSL_init_ssl(0, nullptr)), thread_([this] { Run(); }) {}
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      auto batch = std::move(queue_);
-      queue_.clear();
-      lock.unlock();
-      batch.clear();  // each ~Client stops and joins its I/O thread
-      lock.lock();
-    }
-  }
+  Reaper() : openssl_(OPENSSL_init_ssl(0, nullptr)) {}
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Client>> queue_;  // guarded by mu_
-  bool stop_ = false;                           // guarded by mu_
-  const int openssl_;                           // OpenSSL initialised first
-  std::thread thread_;                          // declared last: started last
+  const int openssl_;  // OpenSSL initialised first
+  // Each ~Client stops and joins its I/O thread; all are run before exit.
+  internal::BackgroundWorker<std::unique_ptr<Client>> worker_{
+      [](std::unique_ptr<Client> client) { client.reset(); }, SIZE_MAX, std::nullopt};
 };
 
 }  // namespace
