@@ -29,23 +29,26 @@ class BackgroundWorker {
       : work_(std::move(work)), max_queued_(max_queued), drain_(drain) {}
 
   ~BackgroundWorker() {
+    std::thread thread;
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
       if (drain_) give_up_ = std::chrono::steady_clock::now() + *drain_;
+      thread = std::move(thread_);
     }
     cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    if (thread.joinable()) thread.join();
   }
 
   BackgroundWorker(const BackgroundWorker&) = delete;
   BackgroundWorker& operator=(const BackgroundWorker&) = delete;
 
   // Queues `item`, starting the thread on the first one. False when max_queued items
-  // wait already (then `item` is dropped: pass what the caller can still act on).
+  // wait already, or once the destructor has begun (then `item` is dropped: pass what
+  // the caller can still act on).
   bool Add(T item) {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= max_queued_) return false;
+    if (stopping_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(item));
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
     cv_.notify_one();

@@ -70,7 +70,10 @@ std::shared_ptr<HeldLock> LockerCore::Granted(Lease lease, const AcquireOptions&
       std::chrono::duration_cast<milliseconds>(held->lease.ttl * options_.renew_fraction);
   held->acquired_at = options_.clock->Now();
   Emit(EventKind::kAcquired, held->lease.name, held->lease.token, held->acquired_at - start);
-  TimePoint first = options.auto_renew ? std::min(start + held->interval, LossPoint(held->lease))
+  // The first renewal is due an interval after the request that won, not after the
+  // call began: a lock granted after a long wait is not renewed at once.
+  const TimePoint won = std::max(start, held->lease.valid_until - held->lease.ttl);
+  TimePoint first = options.auto_renew ? std::min(won + held->interval, LossPoint(held->lease))
                                        : LossPoint(held->lease);
   Schedule(held, first);
   return held;

@@ -42,7 +42,9 @@ class RedisBackend final : public Backend {
     auto reply = Run(acquire_, request.name, AcquireArgs(request, start), /*with_line=*/true);
     bool too_late = false;
     auto lease = Granted(request, start, std::move(reply), &too_late);
-    if (too_late) ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
+    if (too_late && !request.queue) {
+      ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
+    }
     return lease;
   }
 
@@ -55,7 +57,9 @@ class RedisBackend final : public Backend {
                        [this, request, start, done = std::move(done)](Result<Reply> reply) {
                          bool too_late = false;
                          auto lease = Granted(request, start, Checked(std::move(reply)), &too_late);
-                         if (too_late) SendRelease(request.name, request.owner_id, nullptr);
+                         if (too_late && !request.queue) {
+                           SendRelease(request.name, request.owner_id, nullptr);
+                         }
                          done(std::move(lease));
                        });
   }
@@ -303,7 +307,10 @@ class RedisBackend final : public Backend {
 
   // The acquire script's reply, sent at `start`, as TryAcquire's result. A grant whose
   // reply came after its validity ended is kUnavailable, with *too_late set: the caller
-  // then releases it.
+  // then releases it, unless the request is queued. A queued request is asked again with
+  // the same owner id (which renews the grant) or leaves the line (which frees it); a
+  // release here could reach the server after that next attempt, over another
+  // connection, and free the lock it took.
   Result<Lease> Granted(const AcquireRequest& request, std::chrono::steady_clock::time_point start,
                         Result<Reply> reply, bool* too_late) const {
     if (!reply.ok()) return reply.status();

@@ -67,20 +67,23 @@ local function find_head()
   end
 end
 find_head()
--- Gives the free lock to `head`, as its own acquire would, if the head left its request and is
--- listening on its channel (channel:OWNER), which is told 'granted:TOKEN:SENT'. A head that
--- does not listen (between two waits, or gone) is not given the lock: false.
+-- Gives the free lock to `head`, as its own acquire would, if the head left its request and a
+-- client is subscribed to its channel (channel:OWNER, which only the head's process listens to;
+-- patterns do not count), which is told 'granted:TOKEN:SENT'. Otherwise (gone, not subscribed
+-- yet, a request this version cannot read) the head is not given the lock: false.
 local function hand_off(channel)
   local want = redis.call('HGET', KEYS[5], head)
   if not want then return false end
   local decoded, w = pcall(cjson.decode, want)
-  if not decoded or type(w) ~= 'table' or not w[5] then return false end
-  local token = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-  local told = 'granted:' .. string.format('%.0f', token) .. ':' .. w[5]
-  if redis.call('PUBLISH', channel .. ':' .. head, told) == 0 then
-    return false
+  if not decoded or type(w) ~= 'table' then return false end
+  for i = 1, 5 do
+    if type(w[i]) ~= 'string' then return false end
   end
-  redis.call('INCR', KEYS[2])
+  if not tonumber(w[1]) or tonumber(w[1]) < 1 then return false end
+  channel = channel .. ':' .. head
+  if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return false end
+  local token = redis.call('INCR', KEYS[2])
+  redis.call('PUBLISH', channel, 'granted:' .. string.format('%.0f', token) .. ':' .. w[5])
   redis.call('HSET', KEYS[1], 'owner', head, 'token', token, 'host', w[2], 'pid', w[3],
              'since', w[4])
   redis.call('PEXPIRE', KEYS[1], w[1])

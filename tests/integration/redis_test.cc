@@ -253,11 +253,7 @@ TEST(RedisTest, AReleaseHandsTheLockToTheHeadOfTheLine) {
           turn.emplace(
               waiter->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
         },
-        [&] {
-          // A gap, so that a validity counted from the message, not the request, shows.
-          std::this_thread::sleep_for(milliseconds(300));
-          EXPECT_TRUE(holder->Release(*lease).ok());
-        });
+        [&] { EXPECT_TRUE(holder->Release(*lease).ok()); });
   }
   ASSERT_TRUE(released);
   ASSERT_TRUE(turn->ok()) << turn->status().ToString();
@@ -267,6 +263,7 @@ TEST(RedisTest, AReleaseHandsTheLockToTheHeadOfTheLine) {
   EXPECT_EQ(got.token, lease->token + 1);
   EXPECT_EQ(got.ttl, seconds(20));
   EXPECT_GT(got.valid_until, std::chrono::steady_clock::now());
+  // From when the request was sent (before `asked`), not from the message (after).
   EXPECT_LT(got.valid_until, ValidUntil(asked, seconds(20)));
   auto state = holder->Inspect(name);
   ASSERT_TRUE(state.ok());
@@ -292,24 +289,27 @@ TEST(RedisTest, ALateHandOffIsTakenByTheNextAttempt) {
   bool released = false;
   for (int round = 0; round < 5 && !released; ++round) {
     ASSERT_EQ(waiter->TryAcquire(request).status().code(), Code::kContended);
+    // Over half the TTL gone since the request (its place in line lasts 3 s).
+    std::this_thread::sleep_for(milliseconds(550));
     released = WhileListening(
-        name, request.owner_id, milliseconds(300),
+        name, request.owner_id, milliseconds(500),
         [&] {
           turn.emplace(
               waiter->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
         },
-        [&] {
-          std::this_thread::sleep_for(milliseconds(550));  // over half the TTL gone
-          EXPECT_TRUE(holder->Release(*lease).ok());
-        });
+        [&] { EXPECT_TRUE(holder->Release(*lease).ok()); });
   }
   ASSERT_TRUE(released);
   ASSERT_TRUE(turn->ok()) << turn->status().ToString();
   EXPECT_FALSE(turn->value().has_value());
+  auto state = holder->Inspect(name);  // handed over all the same
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->held);
+  EXPECT_EQ(state->token, lease->token + 1);
   const auto asked = std::chrono::steady_clock::now();
   auto next = waiter->TryAcquire(request);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
-  EXPECT_GT(next->token, lease->token);
+  EXPECT_EQ(next->token, lease->token + 1);  // the same grant, renewed
   EXPECT_GE(next->valid_until, ValidUntil(asked, seconds(1)));
   EXPECT_TRUE(waiter->Release(*next).ok());
 }

@@ -211,6 +211,26 @@ TEST_F(LockerTest, ALockHandedOverInTheWaitIsTheGrant) {
   EXPECT_FALSE(memory_->Inspect("a")->held);
 }
 
+TEST_F(LockerTest, ALockGrantedAfterALongWaitIsNotRenewedAtOnce) {
+  Lease holder = HoldElsewhere("a");
+  auto locker = MakeLocker(seconds(3));
+  std::optional<Result<Lock>> got;
+  std::thread waiter([&] { got.emplace(locker->Acquire("a", {.wait = seconds(60)})); });
+  ASSERT_TRUE(WaitFor([&] { return clock_->waiters() > 0; }));
+  clock_->Advance(seconds(10));  // far more than the renewal interval
+  ASSERT_TRUE(memory_->Release(holder).ok());
+  waiter.join();
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  // Both background threads wait for a time to come, and none renewed on the way.
+  ASSERT_TRUE(WaitFor([&] {
+    auto next = clock_->NextDeadlineAfter(Clock::TimePoint::min());
+    return clock_->waiters() >= 2 && next && *next > clock_->Now();
+  }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 0);
+  StepToNextDeadline();
+  EXPECT_TRUE(WaitFor([&] { return faulty_->calls(Op::kExtend) == 1; }));
+}
+
 TEST_F(LockerTest, NativeWaitWakesWhenHolderTtlRunsOut) {
   Lease holder = HoldElsewhere("a", seconds(1));
   clock_->SetAutoAdvance(true);
