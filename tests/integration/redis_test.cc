@@ -230,6 +230,29 @@ bool WhileListening(const std::string& name, const std::string& owner, milliseco
   return in_time;
 }
 
+// `holder` releases `lease` while `waiter` waits for its turn as `request`'s owner (in
+// line: request.queue), `gap` after its attempt was answered at `*asked`. Returns what
+// WaitForTurn returned, or nullopt if no round got the release in while it listened.
+std::optional<Result<std::optional<Lease>>> ReleaseDuringTurn(
+    Backend& holder, const Lease& lease, Backend& waiter, const AcquireRequest& request,
+    milliseconds gap, std::chrono::steady_clock::time_point* asked) {
+  std::optional<Result<std::optional<Lease>>> turn;
+  for (int round = 0; round < 5; ++round) {
+    if (waiter.TryAcquire(request).status().code() != Code::kContended) return std::nullopt;
+    *asked = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(gap);
+    const bool released = WhileListening(
+        request.name, request.owner_id, milliseconds(500),
+        [&] {
+          turn.emplace(
+              waiter.WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
+        },
+        [&] { EXPECT_TRUE(holder.Release(lease).ok()); });
+    if (released) return turn;
+  }
+  return std::nullopt;
+}
+
 // A release gives the lock to the head of the line in the same step, and tells it on its
 // channel: WaitForTurn returns the grant itself, with no second attempt, valid from when
 // the waiter's request was sent.
@@ -241,21 +264,9 @@ TEST(RedisTest, AReleaseHandsTheLockToTheHeadOfTheLine) {
   ASSERT_TRUE(lease.ok());
   auto request = Request(name, seconds(20));
   request.queue = true;
-  std::optional<Result<std::optional<Lease>>> turn;
   std::chrono::steady_clock::time_point asked;
-  bool released = false;
-  for (int round = 0; round < 5 && !released; ++round) {
-    ASSERT_EQ(waiter->TryAcquire(request).status().code(), Code::kContended);
-    asked = std::chrono::steady_clock::now();
-    released = WhileListening(
-        name, request.owner_id, milliseconds(500),
-        [&] {
-          turn.emplace(
-              waiter->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
-        },
-        [&] { EXPECT_TRUE(holder->Release(*lease).ok()); });
-  }
-  ASSERT_TRUE(released);
+  auto turn = ReleaseDuringTurn(*holder, *lease, *waiter, request, milliseconds(0), &asked);
+  ASSERT_TRUE(turn.has_value());
   ASSERT_TRUE(turn->ok()) << turn->status().ToString();
   ASSERT_TRUE(turn->value().has_value()) << "woken, but not handed the lock";
   const Lease& got = *turn->value();
@@ -285,28 +296,17 @@ TEST(RedisTest, ALateHandOffIsTakenByTheNextAttempt) {
   ASSERT_TRUE(lease.ok());
   auto request = Request(name, seconds(1));
   request.queue = true;
-  std::optional<Result<std::optional<Lease>>> turn;
-  bool released = false;
-  for (int round = 0; round < 5 && !released; ++round) {
-    ASSERT_EQ(waiter->TryAcquire(request).status().code(), Code::kContended);
-    // Over half the TTL gone since the request (its place in line lasts 3 s).
-    std::this_thread::sleep_for(milliseconds(550));
-    released = WhileListening(
-        name, request.owner_id, milliseconds(500),
-        [&] {
-          turn.emplace(
-              waiter->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
-        },
-        [&] { EXPECT_TRUE(holder->Release(*lease).ok()); });
-  }
-  ASSERT_TRUE(released);
+  std::chrono::steady_clock::time_point asked;
+  // Over half the TTL gone since the request (its place in line lasts 3 s).
+  auto turn = ReleaseDuringTurn(*holder, *lease, *waiter, request, milliseconds(550), &asked);
+  ASSERT_TRUE(turn.has_value());
   ASSERT_TRUE(turn->ok()) << turn->status().ToString();
   EXPECT_FALSE(turn->value().has_value());
   auto state = holder->Inspect(name);  // handed over all the same
   ASSERT_TRUE(state.ok());
   EXPECT_TRUE(state->held);
   EXPECT_EQ(state->token, lease->token + 1);
-  const auto asked = std::chrono::steady_clock::now();
+  asked = std::chrono::steady_clock::now();
   auto next = waiter->TryAcquire(request);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   EXPECT_EQ(next->token, lease->token + 1);  // the same grant, renewed
