@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <grpc/support/time.h>
 
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,16 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// A gRPC deadline `from_now` ahead on the monotonic clock. (A std::chrono::system_clock
+// deadline is converted by gRPC at each use, so a wall-clock jump during a call, say from
+// NTP, could end it at once or never.)
+gpr_timespec Deadline(Clock::duration from_now) {
+  return gpr_time_add(
+      gpr_now(GPR_CLOCK_MONOTONIC),
+      gpr_time_from_nanos(std::chrono::duration_cast<std::chrono::nanoseconds>(from_now).count(),
+                          GPR_TIMESPAN));
 }
 
 bool IsIpv4(const std::string& endpoint) {
@@ -78,8 +89,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const EtcdOptions& options) {
   client->lease_ = pb::Lease::NewStub(client->channel_);
   client->watch_ = pb::Watch::NewStub(client->channel_);
   client->auth_ = pb::Auth::NewStub(client->channel_);
-  if (!client->channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                          options.connect_timeout)) {
+  if (!client->channel_->WaitForConnected(Deadline(options.connect_timeout))) {
     return UnavailableError(
         fmt::format("no etcd server at {} answered within {}ms{}",
                     fmt::join(options.endpoints, ","), options.connect_timeout.count(),
@@ -100,7 +110,7 @@ Client::~Client() { keep_alive_.reset(); }
 
 std::unique_ptr<grpc::ClientContext> Client::Context() {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  context->set_deadline(Deadline(options_.timeout));
   std::lock_guard lock(token_mu_);
   if (!token_.empty()) context->AddMetadata("token", token_);
   return context;
@@ -112,7 +122,7 @@ Status Client::Authenticate() {
   request.set_password(options_.password.value_or(""));
   pb::AuthenticateResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  context.set_deadline(Deadline(options_.timeout));
   grpc::Status status = auth_->Authenticate(&context, request, &response);
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
@@ -232,7 +242,7 @@ Status Client::WaitForDelete(const std::string& key, const std::string& range_en
     if (!token_.empty()) context.AddMetadata("token", token_);
   }
   if (deadline - Clock::now() < std::chrono::hours(24 * 365)) {
-    context.set_deadline(std::chrono::system_clock::now() + (deadline - Clock::now()));
+    context.set_deadline(Deadline(deadline - Clock::now()));
   }
   std::stop_callback cancel(stop, [&] { context.TryCancel(); });
   auto stream = watch_->Watch(&context);

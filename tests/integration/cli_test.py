@@ -960,6 +960,39 @@ class EtcdCliTest(StoreCases, MutualExclusionTest):
         with open(path) as f:
             return int(f.read())
 
+    def test_a_wall_clock_jumping_during_calls_ends_none_of_them(self):
+        # gRPC converts a wall-clock deadline at each use, so a jump during the connect
+        # ended it at once ("no etcd server ... answered within 5000ms") in about 4% of
+        # runs; deadlines are now on the monotonic clock.
+        faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Debian's faketime
+        self.assertTrue(os.path.exists(faketime), faketime)
+        clock = self.path("clock")
+        with open(clock, "w") as f:
+            f.write("+0\n")
+        stop = threading.Event()
+
+        def jump():  # one hour back and forth, every 2 ms
+            while not stop.is_set():
+                for offset in ("-1h\n", "+0\n"):
+                    with open(clock, "w") as f:
+                        f.write(offset)
+                    time.sleep(0.002)
+
+        jumper = threading.Thread(target=jump)
+        jumper.start()
+        env = dict(self.env, LD_PRELOAD=faketime, FAKETIME_TIMESTAMP_FILE=clock,
+                   FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1")
+        failed = []
+        try:
+            for _ in range(100):
+                code, _, err = self.dlock("run", "jumping", "--wait", "5s", "--", "true", env=env)
+                if code != 0:
+                    failed.append((code, err.strip()))
+        finally:
+            stop.set()
+            jumper.join()
+        self.assertEqual(failed, [])
+
     def test_etcdctl_lock_and_dlock_exclude_each_other_and_tokens_keep_increasing(self):
         rev1, gate = self.path("rev1"), self.path("gate")
         holder = self.etcdctl_lock("jobs", f'echo "$ETCD_LOCK_REV" > {rev1}; '
