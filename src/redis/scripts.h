@@ -40,9 +40,10 @@ return false
 // request, by its own steady clock, in ns). A waiter renews its place by asking again; one whose
 // deadline passed (it crashed) is dropped when it reaches the head. The keys expire with the last
 // place, and vanish when the line empties. The scripts below that use the line start with this
-// prelude: `clock()` (the server's time, read once, only when needed), the stale heads dropped,
-// `head`, the first owner in line (nil if none), which `find_head()` sets again, and
-// `hand_off(channel)`. Without a line, it costs one EXISTS.
+// prelude: `clock()` (the server's time, read once, only when needed), `leave_line(owner)`,
+// `grant(owner, ttl_ms, host, pid, since_ms)` (the lock to `owner`; returns its token), the stale
+// heads dropped, `head`, the first owner in line (nil if none), which `find_head()` sets again,
+// and `hand_off(channel)`. Without a line, it costs one EXISTS.
 inline constexpr const char* kLinePrelude = R"lua(
 local now
 local function clock()
@@ -52,6 +53,18 @@ local function clock()
   end
   return now
 end
+local function leave_line(owner)
+  redis.call('ZREM', KEYS[3], owner)
+  redis.call('ZREM', KEYS[4], owner)
+  redis.call('HDEL', KEYS[5], owner)
+end
+local function grant(owner, ttl, host, pid, since)
+  local token = redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[1], 'owner', owner, 'token', token, 'host', host, 'pid', pid,
+             'since', since)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return token
+end
 local head
 local function find_head()
   head = nil
@@ -60,9 +73,7 @@ local function find_head()
       head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
       if not head then break end
       if tonumber(redis.call('ZSCORE', KEYS[4], head) or '0') > clock() then break end
-      redis.call('ZREM', KEYS[3], head)
-      redis.call('ZREM', KEYS[4], head)
-      redis.call('HDEL', KEYS[5], head)
+      leave_line(head)
     end
   end
 end
@@ -82,14 +93,9 @@ local function hand_off(channel)
   if not tonumber(w[1]) or tonumber(w[1]) < 1 then return false end
   channel = channel .. ':' .. head
   if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return false end
-  local token = redis.call('INCR', KEYS[2])
+  local token = grant(head, w[1], w[2], w[3], w[4])
   redis.call('PUBLISH', channel, 'granted:' .. string.format('%.0f', token) .. ':' .. w[5])
-  redis.call('HSET', KEYS[1], 'owner', head, 'token', token, 'host', w[2], 'pid', w[3],
-             'since', w[4])
-  redis.call('PEXPIRE', KEYS[1], w[1])
-  redis.call('ZREM', KEYS[3], head)
-  redis.call('ZREM', KEYS[4], head)
-  redis.call('HDEL', KEYS[5], head)
+  leave_line(head)
   return true
 end
 )lua";
@@ -122,16 +128,8 @@ if head and head ~= ARGV[1] then
   queue_up()
   return {0, -3, redis.call('ZCOUNT', KEYS[4], string.format('(%.0f', clock()), '+inf')}
 end
-if head then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  redis.call('HDEL', KEYS[5], ARGV[1])
-end
-local token = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token, 'host', ARGV[3],
-           'pid', ARGV[4], 'since', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, token}
+if head then leave_line(ARGV[1]) end
+return {1, grant(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])}
 )lua";
 
 // Takes an owner out of the line (after kLinePrelude). ARGV: owner, channel. A lock handed to
@@ -139,9 +137,7 @@ return {1, token}
 // others still wait, tells the new head (the first whose place is current), on its own channel
 // (channel:OWNER), that it may take it.
 inline constexpr const char* kLeaveLineScript = R"lua(
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
+leave_line(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], 'released')

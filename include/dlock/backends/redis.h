@@ -5,9 +5,9 @@
 // in one slot). Acquire, extend and release are Lua scripts (EVALSHA): acquire checks
 // the key, INCRs the counter and writes the hash in one step; extend and release act
 // only if the owner matches; waiters wait in a FIFO line kept on the server, and a
-// release PUBLISHes to the head of the line's own channel `PREFIX{NAME}:released:OWNER`
-// (and on `PREFIX{NAME}:released`), which wakes it. Guarantees and assumptions:
-// docs/semantics.md, "redis".
+// release hands the lock to the head of the line in the same script, telling it on its
+// own channel `PREFIX{NAME}:released:OWNER` (it also PUBLISHes on
+// `PREFIX{NAME}:released`). Guarantees and assumptions: docs/semantics.md, "redis".
 //
 // Thread-safety: safe for concurrent use; calls from many threads are pipelined over a
 // few connections.
