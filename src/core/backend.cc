@@ -1,7 +1,5 @@
 #include "dlock/backend.h"
 
-#include "dlock/events.h"
-
 namespace dlock {
 
 Status Backend::WaitForRelease(std::string_view, std::chrono::steady_clock::time_point,
@@ -32,19 +30,5 @@ void Backend::TryAcquireAsync(const AcquireRequest& request, AcquireCallback don
 void Backend::ReleaseAsync(const Lease& lease, StatusCallback done) { done(Release(lease)); }
 
 Status Backend::LeaveQueue(std::string_view, std::string_view) { return OkStatus(); }
-
-std::string_view EventKindName(EventKind kind) {
-  switch (kind) {
-    case EventKind::kWaiting: return "waiting";
-    case EventKind::kAcquired: return "acquired";
-    case EventKind::kAcquireFailed: return "acquire-failed";
-    case EventKind::kRenewed: return "renewed";
-    case EventKind::kRenewFailed: return "renew-failed";
-    case EventKind::kLost: return "lost";
-    case EventKind::kReleased: return "released";
-    case EventKind::kDetached: return "detached";
-  }
-  return "unknown";
-}
 
 }  // namespace dlock

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/lease_rules.h"
+
 namespace dlock {
 
 HolderInfo HolderInfo::ThisProcess() {
@@ -85,5 +87,26 @@ std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time
                                                  std::chrono::milliseconds ttl) {
   return start + ttl - ClockDrift(ttl);
 }
+
+namespace internal {
+
+Status ValidateAcquireRequest(const AcquireRequest& request) {
+  DLOCK_RETURN_IF_ERROR(ValidateName(request.name));
+  DLOCK_RETURN_IF_ERROR(ValidateTtl(request.ttl));
+  return ValidateOwnerId(request.owner_id);
+}
+
+Status ValidateLeaseForCall(const Lease& lease) {
+  DLOCK_RETURN_IF_ERROR(ValidateName(lease.name));
+  return ValidateOwnerId(lease.owner_id);
+}
+
+std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms) {
+  constexpr std::int64_t kMax = 4'102'444'800'000;  // 2100-01-01; the clock overflows in 2262
+  if (ms < 0 || ms > kMax) return {};
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+}  // namespace internal
 
 }  // namespace dlock

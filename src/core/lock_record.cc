@@ -6,23 +6,6 @@
 
 namespace dlock::internal {
 
-Status ValidateAcquireRequest(const AcquireRequest& request) {
-  DLOCK_RETURN_IF_ERROR(ValidateName(request.name));
-  DLOCK_RETURN_IF_ERROR(ValidateTtl(request.ttl));
-  return ValidateOwnerId(request.owner_id);
-}
-
-Status ValidateLeaseForCall(const Lease& lease) {
-  DLOCK_RETURN_IF_ERROR(ValidateName(lease.name));
-  return ValidateOwnerId(lease.owner_id);
-}
-
-std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms) {
-  constexpr std::int64_t kMax = 4'102'444'800'000;  // 2100-01-01; the clock overflows in 2262
-  if (ms < 0 || ms > kMax) return {};
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-}
-
 std::string DescribeHolder(const LockRecord& record) {
   if (record.holder.host.empty() && record.holder.pid == 0) {
     return fmt::format("another owner (token {})", record.token);

@@ -1,5 +1,6 @@
-// lock_record.h: the state machine of one lock name, shared by the backends that keep
-// the record themselves (memory, file): who holds it until when, and the fencing counter.
+// lock_record.h: the state machine of one lock name, for the stores that keep the record
+// themselves (memory, file): who holds it until when, the wait line, and the fencing
+// counter. The checks every backend makes are in core/lease_rules.h.
 //
 // Thread-safety: none; the caller serializes access to a record (mutex, flock).
 #ifndef DLOCK_SRC_CORE_LOCK_RECORD_H_
@@ -38,10 +39,6 @@ struct LockRecord {
   bool HeldAt(TimePoint now) const { return !owner.empty() && now < expires; }
 };
 
-// Validates what every backend checks before touching the store.
-Status ValidateAcquireRequest(const AcquireRequest& request);
-Status ValidateLeaseForCall(const Lease& lease);
-
 // If the record is free at `now` and no queued waiter comes first, grants it to
 // request.owner_id with the token max(token, token_floor) + 1 and returns that token
 // (taking the owner out of the line); else kContended naming the holder, after putting a
@@ -67,11 +64,6 @@ Lease RecordLease(const LockRecord& record, TimePoint start);
 
 // "host h pid p (token t)", for contention messages.
 std::string DescribeHolder(const LockRecord& record);
-
-// A holder's `since` from milliseconds since the epoch as another process stored it:
-// values outside 1970..2100 (the clock's nanoseconds overflow in 2262) give the
-// epoch. Display only.
-std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms);
 
 }  // namespace dlock::internal
 

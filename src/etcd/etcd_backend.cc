@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/background_worker.h"
-#include "core/lock_record.h"
+#include "core/lease_rules.h"
 #include "core/owner_map.h"
 #include "dlock/backends/etcd.h"
 #include "dlock/duration.h"

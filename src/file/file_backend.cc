@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/lease_rules.h"
 #include "core/lock_record.h"
 #include "dlock/backends/file.h"
 #include "file/name_encoding.h"

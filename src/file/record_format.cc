@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 
+#include "core/lease_rules.h"
 #include "file/name_encoding.h"
 
 namespace dlock::internal {

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/lease_rules.h"
 #include "core/lock_record.h"
 #include "dlock/backends/memory.h"
 

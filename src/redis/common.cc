@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstdio>
 
-#include "core/lock_record.h"
+#include "core/lease_rules.h"
 #include "dlock/duration.h"
 
 namespace dlock::redis {

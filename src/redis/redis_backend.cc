@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "core/lock_record.h"
+#include "core/lease_rules.h"
 #include "dlock/backends/redis.h"
 #include "dlock/duration.h"
 #include "redis/client.h"

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <optional>
 
-#include "core/lock_record.h"
+#include "core/lease_rules.h"
 #include "dlock/backends/redlock.h"
 #include "dlock/duration.h"
 #include "redis/common.h"

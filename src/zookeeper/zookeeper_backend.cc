@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/lock_record.h"
+#include "core/lease_rules.h"
 #include "core/owner_map.h"
 #include "dlock/backends/zookeeper.h"
 #include "dlock/duration.h"

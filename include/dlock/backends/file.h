@@ -18,6 +18,7 @@
 #include "dlock/backend.h"
 #include "dlock/clock.h"
 #include "dlock/status.h"
+#include "dlock/uri.h"
 
 namespace dlock {
 
@@ -36,6 +37,10 @@ struct FileOptions {
 // kFailedPrecondition if the directory cannot be created or used (permissions, not a
 // directory), kInvalidArgument if options.dir is empty.
 Result<std::shared_ptr<Backend>> MakeFileBackend(const FileOptions& options);
+
+// From file:///path/to/dir[?fsync=true&timeout=2s] (a parsed URI of scheme "file"):
+// kInvalidArgument naming an unknown option or a bad value.
+Result<FileOptions> FileOptionsFromUri(const BackendUri& uri);
 
 // The default lock directory of this user: $XDG_RUNTIME_DIR/dlock when XDG_RUNTIME_DIR is
 // set, else /tmp/dlock-<uid>. Does not create it.

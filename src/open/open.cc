@@ -5,6 +5,8 @@
 #include "dlock/backends/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
+#endif
+#ifdef DLOCK_WITH_REDLOCK
 #include "dlock/backends/redlock.h"
 #endif
 #ifdef DLOCK_WITH_ETCD
@@ -13,47 +15,23 @@
 #ifdef DLOCK_WITH_ZOOKEEPER
 #include "dlock/backends/zookeeper.h"
 #endif
-#include "dlock/duration.h"
 
 namespace dlock {
-namespace {
-
-Result<bool> ParseBool(const std::string& key, const std::string& value) {
-  if (value == "true" || value == "1" || value == "yes") return true;
-  if (value == "false" || value == "0" || value == "no") return false;
-  return InvalidArgumentError(fmt::format("option '{}' takes true or false, not '{}'", key, value));
-}
-
-Result<std::shared_ptr<Backend>> OpenFile(const BackendUri& uri) {
-  FileOptions options;
-  options.dir = uri.path;
-  for (const auto& [key, value] : uri.query) {
-    if (key == "fsync") {
-      auto on = ParseBool(key, value);
-      if (!on.ok()) return on.status();
-      options.fsync = *on;
-    } else if (key == "timeout") {
-      auto d = ParseDuration(value);
-      if (!d.ok()) return d.status();
-      options.op_timeout = *d;
-    } else {
-      return InvalidArgumentError(
-          fmt::format("unknown option '{}' for file://; known: fsync, timeout", key));
-    }
-  }
-  return MakeFileBackend(options);
-}
-
-}  // namespace
 
 Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
-  if (uri.scheme == "file") return OpenFile(uri);
+  if (uri.scheme == "file") {
+    auto options = FileOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeFileBackend(*options);
+  }
 #ifdef DLOCK_WITH_REDIS
   if (uri.scheme == "redis" || uri.scheme == "rediss") {
     auto options = RedisOptionsFromUri(uri);
     if (!options.ok()) return options.status();
     return MakeRedisBackend(*options);
   }
+#endif
+#ifdef DLOCK_WITH_REDLOCK
   if (uri.scheme == "redlock") {
     auto options = RedlockOptionsFromUri(uri);
     if (!options.ok()) return options.status();
