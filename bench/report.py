@@ -138,7 +138,7 @@ def main():
                 f"{fmt(hm('cpu_us_per_lock_s'), 2)} µs/s ({fmt(hm('cpu_percent'), 1)}% of a core) | "
                 f"{fmt(hm('renewals_per_s'))} | {fmt(hm('renew_failed'))} | {fmt(hm('lost'))} |",
                 "", "Renewals due within an eighth of their interval of each other go to Redis "
-                "as one pipelined batch (Backend::ExtendMany).", ""]
+                "as one pipelined batch (BatchExtendBackend::ExtendMany).", ""]
 
     out += ["## Ratios against the targets of issue 8", "",
             "| target | measured |", "|---|---|"]

@@ -22,7 +22,7 @@ int AcquireCommand(const Globals& globals, const AcquireArgs& args) {
   if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
-  if (ctx->backend->capabilities().session_bound) {
+  if (ctx->backend->session_bound()) {
     return Fail(InvalidArgumentError(fmt::format(
         "{}:// locks live in this process's session and would end when dlock acquire exits; "
         "use dlock run NAME -- CMD",

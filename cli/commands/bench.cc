@@ -380,7 +380,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   const double cpu_before = CpuSeconds();
   const auto start = Steady::now();
   // --mode conc where the backend has asynchronous calls: every loop from this thread.
-  const bool async = args.mode == "conc" && ctx->backend->capabilities().async_calls;
+  const bool async = args.mode == "conc" && ctx->backend->async() != nullptr;
   AsyncLoop::Shared shared{&locker, prefix, &stop};
   std::vector<std::unique_ptr<AsyncLoop>> loops;
   std::vector<std::thread> pool;

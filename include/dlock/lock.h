@@ -62,7 +62,7 @@ class [[nodiscard]] Lock {
 
   // Release without blocking: `done` (may be null) gets what Release() would return,
   // exactly once (a second release, of either kind, answers kNotHeld): on the backend's
-  // I/O thread where it has Backend::capabilities().async_calls, else on the calling
+  // I/O thread where it has an AsyncBackend (async_backend.h), else on the calling
   // thread before this returns. When a renewal call was in flight, the release goes out
   // from the Locker's renewal thread once that call is over (and `done` runs on the I/O
   // thread, or on the renewal thread). The same rules for `done` as

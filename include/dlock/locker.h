@@ -38,9 +38,9 @@ struct LockerOptions {
   // Renew every ttl * renew_fraction. Must be in (0, 0.9]. Renewal of a Lock that
   // cannot reach the store is retried, more often as valid_until nears. Renewals due
   // within an eighth of that interval of each other go to the store together
-  // (Backend::ExtendMany: one pipelined batch on Redis), up to 1,024 at a time.
+  // (BatchExtendBackend::ExtendMany: one pipelined batch on Redis), up to 1,024 at a time.
   double renew_fraction = 1.0 / 3;
-  // Used only where the backend cannot wake waiters (no native_wait), and between
+  // Used only where the backend cannot wake waiters (WaitForRelease kUnimplemented), and between
   // attempts that failed with kUnavailable.
   BackoffOptions backoff;
   // Who holds the lock, as stored for Inspect. Default: this host and pid.
@@ -84,7 +84,7 @@ class Locker {
 
   // One attempt without blocking the caller (as Acquire with options.wait == 0; a wait
   // is kInvalidArgument): `done` gets the Lock or Acquire's error, exactly once. Where
-  // the backend has capabilities().async_calls (Redis), this returns at once and `done`
+  // the backend has an AsyncBackend (Redis), this returns at once and `done`
   // runs on the backend's I/O thread, so one thread can keep thousands of acquisitions
   // in flight, pipelined; otherwise `done` runs on the calling thread before this
   // returns. Bad input (a wait, a bad name or TTL) and a stop already requested

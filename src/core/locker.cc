@@ -6,7 +6,10 @@
 #include <random>
 
 #include "core/locker_core.h"
+#include "dlock/async_backend.h"
+#include "dlock/batch_backend.h"
 #include "dlock/duration.h"
+#include "dlock/queueing_backend.h"
 
 namespace dlock {
 namespace internal {
@@ -54,7 +57,8 @@ Result<AcquireRequest> LockerCore::MakeRequest(std::string_view name,
   DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
   AcquireRequest request{std::string(name), ttl, NewOwnerId(), options_.holder};
   request.holder.since = std::chrono::system_clock::now();
-  request.queue = options.wait.count() > 0;  // wait in line where the store keeps one
+  // Wait in line where the store keeps one.
+  request.queue = options.wait.count() > 0 && backend_->queueing() != nullptr;
   return request;
 }
 
@@ -90,11 +94,12 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
   const TimePoint start = clock.Now();
   const TimePoint deadline = options.wait.count() > 0 ? start + options.wait : start;
   std::optional<Backoff> backoff;  // seeded from the OS only if this call has to wait
-  bool native_wait = backend_->capabilities().native_wait;
+  QueueingBackend* const line = request.queue ? backend_->queueing() : nullptr;
+  bool native_wait = true;  // until the store says it cannot wait
   bool announced = false;
 
   auto fail = [&](Status status) -> Status {
-    if (request.queue) backend_->LeaveQueue(name, request.owner_id).IgnoreError();
+    if (line) line->LeaveQueue(name, request.owner_id).IgnoreError();
     Emit(EventKind::kAcquireFailed, name, 0, clock.Now() - start, status);
     return status;
   };
@@ -118,9 +123,14 @@ Result<std::shared_ptr<HeldLock>> LockerCore::Acquire(std::string_view name,
       if (!announced) Emit(EventKind::kWaiting, name, 0, clock.Now() - start, status);
       announced = true;
       if (native_wait) {
-        auto turn = backend_->WaitForTurn(request, deadline, options.stop);
-        if (turn.ok() && *turn) return Granted(std::move(**turn), options, start);
-        Status woke = turn.ok() ? OkStatus() : std::move(turn).status();
+        Status woke;
+        if (line) {
+          auto turn = line->WaitForTurn(request, deadline, options.stop);
+          if (turn.ok() && *turn) return Granted(std::move(**turn), options, start);
+          if (!turn.ok()) woke = std::move(turn).status();
+        } else {
+          woke = backend_->WaitForRelease(name, deadline, options.stop);
+        }
         if (woke.ok() || woke.code() == Code::kDeadlineExceeded) continue;
         if (woke.code() == Code::kCancelled) return fail(std::move(woke));
         if (woke.code() == Code::kUnimplemented) native_wait = false;
@@ -148,16 +158,17 @@ void LockerCore::TryAcquireAsync(std::string_view name, const AcquireOptions& op
     return Answer(done, std::move(cancelled));
   }
   // The callback keeps this core, and so the backend, alive until it has run.
-  backend_->TryAcquireAsync(*request, [self = shared_from_this(), name = request->name, options,
-                                       start, done = std::move(done)](Result<Lease> lease) {
-    AsyncCallbackScope scope;
-    if (!lease.ok()) {
-      self->Emit(EventKind::kAcquireFailed, name, 0, self->options_.clock->Now() - start,
-                 lease.status());
-      return done(std::move(lease).status());
-    }
-    done(self->Granted(std::move(*lease), options, start));
-  });
+  dlock::TryAcquireAsync(*backend_, *request,
+                         [self = shared_from_this(), name = request->name, options, start,
+                          done = std::move(done)](Result<Lease> lease) {
+                           AsyncCallbackScope scope;
+                           if (!lease.ok()) {
+                             self->Emit(EventKind::kAcquireFailed, name, 0,
+                                        self->options_.clock->Now() - start, lease.status());
+                             return done(std::move(lease).status());
+                           }
+                           done(self->Granted(std::move(*lease), options, start));
+                         });
 }
 
 void LockerCore::Schedule(const std::shared_ptr<HeldLock>& held, TimePoint when) {
@@ -233,7 +244,7 @@ void LockerCore::Run(std::stop_token stop) {
   // Batches only where the store answers one in a single round trip: Release waits for
   // each lease of a batch until the whole call is over, and a lease late in a slow batch
   // would be renewed after its loss point. Elsewhere, one lease at a time.
-  const bool batch = backend_->capabilities().batch_extend;
+  const bool batch = backend_->batch() != nullptr;
   Loop(queue_, &HeldLock::slot, &renew_wake_, /*early=*/batch, stop,
        [this, batch](const Batch& due) {
          if (batch) return Service(due);
@@ -315,7 +326,7 @@ std::vector<std::optional<TimePoint>> LockerCore::Service(const Batch& batch) {
     leases.push_back(held.lease);
   }
   if (renewing.empty()) return next;
-  std::vector<Result<Lease>> renewed = backend_->ExtendMany(leases);
+  std::vector<Result<Lease>> renewed = dlock::ExtendMany(*backend_, leases);
   const TimePoint after = clock.Now();
   struct Outcome {
     EventKind kind;
@@ -438,17 +449,18 @@ void LockerCore::SendRelease(const std::shared_ptr<HeldLock>& held, const Releas
   if (plan.answer) {
     // The callback keeps this core, and so the backend, alive until the call is over.
     if (plan.free) {
-      backend_->ReleaseAsync(*plan.free, [self = shared_from_this()](const Status&) {});
+      dlock::ReleaseAsync(*backend_, *plan.free, [self = shared_from_this()](const Status&) {});
     }
     return Answer(done, *plan.answer);
   }
   Unschedule(*held);
-  backend_->ReleaseAsync(*plan.free, [self = shared_from_this(), held, lease = *plan.free,
-                                      done = std::move(done)](Status status) {
-    self->Emit(EventKind::kReleased, lease.name, lease.token,
-               self->options_.clock->Now() - held->acquired_at, status);
-    Answer(done, std::move(status));
-  });
+  dlock::ReleaseAsync(
+      *backend_, *plan.free,
+      [self = shared_from_this(), held, lease = *plan.free, done = std::move(done)](Status status) {
+        self->Emit(EventKind::kReleased, lease.name, lease.token,
+                   self->options_.clock->Now() - held->acquired_at, status);
+        Answer(done, std::move(status));
+      });
 }
 
 Lease LockerCore::Detach(HeldLock& held) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/async_scope.h"
+#include "dlock/async_backend.h"
 #include "dlock/locker.h"
 
 namespace dlock::internal {

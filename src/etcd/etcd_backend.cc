@@ -12,6 +12,7 @@
 #include "core/owner_map.h"
 #include "dlock/backends/etcd.h"
 #include "dlock/duration.h"
+#include "dlock/queueing_backend.h"
 #include "etcd/client.h"
 
 namespace dlock {
@@ -106,7 +107,7 @@ class Revoker {
   internal::BackgroundWorker<std::int64_t> worker_;
 };
 
-class EtcdBackend final : public Backend {
+class EtcdBackend final : public Backend, public QueueingBackend {
  public:
   EtcdBackend(EtcdOptions options, std::unique_ptr<etcd::Client> client)
       : options_(std::move(options)), client_(std::move(client)) {}
@@ -274,7 +275,23 @@ class EtcdBackend final : public Backend {
   }
 
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override {
+                        std::stop_token stop) override {
+    return Wait(name, deadline, std::move(stop), {});
+  }
+
+  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
+                               request.queue ? std::string_view(request.owner_id) : ""));
+    return std::optional<Lease>();
+  }
+
+  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
+  // the waiter heads the line, or the line changed.
+  Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+              std::stop_token stop, std::string_view waiter) {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     if (stop.stop_requested()) return CancelledError("cancelled while waiting");
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -309,7 +326,7 @@ class EtcdBackend final : public Backend {
     return revoked.code() == Code::kNotHeld ? OkStatus() : revoked;
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true, .fifo = true}; }
+  QueueingBackend* queueing() override { return this; }
   std::string_view kind() const override { return "etcd"; }
 
  private:

@@ -7,13 +7,15 @@
 #include "core/lease_rules.h"
 #include "core/lock_record.h"
 #include "dlock/backends/memory.h"
+#include "dlock/batch_backend.h"
+#include "dlock/queueing_backend.h"
 
 namespace dlock {
 namespace {
 
 using internal::LockRecord;
 
-class MemoryBackend final : public Backend {
+class MemoryBackend final : public Backend, public QueueingBackend, public BatchExtendBackend {
  public:
   explicit MemoryBackend(std::shared_ptr<Clock> clock) : clock_(std::move(clock)) {}
 
@@ -60,7 +62,23 @@ class MemoryBackend final : public Backend {
   }
 
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override {
+                        std::stop_token stop) override {
+    return Wait(name, deadline, std::move(stop), {});
+  }
+
+  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
+                               request.queue ? std::string_view(request.owner_id) : ""));
+    return std::optional<Lease>();
+  }
+
+  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
+  // the waiter heads the line, or the line changed.
+  Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+              std::stop_token stop, std::string_view waiter) {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     std::unique_lock lock(mu_);
     LockRecord& record = Find(name);
@@ -89,10 +107,14 @@ class MemoryBackend final : public Backend {
     return OkStatus();
   }
 
-  // batch_extend: in-process, a batch of extends takes microseconds.
-  BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .fifo = true, .batch_extend = true};
+  // BatchExtendBackend: in-process, a batch of extends takes microseconds, so Locker
+  // may as well send them together.
+  std::vector<Result<Lease>> ExtendMany(const std::vector<Lease>& leases) override {
+    return ExtendEach(*this, leases);
   }
+
+  QueueingBackend* queueing() override { return this; }
+  BatchExtendBackend* batch() override { return this; }
   std::string_view kind() const override { return "memory"; }
 
  private:

@@ -7,8 +7,11 @@
 #include <optional>
 
 #include "core/lease_rules.h"
+#include "dlock/async_backend.h"
 #include "dlock/backends/redis.h"
+#include "dlock/batch_backend.h"
 #include "dlock/duration.h"
+#include "dlock/queueing_backend.h"
 #include "redis/client.h"
 #include "redis/common.h"
 #include "redis/gather.h"
@@ -21,7 +24,10 @@ using redis::Reply;
 using redis::ToInt;
 using std::chrono::milliseconds;
 
-class RedisBackend final : public Backend {
+class RedisBackend final : public Backend,
+                           public QueueingBackend,
+                           public AsyncBackend,
+                           public BatchExtendBackend {
  public:
   RedisBackend(RedisOptions options, std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
@@ -133,11 +139,12 @@ class RedisBackend final : public Backend {
   // head of the line, and at least every kPlaceRefresh, so that its next attempt renews
   // its place; others at a release or when the holder's TTL runs out.
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override {
-    return Wait(name, deadline, std::move(stop), waiter, nullptr, nullptr);
+                        std::stop_token stop) override {
+    return Wait(name, deadline, std::move(stop), {}, nullptr, nullptr);
   }
 
-  // WaitForRelease, and the lock itself when a release hands it over (kReleaseScript).
+  // QueueingBackend: WaitForRelease as the request's waiter in line, and the lock itself when a
+  // release hands it over (kReleaseScript).
   Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
                                            std::chrono::steady_clock::time_point deadline,
                                            std::stop_token stop) override {
@@ -154,9 +161,9 @@ class RedisBackend final : public Backend {
     return reply.ok() ? OkStatus() : reply.status();
   }
 
-  BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .fifo = true, .batch_extend = true, .async_calls = true};
-  }
+  QueueingBackend* queueing() override { return this; }
+  AsyncBackend* async() override { return this; }
+  BatchExtendBackend* batch() override { return this; }
   std::string_view kind() const override { return "redis"; }
 
  private:

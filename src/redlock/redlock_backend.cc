@@ -272,8 +272,8 @@ class RedlockBackend final : public Backend {
     return state;
   }
 
-  Status WaitForRelease(std::string_view name, Steady::time_point deadline, std::stop_token stop,
-                        std::string_view) override {
+  Status WaitForRelease(std::string_view name, Steady::time_point deadline,
+                        std::stop_token stop) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Subscribe on every instance, then look: a release in between is seen either way.
     auto waiter = std::make_shared<redis::Waiter>();
@@ -334,7 +334,6 @@ class RedlockBackend final : public Backend {
     }
   }
 
-  BackendCapabilities capabilities() const override { return {.native_wait = true}; }
   std::string_view kind() const override { return "redlock"; }
 
  private:

@@ -74,7 +74,7 @@ std::vector<Result<Lease>> FaultyBackend::ExtendMany(const std::vector<Lease>& l
     std::lock_guard lock(mu_);
     largest_extend_batch_ = std::max(largest_extend_batch_, leases.size());
   }
-  return Backend::ExtendMany(leases);
+  return ExtendEach(*this, leases);
 }
 
 std::size_t FaultyBackend::largest_extend_batch() const {
@@ -110,27 +110,20 @@ Status FaultyBackend::EnterWait() {
 
 Status FaultyBackend::WaitForRelease(std::string_view name,
                                      std::chrono::steady_clock::time_point deadline,
-                                     std::stop_token stop, std::string_view waiter) {
+                                     std::stop_token stop) {
   DLOCK_RETURN_IF_ERROR(EnterWait());
-  return inner_->WaitForRelease(name, deadline, stop, waiter);
+  return inner_->WaitForRelease(name, deadline, stop);
 }
 
 Result<std::optional<Lease>> FaultyBackend::WaitForTurn(
     const AcquireRequest& request, std::chrono::steady_clock::time_point deadline,
     std::stop_token stop) {
   DLOCK_RETURN_IF_ERROR(EnterWait());
-  return inner_->WaitForTurn(request, deadline, stop);
+  return inner_->queueing()->WaitForTurn(request, deadline, stop);
 }
 
 Status FaultyBackend::LeaveQueue(std::string_view name, std::string_view owner_id) {
-  return inner_->LeaveQueue(name, owner_id);
-}
-
-BackendCapabilities FaultyBackend::capabilities() const {
-  BackendCapabilities caps = inner_->capabilities();
-  std::lock_guard lock(mu_);
-  if (native_wait_disabled_) caps.native_wait = false;
-  return caps;
+  return inner_->queueing()->LeaveQueue(name, owner_id);
 }
 
 }  // namespace dlock::testing

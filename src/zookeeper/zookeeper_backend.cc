@@ -14,6 +14,7 @@
 #include "core/owner_map.h"
 #include "dlock/backends/zookeeper.h"
 #include "dlock/duration.h"
+#include "dlock/queueing_backend.h"
 #include "zookeeper/recipe.h"
 #include "zookeeper/session.h"
 
@@ -79,7 +80,7 @@ FencingToken ParseToken(const std::string& text) {
   return token;
 }
 
-class ZooKeeperBackend final : public Backend {
+class ZooKeeperBackend final : public Backend, public QueueingBackend {
  public:
   explicit ZooKeeperBackend(ZooKeeperOptions options) : options_(std::move(options)) {
     if (options_.password) digest_ = options_.user + ":" + *options_.password;
@@ -266,7 +267,23 @@ class ZooKeeperBackend final : public Backend {
   }
 
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override {
+                        std::stop_token stop) override {
+    return Wait(name, deadline, std::move(stop), {});
+  }
+
+  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
+  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           std::stop_token stop) override {
+    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
+                               request.queue ? std::string_view(request.owner_id) : ""));
+    return std::optional<Lease>();
+  }
+
+  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
+  // the waiter heads the line, or the line changed.
+  Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+              std::stop_token stop, std::string_view waiter) {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     auto lock_path = zk::LockPath(options_.root, name);
     if (!lock_path.ok()) return lock_path.status();
@@ -328,9 +345,8 @@ class ZooKeeperBackend final : public Backend {
     return OkStatus();
   }
 
-  BackendCapabilities capabilities() const override {
-    return {.native_wait = true, .session_bound = true, .fifo = true};
-  }
+  bool session_bound() const override { return true; }
+  QueueingBackend* queueing() override { return this; }
   std::string_view kind() const override { return "zk"; }
 
  private:

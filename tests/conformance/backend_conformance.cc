@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "dlock/async_backend.h"
 #include "dlock/lease.h"
 #include "dlock/locker.h"
 #include "test_util.h"
@@ -71,7 +72,7 @@ TEST_P(BackendConformance, ExtendIsOwnerOnlyAndKeepsTheToken) {
   EXPECT_EQ(extended->token, lease->token);
   EXPECT_GT(extended->valid_until, lease->valid_until);
   // A session-bound store keeps its session timeout; the lease says what was granted.
-  if (!backend_->capabilities().session_bound) {
+  if (!backend_->session_bound()) {
     EXPECT_EQ(extended->ttl, seconds(60));
   }
   EXPECT_GT(backend_->Inspect(name)->remaining, extended->ttl * 5 / 6);
@@ -137,7 +138,7 @@ TEST_P(BackendConformance, InspectShowsTheHolderButNoOwnerId) {
 }
 
 TEST_P(BackendConformance, ExpiredLockIsFreeAgainAndItsOwnerCannotExtend) {
-  if (backend_->capabilities().session_bound) {
+  if (backend_->session_bound()) {
     GTEST_SKIP() << "leases live as long as the session; the backend's own tests end sessions";
   }
   auto name = Name();
@@ -195,7 +196,6 @@ TEST_P(BackendConformance, ForceReleaseFreesAnyHolder) {
 }
 
 TEST_P(BackendConformance, WaitForReleaseIsWokenByRelease) {
-  if (!backend_->capabilities().native_wait) GTEST_SKIP() << "no native wait";
   auto name = Name();
   auto lease = backend_->TryAcquire(Request(name));
   ASSERT_TRUE(lease.ok());
@@ -216,7 +216,6 @@ TEST_P(BackendConformance, WaitForReleaseIsWokenByRelease) {
 }
 
 TEST_P(BackendConformance, WaitForReleaseHonoursDeadlineAndStop) {
-  if (!backend_->capabilities().native_wait) GTEST_SKIP() << "no native wait";
   auto name = Name();
   ASSERT_TRUE(backend_->TryAcquire(Request(name)).ok());
   auto deadline = std::chrono::steady_clock::now() + milliseconds(50);
@@ -247,7 +246,7 @@ TEST_P(BackendConformance, BadInputIsRejectedAndChangesNothing) {
 }
 
 TEST_P(BackendConformance, FiftyQueuedWaitersAreServedInFifoOrderWithIncreasingTokens) {
-  if (!backend_->capabilities().fifo) GTEST_SKIP() << "no wait queue";
+  if (!backend_->queueing()) GTEST_SKIP() << "no wait line";
   constexpr int kWaiters = 50;
   auto name = Name();
   auto first = backend_->TryAcquire(Request(name));
@@ -285,7 +284,7 @@ TEST_P(BackendConformance, FiftyQueuedWaitersAreServedInFifoOrderWithIncreasingT
 }
 
 TEST_P(BackendConformance, ACancelledWaiterLeavesTheLine) {
-  if (!backend_->capabilities().fifo) GTEST_SKIP() << "no wait queue";
+  if (!backend_->queueing()) GTEST_SKIP() << "no wait line";
   auto name = Name();
   auto lease = backend_->TryAcquire(Request(name));
   ASSERT_TRUE(lease.ok());
@@ -346,7 +345,7 @@ TEST_P(BackendConformance, AsyncCallsAnswerAsTheBlockingOnesDo) {
   auto name = Name();
   auto mine = Request(name, seconds(10));
   Answers<Result<Lease>> acquired;
-  backend_->TryAcquireAsync(mine, acquired.For(0));
+  TryAcquireAsync(*backend_, mine, acquired.For(0));
   ASSERT_TRUE(acquired.AwaitAll(1));
   ASSERT_TRUE(acquired.Of(0).ok()) << acquired.Of(0).status().ToString();
   const Lease lease = *acquired.Of(0);
@@ -355,27 +354,27 @@ TEST_P(BackendConformance, AsyncCallsAnswerAsTheBlockingOnesDo) {
   EXPECT_GT(lease.valid_until, std::chrono::steady_clock::now());
 
   auto other = GetParam().make();
-  other->TryAcquireAsync(Request(name), acquired.For(1));
+  TryAcquireAsync(*other, Request(name), acquired.For(1));
   Lease stranger = lease;
   stranger.owner_id = NewOwnerId();
   Answers<Status> released;
-  other->ReleaseAsync(stranger, released.For(0));
+  ReleaseAsync(*other, stranger, released.For(0));
   ASSERT_TRUE(acquired.AwaitAll(2));
   ASSERT_TRUE(released.AwaitAll(1));
   EXPECT_EQ(acquired.Of(1).status().code(), Code::kContended);
   EXPECT_EQ(released.Of(0).code(), Code::kNotHeld);
   EXPECT_TRUE(backend_->Inspect(name)->held);
 
-  backend_->ReleaseAsync(lease, released.For(1));
+  ReleaseAsync(*backend_, lease, released.For(1));
   ASSERT_TRUE(released.AwaitAll(2));
   EXPECT_TRUE(released.Of(1).ok()) << released.Of(1).ToString();
   EXPECT_FALSE(backend_->Inspect(name)->held);
-  backend_->ReleaseAsync(lease, released.For(2));  // idempotent
+  ReleaseAsync(*backend_, lease, released.For(2));  // idempotent
   ASSERT_TRUE(released.AwaitAll(3));
   EXPECT_EQ(released.Of(2).code(), Code::kNotHeld);
 
   // Bad input answers through the callback too, and reaches no store.
-  backend_->TryAcquireAsync(Request("", seconds(10)), acquired.For(2));
+  TryAcquireAsync(*backend_, Request("", seconds(10)), acquired.For(2));
   ASSERT_TRUE(acquired.AwaitAll(3));
   EXPECT_EQ(acquired.Of(2).status().code(), Code::kInvalidArgument);
 }
@@ -386,14 +385,14 @@ TEST_P(BackendConformance, ManyAsyncAcquisitionsInFlightFromOneThread) {
   Answers<Result<Lease>> acquired;
   for (int i = 0; i < kLocks; ++i) {
     names.push_back(Name());
-    backend_->TryAcquireAsync(Request(names.back()), acquired.For(i));
+    TryAcquireAsync(*backend_, Request(names.back()), acquired.For(i));
   }
   ASSERT_TRUE(acquired.AwaitAll(kLocks));
   Answers<Status> released;
   for (int i = 0; i < kLocks; ++i) {
     ASSERT_TRUE(acquired.Of(i).ok()) << i << ": " << acquired.Of(i).status().ToString();
     EXPECT_EQ(acquired.Of(i)->name, names[static_cast<std::size_t>(i)]);
-    backend_->ReleaseAsync(*acquired.Of(i), released.For(i));
+    ReleaseAsync(*backend_, *acquired.Of(i), released.For(i));
   }
   ASSERT_TRUE(released.AwaitAll(kLocks));
   for (int i = 0; i < kLocks; ++i) {

@@ -13,6 +13,7 @@
 #include "conformance/backend_conformance.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
+#include "dlock/queueing_backend.h"
 #include "dlock/testing/faulty_backend.h"
 #include "integration/backend_util.h"
 #include "integration/etcd_server.h"
@@ -111,7 +112,7 @@ TEST(EtcdTest, AWaitersOwnerIdCannotExtendFromAnotherProcess) {
   Lease pretend{name, queued.owner_id, 0, seconds(30), {}};
   EXPECT_EQ(SharedServerBackend()->Extend(pretend, seconds(60)).status().code(), Code::kNotHeld);
   EXPECT_EQ(holder->Inspect(name)->token, lease->token);
-  EXPECT_TRUE(waiter->LeaveQueue(name, queued.owner_id).ok());
+  EXPECT_TRUE(waiter->queueing()->LeaveQueue(name, queued.owner_id).ok());
   EXPECT_TRUE(holder->Release(*lease).ok());
 }
 

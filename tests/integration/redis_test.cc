@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "conformance/backend_conformance.h"
+#include "dlock/batch_backend.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
+#include "dlock/queueing_backend.h"
 #include "dlock/testing/faulty_backend.h"
 #include "integration/backend_util.h"
 #include "integration/redis_server.h"
@@ -244,8 +246,8 @@ std::optional<Result<std::optional<Lease>>> ReleaseDuringTurn(
     const bool released = WhileListening(
         request.name, request.owner_id, milliseconds(500),
         [&] {
-          turn.emplace(
-              waiter.WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {}));
+          turn.emplace(waiter.queueing()->WaitForTurn(
+              request, std::chrono::steady_clock::now() + seconds(20), {}));
         },
         [&] { EXPECT_TRUE(holder.Release(lease).ok()); });
     if (released) return turn;
@@ -332,8 +334,9 @@ TEST(RedisTest, LeavingTheLineFreesALockHandedOverButNeverTaken) {
     released = WhileListening(
         name, request.owner_id, milliseconds(500),
         [&] {
-          woke = listener->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(20), {},
-                                          request.owner_id);
+          woke = listener->queueing()
+                     ->WaitForTurn(request, std::chrono::steady_clock::now() + seconds(20), {})
+                     .status();
         },
         [&] { EXPECT_TRUE(holder->Release(*lease).ok()); });
   }
@@ -343,7 +346,7 @@ TEST(RedisTest, LeavingTheLineFreesALockHandedOverButNeverTaken) {
   ASSERT_TRUE(state.ok());
   EXPECT_TRUE(state->held);  // handed to the waiter, which does not know it
   EXPECT_EQ(state->token, lease->token + 1);
-  ASSERT_TRUE(waiter->LeaveQueue(name, request.owner_id).ok());
+  ASSERT_TRUE(waiter->queueing()->LeaveQueue(name, request.owner_id).ok());
   EXPECT_FALSE(holder->Inspect(name)->held);
   auto next = holder->TryAcquire(Request(name));
   ASSERT_TRUE(next.ok()) << next.status().ToString();
@@ -409,7 +412,7 @@ TEST(RedisTest, ExtendManyAnswersPerLeaseInOrder) {
   const std::string owner20 = leases[20].owner_id;
   leases[20].owner_id = "not an owner id";  // refused before anything is sent
   for (auto& l : leases) l.ttl = seconds(60);
-  auto renewed = backend->ExtendMany(leases);
+  auto renewed = ExtendMany(*backend, leases);
   ASSERT_EQ(renewed.size(), leases.size());
   for (std::size_t i = 0; i < leases.size(); ++i) {
     if (i == 10) {

@@ -12,6 +12,7 @@
 #include "dlock/backends/zookeeper.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
+#include "dlock/queueing_backend.h"
 #include "integration/backend_util.h"
 #include "integration/server_process.h"
 #include "integration/zk_server.h"
@@ -85,12 +86,13 @@ TEST(ZkTest, WaitingIsAWatchNotPolling) {
   ASSERT_EQ(waiter->TryAcquire(queued).status().code(), Code::kContended);
   long before = ServerReceived(Shared::get()->port());
   ASSERT_GE(before, 0);
-  Status waited = waiter->WaitForRelease(name, std::chrono::steady_clock::now() + seconds(2), {},
-                                         queued.owner_id);
+  Status waited = waiter->queueing()
+                      ->WaitForTurn(queued, std::chrono::steady_clock::now() + seconds(2), {})
+                      .status();
   EXPECT_EQ(waited.code(), Code::kDeadlineExceeded);
   // Two seconds of waiting: the children list and the watch, and no more than a ping.
   EXPECT_LE(ServerReceived(Shared::get()->port()) - before, 5);
-  ASSERT_TRUE(waiter->LeaveQueue(name, queued.owner_id).ok());
+  ASSERT_TRUE(waiter->queueing()->LeaveQueue(name, queued.owner_id).ok());
   EXPECT_EQ(holder->Inspect(name)->waiters, 0);
   EXPECT_TRUE(holder->Release(*lease).ok());
 }

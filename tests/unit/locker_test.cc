@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dlock/backends/memory.h"
+#include "dlock/queueing_backend.h"
 #include "dlock/testing/faulty_backend.h"
 #include "dlock/testing/manual_clock.h"
 #include "test_util.h"
@@ -155,7 +156,7 @@ TEST_F(LockerTest, NativeWaitIsWokenByRelease) {
 
 // Hands the lock over in WaitForTurn, as the Redis backend does at a release: the store
 // grants it to the waiter in the same step, and the wait returns the grant.
-class HandingOverBackend final : public Backend {
+class HandingOverBackend final : public Backend, public QueueingBackend {
  public:
   explicit HandingOverBackend(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
@@ -165,10 +166,13 @@ class HandingOverBackend final : public Backend {
   Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
                                            std::chrono::steady_clock::time_point deadline,
                                            std::stop_token stop) override {
-    DLOCK_RETURN_IF_ERROR(inner_->WaitForRelease(request.name, deadline, stop, request.owner_id));
+    DLOCK_RETURN_IF_ERROR(inner_->queueing()->WaitForTurn(request, deadline, stop).status());
     auto granted = inner_->TryAcquire(request);
     if (!granted.ok()) return std::optional<Lease>();
     return std::optional<Lease>(*granted);
+  }
+  Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
+    return inner_->queueing()->LeaveQueue(name, owner_id);
   }
   Result<Lease> Extend(const Lease& lease, milliseconds ttl) override {
     return inner_->Extend(lease, ttl);
@@ -177,11 +181,11 @@ class HandingOverBackend final : public Backend {
   Status ForceRelease(std::string_view name) override { return inner_->ForceRelease(name); }
   Result<LockState> Inspect(std::string_view name) override { return inner_->Inspect(name); }
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override {
-    return inner_->WaitForRelease(name, deadline, stop, waiter);
+                        std::stop_token stop) override {
+    return inner_->WaitForRelease(name, deadline, stop);
   }
-  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
   std::string_view kind() const override { return inner_->kind(); }
+  QueueingBackend* queueing() override { return this; }
 
   std::atomic<int> attempts{0};
 

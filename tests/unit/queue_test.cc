@@ -7,6 +7,7 @@
 #include "dlock/backends/file.h"
 #include "dlock/backends/memory.h"
 #include "dlock/locker.h"
+#include "dlock/queueing_backend.h"
 #include "dlock/testing/manual_clock.h"
 #include "file/record_format.h"
 #include "test_util.h"
@@ -80,10 +81,10 @@ TEST_P(QueueTest, LeavingTheQueueLetsTheNextOneIn) {
   ASSERT_EQ(backend_->TryAcquire(quitter).status().code(), Code::kContended);
   ASSERT_EQ(backend_->TryAcquire(next).status().code(), Code::kContended);
   ASSERT_TRUE(backend_->Release(*holder).ok());
-  ASSERT_TRUE(backend_->LeaveQueue("q", quitter.owner_id).ok());
+  ASSERT_TRUE(backend_->queueing()->LeaveQueue("q", quitter.owner_id).ok());
   EXPECT_TRUE(backend_->TryAcquire(next).ok());
-  EXPECT_TRUE(backend_->LeaveQueue("q", quitter.owner_id).ok());  // idempotent
-  EXPECT_TRUE(backend_->LeaveQueue("never-used", quitter.owner_id).ok());
+  EXPECT_TRUE(backend_->queueing()->LeaveQueue("q", quitter.owner_id).ok());  // idempotent
+  EXPECT_TRUE(backend_->queueing()->LeaveQueue("never-used", quitter.owner_id).ok());
 }
 
 TEST_P(QueueTest, AWaiterAheadInLineMakesOthersWaitForAChange) {
@@ -99,11 +100,11 @@ TEST_P(QueueTest, AWaiterAheadInLineMakesOthersWaitForAChange) {
     std::this_thread::sleep_for(milliseconds(50));
     clock_->Advance(milliseconds(200));
   });
-  EXPECT_EQ(backend_->WaitForRelease("q", deadline, {}, second.owner_id).code(),
+  EXPECT_EQ(backend_->queueing()->WaitForTurn(second, deadline, {}).status().code(),
             Code::kDeadlineExceeded);
   later.join();
   // ...while `first` does.
-  EXPECT_TRUE(backend_->WaitForRelease("q", clock_->Now() + seconds(10), {}, first.owner_id).ok());
+  EXPECT_TRUE(backend_->queueing()->WaitForTurn(first, clock_->Now() + seconds(10), {}).ok());
 }
 
 TEST(QueueLockerTest, AGivingUpWaiterLeavesTheLine) {

@@ -12,12 +12,16 @@
 #include <mutex>
 
 #include "dlock/backend.h"
+#include "dlock/batch_backend.h"
+#include "dlock/queueing_backend.h"
 
 namespace dlock::testing {
 
 enum class Op { kTryAcquire, kExtend, kRelease, kForceRelease, kInspect, kWaitForRelease };
 
-class FaultyBackend final : public Backend {
+// Offers the optional interfaces its inner backend offers but AsyncBackend (its
+// asynchronous calls are the blocking ones).
+class FaultyBackend final : public Backend, public QueueingBackend, public BatchExtendBackend {
  public:
   explicit FaultyBackend(std::shared_ptr<Backend> inner);
 
@@ -29,7 +33,8 @@ class FaultyBackend final : public Backend {
   // Calls of `op` block (a store that stopped answering) until Unblock().
   void Block(Op op);
   void Unblock();
-  // capabilities().native_wait is false and WaitForRelease says kUnimplemented.
+  // WaitForRelease and WaitForTurn say kUnimplemented (counted), as from a store that
+  // cannot wake waiters.
   void DisableNativeWait();
 
   // Calls of `op` so far, failed ones included (ExtendMany counts a kExtend per lease).
@@ -45,14 +50,16 @@ class FaultyBackend final : public Backend {
   Status ForceRelease(std::string_view name) override;
   Result<LockState> Inspect(std::string_view name) override;
   Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop, std::string_view waiter) override;
+                        std::stop_token stop) override;
   // Counted and faulted as kWaitForRelease.
   Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
                                            std::chrono::steady_clock::time_point deadline,
                                            std::stop_token stop) override;
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override;
-  BackendCapabilities capabilities() const override;
   std::string_view kind() const override { return inner_->kind(); }
+  bool session_bound() const override { return inner_->session_bound(); }
+  QueueingBackend* queueing() override { return inner_->queueing() ? this : nullptr; }
+  BatchExtendBackend* batch() override { return inner_->batch() ? this : nullptr; }
 
  private:
   struct Fault {
