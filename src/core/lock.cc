@@ -27,23 +27,21 @@ void Lock::ReleaseOnDrop() {
 
 bool Lock::held() const {
   if (!held_ || held_->state != internal::HeldState::kHeld) return false;
-  auto now = core_->clock().Now().time_since_epoch().count();
-  return now < held_->valid_until.load();
+  return core_->clock().Now() < held_->valid_until();
 }
 
 Lease Lock::lease() const {
   if (!held_) return Lease{};
-  std::lock_guard lock(held_->mu);
-  return held_->lease;
+  return held_->lease();
 }
 
-FencingToken Lock::token() const { return held_ ? held_->lease.token : 0; }
+FencingToken Lock::token() const { return held_ ? held_->granted.token : 0; }
 
 std::stop_token Lock::lost() const { return held_ ? held_->lost.get_token() : std::stop_token(); }
 
 Status Lock::lost_reason() const {
   if (!held_ || held_->state != internal::HeldState::kLost) return OkStatus();
-  std::lock_guard lock(held_->reason_mu);
+  internal::MutexLock lock(held_->reason_mu);
   return held_->lost_reason;
 }
 
