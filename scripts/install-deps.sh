@@ -9,12 +9,13 @@ build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-d
   nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev
   libzookeeper-mt-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   golang-etcd-server-dev)
-# Real servers for the integration tests, openssl to make their TLS certificates, and
+# clang: the build that checks the locking annotations (-Wthread-safety). Real servers
+# for the integration tests, openssl to make their TLS certificates, and
 # prometheus for promtool, which checks the metrics the CLI serves; ZooKeeper (it brings a
 # JRE) and kazoo, etcd and etcdctl: third-party clients whose locks and ours must exclude
 # each other. faketime: the fault suite jumps the clients' wall clocks; iproute2 and
 # nftables: it cuts a client off from the store (a network namespace, a veth pair, drops).
-test_pkgs=(libgtest-dev libgmock-dev python3 clang-format procps redis-server redis-tools
+test_pkgs=(libgtest-dev libgmock-dev python3 clang clang-format procps redis-server redis-tools
   openssl prometheus zookeeper python3-kazoo etcd-server etcd-client faketime iproute2
   nftables)
 

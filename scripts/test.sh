@@ -3,7 +3,7 @@
 # (Debian 12, idempotent), checks formatting, builds with warnings as errors and runs
 # every test (unit, conformance, integration), and runs the unit tests and the library
 # integration tests (the concurrent client code) again under AddressSanitizer+UBSan and
-# under ThreadSanitizer.
+# under ThreadSanitizer; last, the smallest configuration with clang (-Wthread-safety).
 #   scripts/test.sh           everything
 #   scripts/test.sh --quick   the normal build only, no sanitizer builds
 # Then the fault suite's smoke run: every fault once on every backend.
@@ -42,6 +42,13 @@ if [[ "${1:-}" != "--quick" ]]; then
     -DDLOCK_WITH_ETCD=OFF
 fi
 run_suite build/test "-L unit|integration" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# The smallest build, with clang: every optional backend and Prometheus left out (each
+# documented option builds), and the locking annotations checked (-Wthread-safety, an
+# error with DLOCK_WERROR). Its unit tests run too.
+CXX=clang++ run_suite build/minimal "-L unit" -DCMAKE_BUILD_TYPE=Debug \
+  -DDLOCK_WITH_REDIS=OFF -DDLOCK_WITH_ETCD=OFF -DDLOCK_WITH_ZOOKEEPER=OFF \
+  -DDLOCK_WITH_PROMETHEUS=OFF
 
 # Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
 # 30m is the soak run). Alone, after the suites: its checks involve timing bounds.
