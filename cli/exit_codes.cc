@@ -14,6 +14,7 @@ int ExitCodeFor(Code code) {
     case Code::kInvalidArgument:
     case Code::kUnimplemented: return kExitUsage;
     case Code::kInternal: return kExitSoftware;
+    case Code::kStale: return kExitStale;
   }
   return kExitSoftware;
 }

@@ -14,6 +14,7 @@ inline constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: store unreachabl
 inline constexpr int kExitSoftware = 70;     // EX_SOFTWARE: a bug
 inline constexpr int kExitNotAcquired = 75;  // EX_TEMPFAIL: not acquired within --wait
 inline constexpr int kExitLost = 76;         // run: the lock was lost while the child ran
+inline constexpr int kExitStale = 77;        // EX_NOPERM: fence: the token is stale, not written
 inline constexpr int kExitCannotExecute = 126;
 inline constexpr int kExitCommandNotFound = 127;
 

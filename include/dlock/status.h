@@ -38,6 +38,10 @@ enum class Code : std::uint8_t {
   kUnimplemented,
   // A bug or an unexpected system error.
   kInternal,
+  // A fenced write (fence.h) carried a fencing token older than one the resource has
+  // seen: its lock was lost (paused, partitioned, late) and nothing was written. Never
+  // retry with the same token.
+  kStale,
 };
 
 // Lower-case name of the code, e.g. "contended", "not-held", "deadline-exceeded".
@@ -82,6 +86,7 @@ Status InvalidArgumentError(std::string message);
 Status FailedPreconditionError(std::string message);
 Status UnimplementedError(std::string message);
 Status InternalError(std::string message);
+Status StaleError(std::string message);
 
 // Holds either a T or a non-OK Status.
 template <class T>

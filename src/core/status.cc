@@ -18,6 +18,7 @@ std::string_view CodeName(Code code) {
     case Code::kFailedPrecondition: return "failed-precondition";
     case Code::kUnimplemented: return "unimplemented";
     case Code::kInternal: return "internal";
+    case Code::kStale: return "stale";
   }
   return "unknown";
 }
@@ -64,5 +65,6 @@ Status InvalidArgumentError(std::string m) { return {Code::kInvalidArgument, std
 Status FailedPreconditionError(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
 Status InternalError(std::string m) { return {Code::kInternal, std::move(m)}; }
+Status StaleError(std::string m) { return {Code::kStale, std::move(m)}; }
 
 }  // namespace dlock

@@ -18,6 +18,7 @@ TEST(ExitCodeTest, TableFromDesign) {
   EXPECT_EQ(ExitCodeFor(Code::kContended), 75);
   EXPECT_EQ(ExitCodeFor(Code::kDeadlineExceeded), 75);
   EXPECT_EQ(ExitCodeFor(Code::kInternal), 70);
+  EXPECT_EQ(ExitCodeFor(Code::kStale), 77);
   EXPECT_EQ(kExitLost, 76);
 }
 

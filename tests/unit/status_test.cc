@@ -21,9 +21,9 @@ TEST(StatusTest, ErrorCarriesCodeAndMessage) {
 TEST(StatusTest, OnlyContendedAndUnavailableAreRetryable) {
   EXPECT_TRUE(IsRetryable(Code::kContended));
   EXPECT_TRUE(IsRetryable(Code::kUnavailable));
-  for (Code c :
-       {Code::kOk, Code::kNotHeld, Code::kDeadlineExceeded, Code::kCancelled,
-        Code::kInvalidArgument, Code::kFailedPrecondition, Code::kUnimplemented, Code::kInternal}) {
+  for (Code c : {Code::kOk, Code::kNotHeld, Code::kDeadlineExceeded, Code::kCancelled,
+                 Code::kInvalidArgument, Code::kFailedPrecondition, Code::kUnimplemented,
+                 Code::kInternal, Code::kStale}) {
     EXPECT_FALSE(IsRetryable(c)) << CodeName(c);
   }
 }
