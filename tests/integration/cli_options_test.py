@@ -105,6 +105,14 @@ class BadInputTest(DlockTestCase):
                 found.add(name)
         return found
 
+    def test_help_usage_names_the_program(self):
+        for command, usage in [("", "Usage: dlock [OPTIONS] SUBCOMMAND"),
+                               ("run", "Usage: dlock run [OPTIONS] name")]:
+            code, out, err = self.dlock(*([command] if command else []), "--help")
+            self.assertEqual(code, 0, err)
+            lines = [l for l in out.splitlines() if l.startswith("Usage:")]
+            self.assertEqual(lines[:1], [usage], out)
+
     def test_version_is_one_line_and_exit_0(self):
         code, out, err = self.dlock("--version")
         self.assertEqual(code, 0, err)
