@@ -331,100 +331,126 @@ int BenchProcesses(const Globals& globals, const BenchArgs& args) {
   return errors == 0 ? kExitOk : kExitUnavailable;
 }
 
-}  // namespace
+// The durations of `dlock bench`, parsed.
+struct BenchTimes {
+  std::chrono::milliseconds duration;
+  std::chrono::milliseconds ttl;
+  std::chrono::milliseconds hold;
+};
 
-int BenchCommand(const Globals& globals, const BenchArgs& args) {
+// Parses and checks the arguments, in the order their errors are reported.
+Result<BenchTimes> ParseBenchArgs(const BenchArgs& args) {
   auto duration = ParseDurationOption("--duration", args.duration);
-  if (!duration.ok()) return Fail(duration.status());
+  if (!duration.ok()) return duration.status();
   auto ttl = ParseDurationOption("--ttl", args.ttl);
-  if (!ttl.ok()) return Fail(ttl.status());
+  if (!ttl.ok()) return ttl.status();
   auto hold = ParseDurationOption("--hold", args.hold);
-  if (!hold.ok()) return Fail(hold.status());
-  if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
-  if (duration->count() == 0) return Fail(InvalidArgumentError("--duration must be more than 0"));
+  if (!hold.ok()) return hold.status();
+  if (Status s = ValidateTtl(*ttl); !s.ok()) return s;
+  if (duration->count() == 0) return InvalidArgumentError("--duration must be more than 0");
   if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended" &&
       args.mode != "hold") {
-    return Fail(InvalidArgumentError("--mode must be seq, conc, contended or hold"));
+    return InvalidArgumentError("--mode must be seq, conc, contended or hold");
   }
   if (args.locks < 1 || args.locks > 1000000) {
-    return Fail(InvalidArgumentError("--locks must be from 1 to 1000000"));
+    return InvalidArgumentError("--locks must be from 1 to 1000000");
   }
   for (auto [option, value] :
        {std::pair{"--concurrency", args.concurrency}, std::pair{"--workers", args.workers}}) {
     if (value < 1 || value > 4096) {
-      return Fail(InvalidArgumentError(fmt::format("{} must be from 1 to 4096", option)));
+      return InvalidArgumentError(fmt::format("{} must be from 1 to 4096", option));
     }
   }
-  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
-  if (args.processes) {
-    if (args.mode != "contended") {
-      return Fail(InvalidArgumentError("--processes goes with --mode contended"));
-    }
-    if (!globals.metrics_listen.empty()) {
-      // Each worker is a process of its own; none would serve the metrics.
-      return Fail(InvalidArgumentError("--metrics-listen does not go with --processes"));
-    }
-    return BenchProcesses(globals, args);
-  }
-  // The hold is a sleep: without this, Linux lets it run up to 50us long (timer slack),
-  // and the run would measure a longer hold than asked for.
-  ::prctl(PR_SET_TIMERSLACK, 1UL);
-  auto ctx = OpenContext(globals);
-  if (!ctx.ok()) return Fail(ctx.status());
-  if (args.mode == "hold") return BenchHold(*ctx, args, *ttl, *duration);
-  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
-  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
+  return BenchTimes{*duration, *ttl, *hold};
+}
 
-  std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
-  std::atomic<bool> stop{false};
-  const double cpu_before = CpuSeconds();
-  const auto start = Steady::now();
-  // --mode conc where the backend has asynchronous calls: every loop from this thread.
-  const bool async = args.mode == "conc" && ctx->backend->capabilities().async_calls;
-  AsyncLoop::Shared shared{&locker, prefix, &stop};
-  std::vector<std::unique_ptr<AsyncLoop>> loops;
+// --processes goes with --mode contended only, and not with --metrics-listen.
+Status CheckProcesses(const Globals& globals, const BenchArgs& args) {
+  if (args.mode != "contended") {
+    return InvalidArgumentError("--processes goes with --mode contended");
+  }
+  if (!globals.metrics_listen.empty()) {
+    // Each worker is a process of its own; none would serve the metrics.
+    return InvalidArgumentError("--metrics-listen does not go with --processes");
+  }
+  return OkStatus();
+}
+
+// A thread's loop of --mode contended, until `stop`: acquire the one lock `name`,
+// waiting up to a minute, hold it for `hold` and release it; the latency is the wait.
+void ContendedLoop(Locker& locker, const std::string& name, std::chrono::milliseconds hold,
+                   const std::atomic<bool>& stop, WorkerResult& r) {
+  while (!stop) {
+    auto t0 = Steady::now();
+    auto lock = locker.Acquire(name, {.wait = std::chrono::seconds(60), .auto_renew = false});
+    auto waited = Steady::now() - t0;
+    if (!lock.ok()) {
+      r.errors++;
+      continue;
+    }
+    if (hold.count() > 0) std::this_thread::sleep_for(hold);
+    if (!lock->Release().ok()) r.errors++;
+    r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
+    r.count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Loop `t`'s thread in --mode seq or conc, until `stop`: acquire and release distinct
+// names; the latency is the pair's. Each loop cycles through 1000 names, so a long run
+// leaves at most 1000 fencing counters per loop in the store.
+void DistinctNamesLoop(Locker& locker, const std::string& prefix, int t,
+                       const std::atomic<bool>& stop, WorkerResult& r) {
+  for (long i = 0; !stop; ++i) {
+    auto t0 = Steady::now();
+    auto lock = locker.Acquire(fmt::format("{}{}-{}", prefix, t, i % 1000), {.auto_renew = false});
+    if (!lock.ok() || !lock->Release().ok()) {
+      r.errors++;
+      continue;
+    }
+    r.latencies_us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+    r.count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// A thread per loop (seq, contended, and conc without asynchronous calls), each filling
+// its entry of `results`.
+std::vector<std::thread> StartThreads(Locker& locker, const BenchArgs& args,
+                                      const std::string& prefix, std::chrono::milliseconds hold,
+                                      const std::atomic<bool>& stop,
+                                      std::vector<WorkerResult>& results) {
   std::vector<std::thread> pool;
-  for (int t = 0; async && t < threads; ++t) {
-    loops.push_back(std::make_unique<AsyncLoop>(&shared, t, &results[static_cast<std::size_t>(t)]));
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    WorkerResult& r = results[t];
+    if (args.mode == "contended") {
+      std::string name = args.lock.empty() ? prefix + "contended" : args.lock;
+      pool.emplace_back([&locker, name = std::move(name), hold, &stop, &r] {
+        ContendedLoop(locker, name, hold, stop, r);
+      });
+    } else {
+      pool.emplace_back([&locker, &prefix, t = static_cast<int>(t), &stop, &r] {
+        DistinctNamesLoop(locker, prefix, t, stop, r);
+      });
+    }
+  }
+  return pool;
+}
+
+// --mode conc over asynchronous calls: every loop, started from this thread.
+std::vector<std::unique_ptr<AsyncLoop>> StartAsyncLoops(AsyncLoop::Shared& shared,
+                                                        std::vector<WorkerResult>& results) {
+  std::vector<std::unique_ptr<AsyncLoop>> loops;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    loops.push_back(std::make_unique<AsyncLoop>(&shared, static_cast<int>(t), &results[t]));
   }
   shared.running = static_cast<int>(loops.size());
   for (auto& loop : loops) loop->Next();
-  for (int t = 0; !async && t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      WorkerResult& r = results[static_cast<std::size_t>(t)];
-      for (long i = 0; !stop; ++i) {
-        auto t0 = Steady::now();
-        if (args.mode == "contended") {
-          auto lock = locker.Acquire(args.lock.empty() ? prefix + "contended" : args.lock,
-                                     {.wait = std::chrono::seconds(60), .auto_renew = false});
-          auto waited = Steady::now() - t0;
-          if (!lock.ok()) {
-            r.errors++;
-            continue;
-          }
-          if (hold->count() > 0) std::this_thread::sleep_for(*hold);
-          if (!lock->Release().ok()) r.errors++;
-          r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
-          r.count.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        // Each loop cycles through 1000 names, so a long run leaves at most 1000
-        // fencing counters per loop in the store.
-        auto lock =
-            locker.Acquire(fmt::format("{}{}-{}", prefix, t, i % 1000), {.auto_renew = false});
-        if (!lock.ok() || !lock->Release().ok()) {
-          r.errors++;
-          continue;
-        }
-        r.latencies_us.push_back(
-            std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
-        r.count.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  // On a terminal, a progress line every second; otherwise just wait.
-  const bool progress = ::isatty(STDERR_FILENO) && !args.json;
-  const auto end = start + *duration;
+  return loops;
+}
+
+// Waits until `end`; on a terminal, unless `json`, with a progress line every second.
+void WaitShowingProgress(Steady::time_point start, Steady::time_point end,
+                         const std::vector<WorkerResult>& results, bool json) {
+  const bool progress = ::isatty(STDERR_FILENO) && !json;
   while (Steady::now() < end) {
     std::this_thread::sleep_until(std::min(end, Steady::now() + std::chrono::seconds(1)));
     if (!progress) continue;
@@ -436,15 +462,13 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
     std::fputs(line.c_str(), stderr);
   }
   if (progress) std::fputs("\r\033[K", stderr);
-  stop = true;
-  for (auto& th : pool) th.join();
-  {
-    std::unique_lock lock(shared.mu);
-    shared.cv.wait(lock, [&] { return shared.running == 0; });
-  }
-  const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
-  const double cpu = CpuSeconds() - cpu_before;
+}
 
+// The result of --mode seq, conc or contended, from every loop's results: what --json
+// prints.
+nlohmann::json Summarize(const Context& ctx, const BenchArgs& args, bool async,
+                         const std::vector<WorkerResult>& results, double elapsed, double cpu) {
+  const int threads = static_cast<int>(results.size());
   std::vector<double> all;
   long errors = 0;
   std::size_t min_count = SIZE_MAX, max_count = 0;
@@ -457,7 +481,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   std::sort(all.begin(), all.end());
   const double ops = static_cast<double>(all.size()) / elapsed;
   nlohmann::json j = {
-      {"backend", ctx->backend_redacted},
+      {"backend", ctx.backend_redacted},
       {"mode", args.mode},
       {"threads", async ? 1 : threads},
       {"in_flight", threads},
@@ -474,22 +498,76 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
     j["worker_min"] = min_count;
     j["worker_max"] = max_count;
   }
+  return j;
+}
+
+// Prints the summary `j`: as it is with --json, else one line and the acquire-wait
+// histogram.
+void PrintSummary(const nlohmann::json& j, const Context& ctx, const BenchArgs& args, bool async) {
   if (args.json) {
     std::puts(j.dump().c_str());
-  } else {
-    std::string text = fmt::format(
-        "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
-        "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
-        args.mode, ctx->backend_redacted, async ? 1 : threads,
-        async          ? fmt::format(", {} loops asynchronous", threads)
-        : threads == 1 ? ""
-                       : "s",
-        elapsed, ops, Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
-        all.empty() ? 0.0 : all.back(), j["cpu_us_per_op"].get<double>(), errors);
-    std::fputs(text.c_str(), stdout);
-    std::fputs(WaitHistogram(*ctx->registry).c_str(), stdout);
+    return;
   }
-  return errors == 0 ? kExitOk : kExitUnavailable;
+  const int threads = j["in_flight"].get<int>();
+  std::string text = fmt::format(
+      "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
+      "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
+      args.mode, ctx.backend_redacted, async ? 1 : threads,
+      async          ? fmt::format(", {} loops asynchronous", threads)
+      : threads == 1 ? ""
+                     : "s",
+      j["seconds"].get<double>(), j["ops_per_s"].get<double>(), j["p50_us"].get<double>(),
+      j["p99_us"].get<double>(), j["p999_us"].get<double>(), j["max_us"].get<double>(),
+      j["cpu_us_per_op"].get<double>(), j["errors"].get<long>());
+  std::fputs(text.c_str(), stdout);
+  std::fputs(WaitHistogram(*ctx.registry).c_str(), stdout);
+}
+
+}  // namespace
+
+int BenchCommand(const Globals& globals, const BenchArgs& args) {
+  auto times = ParseBenchArgs(args);
+  if (!times.ok()) return Fail(times.status());
+  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
+  if (args.processes) {
+    if (Status s = CheckProcesses(globals, args); !s.ok()) return Fail(s);
+    return BenchProcesses(globals, args);
+  }
+  // The hold is a sleep: without this, Linux lets it run up to 50us long (timer slack),
+  // and the run would measure a longer hold than asked for.
+  ::prctl(PR_SET_TIMERSLACK, 1UL);
+  auto ctx = OpenContext(globals);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (args.mode == "hold") return BenchHold(*ctx, args, times->ttl, times->duration);
+  Locker locker(ctx->backend, {.ttl = times->ttl, .listener = ctx->listener});
+  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
+
+  std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
+  std::atomic<bool> stop{false};
+  const double cpu_before = CpuSeconds();
+  const auto start = Steady::now();
+  // --mode conc where the backend has asynchronous calls: every loop from this thread.
+  const bool async = args.mode == "conc" && ctx->backend->capabilities().async_calls;
+  AsyncLoop::Shared shared{&locker, prefix, &stop};
+  std::vector<std::unique_ptr<AsyncLoop>> loops;
+  std::vector<std::thread> pool;
+  if (async) {
+    loops = StartAsyncLoops(shared, results);
+  } else {
+    pool = StartThreads(locker, args, prefix, times->hold, stop, results);
+  }
+  WaitShowingProgress(start, start + times->duration, results, args.json);
+  stop = true;
+  for (auto& th : pool) th.join();
+  {
+    std::unique_lock lock(shared.mu);
+    shared.cv.wait(lock, [&] { return shared.running == 0; });
+  }
+  const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_before;
+  const nlohmann::json j = Summarize(*ctx, args, async, results, elapsed, cpu);
+  PrintSummary(j, *ctx, args, async);
+  return j["errors"].get<long>() == 0 ? kExitOk : kExitUnavailable;
 }
 
 }  // namespace dlock::cli
