@@ -10,10 +10,9 @@
 // Latency is per acquire+release pair (seq, conc) or the wait to acquire (contended).
 // Every mode goes through a Locker, as an application would, so the run also fills the
 // dlock_* metrics (served with --metrics-listen); the text output ends with the
-// acquire-wait histogram.
+// acquire-wait histogram (when dlock is built with Prometheus).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <prometheus/registry.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -36,6 +35,10 @@
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
 #include "dlock/locker.h"
+
+#ifdef DLOCK_WITH_PROMETHEUS
+#include <prometheus/registry.h>
+#endif
 
 namespace dlock::cli {
 namespace {
@@ -64,10 +67,12 @@ struct WorkerResult {
   std::atomic<std::size_t> count{0};  // latencies_us.size(), readable by the progress line
 };
 
-// The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket.
-std::string WaitHistogram(prometheus::Registry& registry) {
+// The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket (nothing
+// without Prometheus).
+#ifdef DLOCK_WITH_PROMETHEUS
+std::string WaitHistogram(prometheus::Registry* registry) {
   std::string out;
-  for (const auto& family : registry.Collect()) {
+  for (const auto& family : registry->Collect()) {
     if (family.name != "dlock_acquire_wait_seconds") continue;
     for (const auto& metric : family.metric) {
       std::string labels;
@@ -87,22 +92,33 @@ std::string WaitHistogram(prometheus::Registry& registry) {
   }
   return out;
 }
+#else
+std::string WaitHistogram(prometheus::Registry* /*registry*/) { return {}; }
+#endif
 
-// The sum of the counter family `name` in `registry` over series whose `label` is
-// `value` (every series when label is empty).
-double CounterSum(prometheus::Registry& registry, std::string_view name,
-                  std::string_view label = {}, std::string_view value = {}) {
-  double sum = 0;
-  for (const auto& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const auto& metric : family.metric) {
-      bool match = label.empty();
-      for (const auto& l : metric.label) match = match || (l.name == label && l.value == value);
-      if (match) sum += metric.counter.value;
-    }
+// Counts a Locker's renewals, failed renewals and losses for --mode hold, and passes
+// every event on to `next`, the CLI's listener (logs, metrics).
+class HoldCounts final : public EventListener {
+ public:
+  explicit HoldCounts(std::shared_ptr<EventListener> next) : next_(std::move(next)) {}
+
+  void OnEvent(const Event& e) override {
+    if (e.kind == EventKind::kRenewed) renewed_.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == EventKind::kRenewFailed) renew_failed_.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == EventKind::kLost) lost_.fetch_add(1, std::memory_order_relaxed);
+    if (next_) next_->OnEvent(e);
   }
-  return sum;
-}
+
+  double renewed() const { return static_cast<double>(renewed_.load()); }
+  double renew_failed() const { return static_cast<double>(renew_failed_.load()); }
+  double lost() const { return static_cast<double>(lost_.load()); }
+
+ private:
+  const std::shared_ptr<EventListener> next_;
+  std::atomic<long> renewed_{0};
+  std::atomic<long> renew_failed_{0};
+  std::atomic<long> lost_{0};
+};
 
 // This process's resident memory in bytes, and its number of threads (Linux).
 double ResidentBytes() {
@@ -173,7 +189,8 @@ class AsyncLoop {
 // --mode hold: what holding many locks costs this process.
 int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl,
               std::chrono::milliseconds duration) {
-  Locker locker(ctx.backend, {.ttl = ttl, .listener = ctx.listener});
+  auto counts = std::make_shared<HoldCounts>(ctx.listener);
+  Locker locker(ctx.backend, {.ttl = ttl, .listener = counts});
   const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/hold-";
   std::vector<Lock> locks;
   locks.reserve(static_cast<std::size_t>(args.locks));
@@ -190,7 +207,7 @@ int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl
   }
   const double acquire_s = std::chrono::duration<double>(Steady::now() - start).count();
   const double rss_after = ResidentBytes();
-  const double renewed_before = CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok");
+  const double renewed_before = counts->renewed();
   const double cpu_before = CpuSeconds();
   const auto hold_start = Steady::now();
   const bool progress = ::isatty(STDERR_FILENO) && !args.json;
@@ -198,20 +215,19 @@ int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl
     std::this_thread::sleep_until(
         std::min(hold_start + duration, Steady::now() + std::chrono::seconds(1)));
     if (!progress) continue;
-    std::string line = fmt::format(
-        "\rdlock bench: holding {} locks, {:.0f}s, {:.0f} renewals\033[K", locks.size(),
-        std::chrono::duration<double>(Steady::now() - hold_start).count(),
-        CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before);
+    std::string line =
+        fmt::format("\rdlock bench: holding {} locks, {:.0f}s, {:.0f} renewals\033[K", locks.size(),
+                    std::chrono::duration<double>(Steady::now() - hold_start).count(),
+                    counts->renewed() - renewed_before);
     std::fputs(line.c_str(), stderr);
   }
   if (progress) std::fputs("\r\033[K", stderr);
   const double held_s = std::chrono::duration<double>(Steady::now() - hold_start).count();
   const double cpu = CpuSeconds() - cpu_before;
   const int threads = ThreadCount();
-  const double renewals =
-      CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before;
-  const double failed = CounterSum(*ctx.registry, "dlock_renew_total", "result", "error");
-  const double lost = CounterSum(*ctx.registry, "dlock_lost_total");
+  const double renewals = counts->renewed() - renewed_before;
+  const double failed = counts->renew_failed();
+  const double lost = counts->lost();
   for (auto& lock : locks) {
     if (!lock.Release().ok()) errors++;
   }
@@ -520,7 +536,7 @@ void PrintSummary(const nlohmann::json& j, const Context& ctx, const BenchArgs& 
       j["p99_us"].get<double>(), j["p999_us"].get<double>(), j["max_us"].get<double>(),
       j["cpu_us_per_op"].get<double>(), j["errors"].get<long>());
   std::fputs(text.c_str(), stdout);
-  std::fputs(WaitHistogram(*ctx.registry).c_str(), stdout);
+  std::fputs(WaitHistogram(ctx.registry.get()).c_str(), stdout);
 }
 
 }  // namespace

@@ -12,6 +12,9 @@ import urllib.request
 from cli_util import DLOCK, DlockTestCase
 from servers import free_port
 
+# ctest says whether dlock was built with -DDLOCK_WITH_PROMETHEUS=OFF; by hand, ON.
+PROMETHEUS = os.environ.get("DLOCK_WITH_PROMETHEUS", "ON") == "ON"
+
 
 def metric(text, name, *has):
     """The value of the first sample `name{...}` whose line contains every string in `has`."""
@@ -23,6 +26,7 @@ def metric(text, name, *has):
 
 
 class ObservabilityTest(DlockTestCase):
+    @unittest.skipUnless(PROMETHEUS, "built with -DDLOCK_WITH_PROMETHEUS=OFF")
     def test_metrics_of_a_run_that_waited_2s(self):
         holder = self.start("run", "metered", "--", "sleep", "2")
         self.assertTrue(self.wait_until(lambda: self.inspect("metered")["held"]))
@@ -47,10 +51,21 @@ class ObservabilityTest(DlockTestCase):
                                capture_output=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
+    @unittest.skipUnless(PROMETHEUS, "built with -DDLOCK_WITH_PROMETHEUS=OFF")
     def test_metrics_listen_on_a_bad_address_is_one_line(self):
         code, _, err = self.dlock("--metrics-listen", "256.0.0.1:1", "run", "x", "--", "true")
         self.assertEqual(code, 69, err)
         self.assertOneLineError(err)
+
+    @unittest.skipIf(PROMETHEUS, "built with Prometheus")
+    def test_metrics_listen_without_prometheus_is_one_line_and_exit_64(self):
+        marker = self.path("ran")
+        code, _, err = self.dlock("--metrics-listen", "127.0.0.1:9464", "run", "x", "--",
+                                  "touch", marker)
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("built without Prometheus support", err)
+        self.assertFalse(os.path.exists(marker), "the command ran")
 
     def test_json_logs_carry_the_events_and_no_owner_id(self):
         code, out, err = self.dlock("--log-level", "info", "--log-format", "json", "run",
