@@ -1,8 +1,6 @@
 #include "cli/cli_context.h"
 
 #include <fmt/format.h>
-#include <prometheus/exposer.h>
-#include <prometheus/registry.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -14,8 +12,14 @@
 #include "dlock/backends/file.h"
 #include "dlock/duration.h"
 #include "dlock/open.h"
-#include "dlock/prometheus.h"
 #include "dlock/uri.h"
+
+#ifdef DLOCK_WITH_PROMETHEUS
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include "dlock/prometheus.h"
+#endif
 
 namespace dlock::cli {
 namespace {
@@ -64,6 +68,11 @@ void SetUpLogging(const Globals& globals) {
 Result<Context> OpenContext(const Globals& globals) {
   if (!globals.metrics_listen.empty()) {
     if (Status s = ValidateListenAddress(globals.metrics_listen); !s.ok()) return s;
+#ifndef DLOCK_WITH_PROMETHEUS
+    return UnimplementedError(
+        "--metrics-listen: this dlock was built without Prometheus support "
+        "(-DDLOCK_WITH_PROMETHEUS=OFF)");
+#endif
   }
   Context ctx;
   if (globals.backend.empty()) {
@@ -81,6 +90,7 @@ Result<Context> OpenContext(const Globals& globals) {
     ctx.backend = std::move(*backend);
     ctx.backend_redacted = parsed->Redacted();
   }
+#ifdef DLOCK_WITH_PROMETHEUS
   ctx.registry = std::make_shared<prometheus::Registry>();
   if (!globals.metrics_listen.empty()) {
     try {
@@ -96,6 +106,9 @@ Result<Context> OpenContext(const Globals& globals) {
   }
   ctx.listener =
       FanOut({MakeLogListener(globals.log_format == "json"), MakePrometheusListener(ctx.registry)});
+#else
+  ctx.listener = MakeLogListener(globals.log_format == "json");
+#endif
   return ctx;
 }
 

@@ -33,11 +33,13 @@ struct Context {
   std::shared_ptr<Backend> backend;
   // Logs events (and counts them in `registry` when metrics are on).
   std::shared_ptr<EventListener> listener;
-  std::shared_ptr<prometheus::Registry> registry;  // always set
-  std::shared_ptr<prometheus::Exposer> exposer;    // serves /metrics when asked to
+  // Always set when dlock is built with Prometheus (DLOCK_WITH_PROMETHEUS), else null.
+  std::shared_ptr<prometheus::Registry> registry;
+  std::shared_ptr<prometheus::Exposer> exposer;  // serves /metrics when asked to
 };
 
-// Opens the backend and, with --metrics-listen, the /metrics endpoint.
+// Opens the backend and, with --metrics-listen, the /metrics endpoint (refused, as
+// kUnimplemented, when dlock is built without Prometheus).
 Result<Context> OpenContext(const Globals& globals);
 
 // Sets up spdlog for --log-level and --log-format.

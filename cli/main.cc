@@ -32,9 +32,12 @@ int Main(int argc, char** argv) {
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
 
+  // The name is given: parse() of a vector, unlike parse(argc, argv), leaves it empty, and
+  // the help's usage lines would lack it.
   CLI::App app{
       "dlock: distributed locks that are safe, fast and observable.\n"
-      "Durations: 250ms, 10s, 2m, 1h; a bare number is seconds."};
+      "Durations: 250ms, 10s, 2m, 1h; a bare number is seconds.",
+      "dlock"};
   app.set_version_flag("--version", "dlock " DLOCK_VERSION);
   app.require_subcommand(1);
   app.fallthrough();

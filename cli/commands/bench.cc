@@ -10,10 +10,9 @@
 // Latency is per acquire+release pair (seq, conc) or the wait to acquire (contended).
 // Every mode goes through a Locker, as an application would, so the run also fills the
 // dlock_* metrics (served with --metrics-listen); the text output ends with the
-// acquire-wait histogram.
+// acquire-wait histogram (when dlock is built with Prometheus).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <prometheus/registry.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -36,6 +35,10 @@
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
 #include "dlock/locker.h"
+
+#ifdef DLOCK_WITH_PROMETHEUS
+#include <prometheus/registry.h>
+#endif
 
 namespace dlock::cli {
 namespace {
@@ -64,10 +67,12 @@ struct WorkerResult {
   std::atomic<std::size_t> count{0};  // latencies_us.size(), readable by the progress line
 };
 
-// The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket.
-std::string WaitHistogram(prometheus::Registry& registry) {
+// The dlock_acquire_wait_seconds histogram of `registry`, one line per bucket (nothing
+// without Prometheus).
+#ifdef DLOCK_WITH_PROMETHEUS
+std::string WaitHistogram(prometheus::Registry* registry) {
   std::string out;
-  for (const auto& family : registry.Collect()) {
+  for (const auto& family : registry->Collect()) {
     if (family.name != "dlock_acquire_wait_seconds") continue;
     for (const auto& metric : family.metric) {
       std::string labels;
@@ -87,22 +92,33 @@ std::string WaitHistogram(prometheus::Registry& registry) {
   }
   return out;
 }
+#else
+std::string WaitHistogram(prometheus::Registry* /*registry*/) { return {}; }
+#endif
 
-// The sum of the counter family `name` in `registry` over series whose `label` is
-// `value` (every series when label is empty).
-double CounterSum(prometheus::Registry& registry, std::string_view name,
-                  std::string_view label = {}, std::string_view value = {}) {
-  double sum = 0;
-  for (const auto& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const auto& metric : family.metric) {
-      bool match = label.empty();
-      for (const auto& l : metric.label) match = match || (l.name == label && l.value == value);
-      if (match) sum += metric.counter.value;
-    }
+// Counts a Locker's renewals, failed renewals and losses for --mode hold, and passes
+// every event on to `next`, the CLI's listener (logs, metrics).
+class HoldCounts final : public EventListener {
+ public:
+  explicit HoldCounts(std::shared_ptr<EventListener> next) : next_(std::move(next)) {}
+
+  void OnEvent(const Event& e) override {
+    if (e.kind == EventKind::kRenewed) renewed_.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == EventKind::kRenewFailed) renew_failed_.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind == EventKind::kLost) lost_.fetch_add(1, std::memory_order_relaxed);
+    if (next_) next_->OnEvent(e);
   }
-  return sum;
-}
+
+  double renewed() const { return static_cast<double>(renewed_.load()); }
+  double renew_failed() const { return static_cast<double>(renew_failed_.load()); }
+  double lost() const { return static_cast<double>(lost_.load()); }
+
+ private:
+  const std::shared_ptr<EventListener> next_;
+  std::atomic<long> renewed_{0};
+  std::atomic<long> renew_failed_{0};
+  std::atomic<long> lost_{0};
+};
 
 // This process's resident memory in bytes, and its number of threads (Linux).
 double ResidentBytes() {
@@ -173,7 +189,8 @@ class AsyncLoop {
 // --mode hold: what holding many locks costs this process.
 int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl,
               std::chrono::milliseconds duration) {
-  Locker locker(ctx.backend, {.ttl = ttl, .listener = ctx.listener});
+  auto counts = std::make_shared<HoldCounts>(ctx.listener);
+  Locker locker(ctx.backend, {.ttl = ttl, .listener = counts});
   const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/hold-";
   std::vector<Lock> locks;
   locks.reserve(static_cast<std::size_t>(args.locks));
@@ -190,7 +207,7 @@ int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl
   }
   const double acquire_s = std::chrono::duration<double>(Steady::now() - start).count();
   const double rss_after = ResidentBytes();
-  const double renewed_before = CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok");
+  const double renewed_before = counts->renewed();
   const double cpu_before = CpuSeconds();
   const auto hold_start = Steady::now();
   const bool progress = ::isatty(STDERR_FILENO) && !args.json;
@@ -198,20 +215,19 @@ int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl
     std::this_thread::sleep_until(
         std::min(hold_start + duration, Steady::now() + std::chrono::seconds(1)));
     if (!progress) continue;
-    std::string line = fmt::format(
-        "\rdlock bench: holding {} locks, {:.0f}s, {:.0f} renewals\033[K", locks.size(),
-        std::chrono::duration<double>(Steady::now() - hold_start).count(),
-        CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before);
+    std::string line =
+        fmt::format("\rdlock bench: holding {} locks, {:.0f}s, {:.0f} renewals\033[K", locks.size(),
+                    std::chrono::duration<double>(Steady::now() - hold_start).count(),
+                    counts->renewed() - renewed_before);
     std::fputs(line.c_str(), stderr);
   }
   if (progress) std::fputs("\r\033[K", stderr);
   const double held_s = std::chrono::duration<double>(Steady::now() - hold_start).count();
   const double cpu = CpuSeconds() - cpu_before;
   const int threads = ThreadCount();
-  const double renewals =
-      CounterSum(*ctx.registry, "dlock_renew_total", "result", "ok") - renewed_before;
-  const double failed = CounterSum(*ctx.registry, "dlock_renew_total", "result", "error");
-  const double lost = CounterSum(*ctx.registry, "dlock_lost_total");
+  const double renewals = counts->renewed() - renewed_before;
+  const double failed = counts->renew_failed();
+  const double lost = counts->lost();
   for (auto& lock : locks) {
     if (!lock.Release().ok()) errors++;
   }
@@ -331,100 +347,126 @@ int BenchProcesses(const Globals& globals, const BenchArgs& args) {
   return errors == 0 ? kExitOk : kExitUnavailable;
 }
 
-}  // namespace
+// The durations of `dlock bench`, parsed.
+struct BenchTimes {
+  std::chrono::milliseconds duration;
+  std::chrono::milliseconds ttl;
+  std::chrono::milliseconds hold;
+};
 
-int BenchCommand(const Globals& globals, const BenchArgs& args) {
+// Parses and checks the arguments, in the order their errors are reported.
+Result<BenchTimes> ParseBenchArgs(const BenchArgs& args) {
   auto duration = ParseDurationOption("--duration", args.duration);
-  if (!duration.ok()) return Fail(duration.status());
+  if (!duration.ok()) return duration.status();
   auto ttl = ParseDurationOption("--ttl", args.ttl);
-  if (!ttl.ok()) return Fail(ttl.status());
+  if (!ttl.ok()) return ttl.status();
   auto hold = ParseDurationOption("--hold", args.hold);
-  if (!hold.ok()) return Fail(hold.status());
-  if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
-  if (duration->count() == 0) return Fail(InvalidArgumentError("--duration must be more than 0"));
+  if (!hold.ok()) return hold.status();
+  if (Status s = ValidateTtl(*ttl); !s.ok()) return s;
+  if (duration->count() == 0) return InvalidArgumentError("--duration must be more than 0");
   if (args.mode != "seq" && args.mode != "conc" && args.mode != "contended" &&
       args.mode != "hold") {
-    return Fail(InvalidArgumentError("--mode must be seq, conc, contended or hold"));
+    return InvalidArgumentError("--mode must be seq, conc, contended or hold");
   }
   if (args.locks < 1 || args.locks > 1000000) {
-    return Fail(InvalidArgumentError("--locks must be from 1 to 1000000"));
+    return InvalidArgumentError("--locks must be from 1 to 1000000");
   }
   for (auto [option, value] :
        {std::pair{"--concurrency", args.concurrency}, std::pair{"--workers", args.workers}}) {
     if (value < 1 || value > 4096) {
-      return Fail(InvalidArgumentError(fmt::format("{} must be from 1 to 4096", option)));
+      return InvalidArgumentError(fmt::format("{} must be from 1 to 4096", option));
     }
   }
-  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
-  if (args.processes) {
-    if (args.mode != "contended") {
-      return Fail(InvalidArgumentError("--processes goes with --mode contended"));
-    }
-    if (!globals.metrics_listen.empty()) {
-      // Each worker is a process of its own; none would serve the metrics.
-      return Fail(InvalidArgumentError("--metrics-listen does not go with --processes"));
-    }
-    return BenchProcesses(globals, args);
-  }
-  // The hold is a sleep: without this, Linux lets it run up to 50us long (timer slack),
-  // and the run would measure a longer hold than asked for.
-  ::prctl(PR_SET_TIMERSLACK, 1UL);
-  auto ctx = OpenContext(globals);
-  if (!ctx.ok()) return Fail(ctx.status());
-  if (args.mode == "hold") return BenchHold(*ctx, args, *ttl, *duration);
-  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
-  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
+  return BenchTimes{*duration, *ttl, *hold};
+}
 
-  std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
-  std::atomic<bool> stop{false};
-  const double cpu_before = CpuSeconds();
-  const auto start = Steady::now();
-  // --mode conc where the backend has asynchronous calls: every loop from this thread.
-  const bool async = args.mode == "conc" && ctx->backend->async() != nullptr;
-  AsyncLoop::Shared shared{&locker, prefix, &stop};
-  std::vector<std::unique_ptr<AsyncLoop>> loops;
+// --processes goes with --mode contended only, and not with --metrics-listen.
+Status CheckProcesses(const Globals& globals, const BenchArgs& args) {
+  if (args.mode != "contended") {
+    return InvalidArgumentError("--processes goes with --mode contended");
+  }
+  if (!globals.metrics_listen.empty()) {
+    // Each worker is a process of its own; none would serve the metrics.
+    return InvalidArgumentError("--metrics-listen does not go with --processes");
+  }
+  return OkStatus();
+}
+
+// A thread's loop of --mode contended, until `stop`: acquire the one lock `name`,
+// waiting up to a minute, hold it for `hold` and release it; the latency is the wait.
+void ContendedLoop(Locker& locker, const std::string& name, std::chrono::milliseconds hold,
+                   const std::atomic<bool>& stop, WorkerResult& r) {
+  while (!stop) {
+    auto t0 = Steady::now();
+    auto lock = locker.Acquire(name, {.wait = std::chrono::seconds(60), .auto_renew = false});
+    auto waited = Steady::now() - t0;
+    if (!lock.ok()) {
+      r.errors++;
+      continue;
+    }
+    if (hold.count() > 0) std::this_thread::sleep_for(hold);
+    if (!lock->Release().ok()) r.errors++;
+    r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
+    r.count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Loop `t`'s thread in --mode seq or conc, until `stop`: acquire and release distinct
+// names; the latency is the pair's. Each loop cycles through 1000 names, so a long run
+// leaves at most 1000 fencing counters per loop in the store.
+void DistinctNamesLoop(Locker& locker, const std::string& prefix, int t,
+                       const std::atomic<bool>& stop, WorkerResult& r) {
+  for (long i = 0; !stop; ++i) {
+    auto t0 = Steady::now();
+    auto lock = locker.Acquire(fmt::format("{}{}-{}", prefix, t, i % 1000), {.auto_renew = false});
+    if (!lock.ok() || !lock->Release().ok()) {
+      r.errors++;
+      continue;
+    }
+    r.latencies_us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+    r.count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// A thread per loop (seq, contended, and conc without asynchronous calls), each filling
+// its entry of `results`.
+std::vector<std::thread> StartThreads(Locker& locker, const BenchArgs& args,
+                                      const std::string& prefix, std::chrono::milliseconds hold,
+                                      const std::atomic<bool>& stop,
+                                      std::vector<WorkerResult>& results) {
   std::vector<std::thread> pool;
-  for (int t = 0; async && t < threads; ++t) {
-    loops.push_back(std::make_unique<AsyncLoop>(&shared, t, &results[static_cast<std::size_t>(t)]));
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    WorkerResult& r = results[t];
+    if (args.mode == "contended") {
+      std::string name = args.lock.empty() ? prefix + "contended" : args.lock;
+      pool.emplace_back([&locker, name = std::move(name), hold, &stop, &r] {
+        ContendedLoop(locker, name, hold, stop, r);
+      });
+    } else {
+      pool.emplace_back([&locker, &prefix, t = static_cast<int>(t), &stop, &r] {
+        DistinctNamesLoop(locker, prefix, t, stop, r);
+      });
+    }
+  }
+  return pool;
+}
+
+// --mode conc over asynchronous calls: every loop, started from this thread.
+std::vector<std::unique_ptr<AsyncLoop>> StartAsyncLoops(AsyncLoop::Shared& shared,
+                                                        std::vector<WorkerResult>& results) {
+  std::vector<std::unique_ptr<AsyncLoop>> loops;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    loops.push_back(std::make_unique<AsyncLoop>(&shared, static_cast<int>(t), &results[t]));
   }
   shared.running = static_cast<int>(loops.size());
   for (auto& loop : loops) loop->Next();
-  for (int t = 0; !async && t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      WorkerResult& r = results[static_cast<std::size_t>(t)];
-      for (long i = 0; !stop; ++i) {
-        auto t0 = Steady::now();
-        if (args.mode == "contended") {
-          auto lock = locker.Acquire(args.lock.empty() ? prefix + "contended" : args.lock,
-                                     {.wait = std::chrono::seconds(60), .auto_renew = false});
-          auto waited = Steady::now() - t0;
-          if (!lock.ok()) {
-            r.errors++;
-            continue;
-          }
-          if (hold->count() > 0) std::this_thread::sleep_for(*hold);
-          if (!lock->Release().ok()) r.errors++;
-          r.latencies_us.push_back(std::chrono::duration<double, std::micro>(waited).count());
-          r.count.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        // Each loop cycles through 1000 names, so a long run leaves at most 1000
-        // fencing counters per loop in the store.
-        auto lock =
-            locker.Acquire(fmt::format("{}{}-{}", prefix, t, i % 1000), {.auto_renew = false});
-        if (!lock.ok() || !lock->Release().ok()) {
-          r.errors++;
-          continue;
-        }
-        r.latencies_us.push_back(
-            std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
-        r.count.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  // On a terminal, a progress line every second; otherwise just wait.
-  const bool progress = ::isatty(STDERR_FILENO) && !args.json;
-  const auto end = start + *duration;
+  return loops;
+}
+
+// Waits until `end`; on a terminal, unless `json`, with a progress line every second.
+void WaitShowingProgress(Steady::time_point start, Steady::time_point end,
+                         const std::vector<WorkerResult>& results, bool json) {
+  const bool progress = ::isatty(STDERR_FILENO) && !json;
   while (Steady::now() < end) {
     std::this_thread::sleep_until(std::min(end, Steady::now() + std::chrono::seconds(1)));
     if (!progress) continue;
@@ -436,15 +478,13 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
     std::fputs(line.c_str(), stderr);
   }
   if (progress) std::fputs("\r\033[K", stderr);
-  stop = true;
-  for (auto& th : pool) th.join();
-  {
-    std::unique_lock lock(shared.mu);
-    shared.cv.wait(lock, [&] { return shared.running == 0; });
-  }
-  const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
-  const double cpu = CpuSeconds() - cpu_before;
+}
 
+// The result of --mode seq, conc or contended, from every loop's results: what --json
+// prints.
+nlohmann::json Summarize(const Context& ctx, const BenchArgs& args, bool async,
+                         const std::vector<WorkerResult>& results, double elapsed, double cpu) {
+  const int threads = static_cast<int>(results.size());
   std::vector<double> all;
   long errors = 0;
   std::size_t min_count = SIZE_MAX, max_count = 0;
@@ -457,7 +497,7 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
   std::sort(all.begin(), all.end());
   const double ops = static_cast<double>(all.size()) / elapsed;
   nlohmann::json j = {
-      {"backend", ctx->backend_redacted},
+      {"backend", ctx.backend_redacted},
       {"mode", args.mode},
       {"threads", async ? 1 : threads},
       {"in_flight", threads},
@@ -474,22 +514,76 @@ int BenchCommand(const Globals& globals, const BenchArgs& args) {
     j["worker_min"] = min_count;
     j["worker_max"] = max_count;
   }
+  return j;
+}
+
+// Prints the summary `j`: as it is with --json, else one line and the acquire-wait
+// histogram.
+void PrintSummary(const nlohmann::json& j, const Context& ctx, const BenchArgs& args, bool async) {
   if (args.json) {
     std::puts(j.dump().c_str());
-  } else {
-    std::string text = fmt::format(
-        "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
-        "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
-        args.mode, ctx->backend_redacted, async ? 1 : threads,
-        async          ? fmt::format(", {} loops asynchronous", threads)
-        : threads == 1 ? ""
-                       : "s",
-        elapsed, ops, Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
-        all.empty() ? 0.0 : all.back(), j["cpu_us_per_op"].get<double>(), errors);
-    std::fputs(text.c_str(), stdout);
-    std::fputs(WaitHistogram(*ctx->registry).c_str(), stdout);
+    return;
   }
-  return errors == 0 ? kExitOk : kExitUnavailable;
+  const int threads = j["in_flight"].get<int>();
+  std::string text = fmt::format(
+      "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
+      "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
+      args.mode, ctx.backend_redacted, async ? 1 : threads,
+      async          ? fmt::format(", {} loops asynchronous", threads)
+      : threads == 1 ? ""
+                     : "s",
+      j["seconds"].get<double>(), j["ops_per_s"].get<double>(), j["p50_us"].get<double>(),
+      j["p99_us"].get<double>(), j["p999_us"].get<double>(), j["max_us"].get<double>(),
+      j["cpu_us_per_op"].get<double>(), j["errors"].get<long>());
+  std::fputs(text.c_str(), stdout);
+  std::fputs(WaitHistogram(ctx.registry.get()).c_str(), stdout);
+}
+
+}  // namespace
+
+int BenchCommand(const Globals& globals, const BenchArgs& args) {
+  auto times = ParseBenchArgs(args);
+  if (!times.ok()) return Fail(times.status());
+  int threads = args.mode == "seq" ? 1 : args.mode == "conc" ? args.concurrency : args.workers;
+  if (args.processes) {
+    if (Status s = CheckProcesses(globals, args); !s.ok()) return Fail(s);
+    return BenchProcesses(globals, args);
+  }
+  // The hold is a sleep: without this, Linux lets it run up to 50us long (timer slack),
+  // and the run would measure a longer hold than asked for.
+  ::prctl(PR_SET_TIMERSLACK, 1UL);
+  auto ctx = OpenContext(globals);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (args.mode == "hold") return BenchHold(*ctx, args, times->ttl, times->duration);
+  Locker locker(ctx->backend, {.ttl = times->ttl, .listener = ctx->listener});
+  const std::string prefix = "dlock-bench/" + NewOwnerId().substr(0, 8) + "/";
+
+  std::vector<WorkerResult> results(static_cast<std::size_t>(threads));
+  std::atomic<bool> stop{false};
+  const double cpu_before = CpuSeconds();
+  const auto start = Steady::now();
+  // --mode conc where the backend has asynchronous calls: every loop from this thread.
+  const bool async = args.mode == "conc" && ctx->backend->async() != nullptr;
+  AsyncLoop::Shared shared{&locker, prefix, &stop};
+  std::vector<std::unique_ptr<AsyncLoop>> loops;
+  std::vector<std::thread> pool;
+  if (async) {
+    loops = StartAsyncLoops(shared, results);
+  } else {
+    pool = StartThreads(locker, args, prefix, times->hold, stop, results);
+  }
+  WaitShowingProgress(start, start + times->duration, results, args.json);
+  stop = true;
+  for (auto& th : pool) th.join();
+  {
+    std::unique_lock lock(shared.mu);
+    shared.cv.wait(lock, [&] { return shared.running == 0; });
+  }
+  const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_before;
+  const nlohmann::json j = Summarize(*ctx, args, async, results, elapsed, cpu);
+  PrintSummary(j, *ctx, args, async);
+  return j["errors"].get<long>() == 0 ? kExitOk : kExitUnavailable;
 }
 
 }  // namespace dlock::cli

@@ -161,163 +161,256 @@ int ExitCodeOf(int wait_status) {
   return kExitSoftware;
 }
 
-}  // namespace
+// The durations of `dlock run`, parsed.
+struct RunTimes {
+  std::chrono::milliseconds ttl;
+  std::chrono::milliseconds wait;
+  std::chrono::milliseconds grace;
+};
 
-int RunCommand(const Globals& globals, const RunArgs& args) {
+// Parses and checks the arguments, in the order their errors are reported.
+Result<RunTimes> ParseRunArgs(const RunArgs& args) {
   auto ttl = ParseDurationOption("--ttl", args.ttl);
-  if (!ttl.ok()) return Fail(ttl.status());
+  if (!ttl.ok()) return ttl.status();
   auto wait = ParseDurationOption("--wait", args.wait);
-  if (!wait.ok()) return Fail(wait.status());
+  if (!wait.ok()) return wait.status();
   auto grace = ParseDurationOption("--grace", args.grace);
-  if (!grace.ok()) return Fail(grace.status());
+  if (!grace.ok()) return grace.status();
   if (args.command.empty()) {
-    return Fail(
-        InvalidArgumentError("missing command: use dlock run NAME [options] -- CMD [ARGS]"));
+    return InvalidArgumentError("missing command: use dlock run NAME [options] -- CMD [ARGS]");
   }
-  if (Status s = ValidateName(args.name); !s.ok()) return Fail(s);
-  if (Status s = ValidateTtl(*ttl); !s.ok()) return Fail(s);
+  if (Status s = ValidateName(args.name); !s.ok()) return s;
+  if (Status s = ValidateTtl(*ttl); !s.ok()) return s;
+  return RunTimes{*ttl, *wait, *grace};
+}
 
-  // Block the signals we handle before any thread exists, so that every thread
-  // inherits the mask and only the signalfd sees them. SIGTTOU is blocked so that we can
-  // take the terminal back from the child's process group.
+// What wakes this thread: the signals it handles, and an eventfd.
+struct Wakeups {
+  int sfd = -1;         // signalfd of kWatchedSignals
+  int efd = -1;         // eventfd, see the top of the file
+  sigset_t original{};  // the signal mask before, for the command
+};
+
+// Blocks the signals we handle before any thread exists, so that every thread inherits
+// the mask and only the signalfd sees them. SIGTTOU is blocked so that we can take the
+// terminal back from the child's process group.
+Result<Wakeups> WatchSignals() {
   sigset_t watched;
   sigemptyset(&watched);
   for (int sig : kWatchedSignals) sigaddset(&watched, sig);
   sigset_t blocked = watched;
   sigaddset(&blocked, SIGTTOU);
-  sigset_t original;
-  ::pthread_sigmask(SIG_BLOCK, &blocked, &original);
-  int sfd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
-  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (sfd < 0 || efd < 0)
-    return Fail(InternalError(fmt::format("signalfd/eventfd: {}", std::strerror(errno))));
+  Wakeups w;
+  ::pthread_sigmask(SIG_BLOCK, &blocked, &w.original);
+  w.sfd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+  w.efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w.sfd < 0 || w.efd < 0) {
+    return InternalError(fmt::format("signalfd/eventfd: {}", std::strerror(errno)));
+  }
+  return w;
+}
 
-  auto ctx = OpenContext(globals);
-  if (!ctx.ok()) return Fail(ctx.status());
-  Locker locker(ctx->backend, {.ttl = *ttl, .listener = ctx->listener});
+// The end of the wait for the lock: the Locker's answer, and the signal (SIGINT,
+// SIGTERM...) that came meanwhile and cancelled the wait, if one did.
+struct Acquired {
+  Result<Lock> lock;
+  int stop_signal = 0;
+};
 
-  // Acquire on a helper thread; this thread watches signals and the terminal.
+// Acquires on a helper thread; this thread watches signals and, on a terminal, shows
+// who holds the lock once the wait has lasted a second.
+Acquired AcquireWatchingSignals(Locker& locker, Backend& backend, const std::string& name,
+                                std::chrono::milliseconds wait, const Wakeups& w) {
   std::stop_source cancel;
   std::optional<Result<Lock>> acquired;
   const auto start = Steady::now();
   std::jthread acquirer([&] {
-    acquired.emplace(locker.Acquire(args.name, {.wait = *wait, .stop = cancel.get_token()}));
-    Notify(efd);
+    acquired.emplace(locker.Acquire(name, {.wait = wait, .stop = cancel.get_token()}));
+    Notify(w.efd);
   });
-  const bool show = ::isatty(STDERR_FILENO) && wait->count() > 0;
+  const bool show = ::isatty(STDERR_FILENO) && wait.count() > 0;
   bool shown = false;
   int stop_signal = 0;
   while (true) {
-    PollFds(sfd, efd, show ? 1000 : -1);
-    for (int sig : ReadSignals(sfd)) {
+    PollFds(w.sfd, w.efd, show ? 1000 : -1);
+    for (int sig : ReadSignals(w.sfd)) {
       if (sig != SIGCHLD && sig != SIGUSR1 && sig != SIGUSR2) {
         stop_signal = sig;
         cancel.request_stop();
       }
     }
     std::uint64_t done = 0;
-    if (::read(efd, &done, sizeof done) > 0) break;
+    if (::read(w.efd, &done, sizeof done) > 0) break;
     if (show && Steady::now() - start >= std::chrono::seconds(1)) {
-      ShowWaiting(*ctx->backend, args.name, start);
+      ShowWaiting(backend, name, start);
       shown = true;
     }
   }
   acquirer.join();
   if (shown) std::fputs("\r\033[K", stderr);
-  if (!acquired->ok()) {
-    if (stop_signal != 0) return 128 + stop_signal;
-    return Fail(acquired->status());
-  }
-  Lock lock = std::move(*acquired).value();
-  if (stop_signal != 0) {
-    lock.Release().IgnoreError();
-    return 128 + stop_signal;
-  }
+  return {std::move(*acquired), stop_signal};
+}
 
-  const Lease lease = lock.lease();
+// The command, running: its pid (also its process group's), and whether it has the
+// terminal. `failed` is the exit code instead when it could not be run.
+struct Running {
+  pid_t pid = -1;
+  bool foreground = false;
+  int failed = 0;
+};
+
+// Starts the command with the lease in its environment, in the foreground if dlock is.
+// If it cannot be run, releases the lock and says why.
+Running StartCommand(const std::vector<std::string>& command, Lock& lock,
+                     const std::string& backend_redacted, const sigset_t& original) {
   const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
   Child child =
-      Spawn(args.command, ChildEnvironment(lease, ctx->backend_redacted), original, foreground);
+      Spawn(command, ChildEnvironment(lock.lease(), backend_redacted), original, foreground);
   if (child.exec_errno != 0) {
     if (child.pid > 0) ::waitpid(child.pid, nullptr, 0);
     if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
     lock.Release().IgnoreError();
-    PrintError(
-        fmt::format("cannot run '{}': {}", args.command[0], std::strerror(child.exec_errno)));
-    return child.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
+    PrintError(fmt::format("cannot run '{}': {}", command[0], std::strerror(child.exec_errno)));
+    return {.failed = child.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute};
   }
+  return {.pid = child.pid, .foreground = foreground};
+}
 
-  std::stop_callback on_lost(lock.lost(), [efd] { Notify(efd); });
-  bool lost = false;
+// Ctrl-Z: take the terminal back and stop too, so the shell sees the job stopped; on
+// `fg` (SIGCONT) hand the terminal back and continue the command. While stopped,
+// nothing renews the lock: it may be lost when we resume.
+void StopWithTheCommand(pid_t pid) {
+  ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  ::raise(SIGSTOP);
+  ::tcsetpgrp(STDIN_FILENO, pid);
+  ::kill(-pid, SIGCONT);
+}
+
+// Handles the signals that came: on SIGCHLD, reaps the command or follows it into a
+// stop; forwards every other one to its process group. Returns true once the command
+// has exited, with its wait status in `wait_status`.
+bool HandleSignals(int sfd, const Running& child, int& wait_status) {
+  bool exited = false;
+  for (int sig : ReadSignals(sfd)) {
+    if (sig == SIGCHLD) {
+      int status = 0;
+      if (exited || ::waitpid(child.pid, &status, WNOHANG | WUNTRACED) != child.pid) continue;
+      if (!WIFSTOPPED(status)) {
+        exited = true;
+        wait_status = status;
+      } else if (child.foreground) {
+        StopWithTheCommand(child.pid);
+      }
+    } else {
+      ::kill(-child.pid, sig);
+    }
+  }
+  return exited;
+}
+
+// How the command's run ended.
+struct Supervised {
+  int wait_status = 0;
+  bool lost = false;          // the lock was lost while it ran, and it got SIGTERM
   bool kill_pending = false;  // SIGKILL at kill_at unless the command exits first
   Steady::time_point kill_at{};
-  int wait_status = 0;
+};
+
+// The poll timeout in milliseconds: until the SIGKILL that is due, if one is.
+int PollTimeout(const Supervised& s) {
+  if (!s.kill_pending) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(s.kill_at - Steady::now());
+  return static_cast<int>(std::max<std::int64_t>(0, left.count()));
+}
+
+// Once the lock is lost: SIGTERM to the command at once, SIGKILL after --grace.
+void EnforceLoss(Lock& lock, const std::string& name, std::chrono::milliseconds grace, pid_t pid,
+                 Supervised& s) {
+  if (!s.lost && lock.lost().stop_requested()) {
+    s.lost = true;
+    PrintError(fmt::format("lost the lock '{}': {}; sending SIGTERM to the command", name,
+                           lock.lost_reason().message()));
+    ::kill(-pid, SIGTERM);
+    s.kill_at = Steady::now() + grace;
+    s.kill_pending = true;
+  }
+  if (s.kill_pending && Steady::now() >= s.kill_at) {
+    PrintError(
+        fmt::format("the command did not stop within {}; sending SIGKILL", FormatDuration(grace)));
+    ::kill(-pid, SIGKILL);
+    s.kill_pending = false;
+  }
+}
+
+// Until the command exits: forwards signals to it and enforces a loss of the lock.
+Supervised Supervise(const Running& child, Lock& lock, const std::string& name,
+                     std::chrono::milliseconds grace, const Wakeups& w) {
+  std::stop_callback on_lost(lock.lost(), [efd = w.efd] { Notify(efd); });
+  Supervised s;
   while (true) {
-    int timeout = -1;
-    if (kill_pending) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(kill_at - Steady::now());
-      timeout = static_cast<int>(std::max<std::int64_t>(0, left.count()));
-    }
-    PollFds(sfd, efd, timeout);
-    bool exited = false;
-    for (int sig : ReadSignals(sfd)) {
-      if (sig == SIGCHLD) {
-        int status = 0;
-        if (exited || ::waitpid(child.pid, &status, WNOHANG | WUNTRACED) != child.pid) continue;
-        if (!WIFSTOPPED(status)) {
-          exited = true;
-          wait_status = status;
-        } else if (foreground) {
-          // Ctrl-Z: take the terminal back and stop too, so the shell sees the job
-          // stopped; on `fg` (SIGCONT) hand the terminal back and continue the command.
-          // While stopped, nothing renews the lock: it may be lost when we resume.
-          ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
-          ::raise(SIGSTOP);
-          ::tcsetpgrp(STDIN_FILENO, child.pid);
-          ::kill(-child.pid, SIGCONT);
-        }
-      } else {
-        ::kill(-child.pid, sig);
-      }
-    }
-    if (exited) break;
-    Drain(efd);
-    if (!lost && lock.lost().stop_requested()) {
-      lost = true;
-      PrintError(fmt::format("lost the lock '{}': {}; sending SIGTERM to the command", args.name,
-                             lock.lost_reason().message()));
-      ::kill(-child.pid, SIGTERM);
-      kill_at = Steady::now() + *grace;
-      kill_pending = true;
-    }
-    if (kill_pending && Steady::now() >= kill_at) {
-      PrintError(fmt::format("the command did not stop within {}; sending SIGKILL",
-                             FormatDuration(*grace)));
-      ::kill(-child.pid, SIGKILL);
-      kill_pending = false;
-    }
+    PollFds(w.sfd, w.efd, PollTimeout(s));
+    if (HandleSignals(w.sfd, child, s.wait_status)) break;
+    Drain(w.efd);
+    EnforceLoss(lock, name, grace, child.pid, s);
   }
-  if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
-  if (lost) {
-    // The leader is gone, but others of its process group may still run without the
-    // lock: give them the rest of the grace period, then SIGKILL the group.
-    while (kill_pending && Steady::now() < kill_at && ::kill(-child.pid, 0) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(-child.pid, SIGKILL);
+  if (child.foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  return s;
+}
+
+// After a loss, the leader is gone, but others of its process group may still run
+// without the lock: gives them the rest of the grace period, then SIGKILLs the group.
+void KillTheRestOfTheGroup(pid_t pid, const Supervised& s) {
+  while (s.kill_pending && Steady::now() < s.kill_at && ::kill(-pid, 0) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (lost || lock.lost().stop_requested()) {
-    if (!lost) {
-      PrintError(fmt::format("lost the lock '{}' while the command ran: {}", args.name,
+  ::kill(-pid, SIGKILL);
+}
+
+// The exit code once the command has exited: 76 if the lock was lost meanwhile (said
+// here if it was not said before), else the command's, after releasing the lock.
+int ReleaseAndReport(Lock& lock, const std::string& name, const Supervised& s) {
+  if (s.lost || lock.lost().stop_requested()) {
+    if (!s.lost) {
+      PrintError(fmt::format("lost the lock '{}' while the command ran: {}", name,
                              lock.lost_reason().message()));
     }
     return kExitLost;
   }
-  if (Status s = lock.Release(); !s.ok()) {
+  if (Status status = lock.Release(); !status.ok()) {
     PrintError(fmt::format("warning: releasing '{}' failed ({}); it frees when its TTL passes",
-                           args.name, s.message()));
+                           name, status.message()));
   }
-  return ExitCodeOf(wait_status);
+  return ExitCodeOf(s.wait_status);
+}
+
+}  // namespace
+
+int RunCommand(const Globals& globals, const RunArgs& args) {
+  auto times = ParseRunArgs(args);
+  if (!times.ok()) return Fail(times.status());
+  auto wakeups = WatchSignals();
+  if (!wakeups.ok()) return Fail(wakeups.status());
+  auto ctx = OpenContext(globals);
+  if (!ctx.ok()) return Fail(ctx.status());
+  Locker locker(ctx->backend, {.ttl = times->ttl, .listener = ctx->listener});
+
+  Acquired acquired =
+      AcquireWatchingSignals(locker, *ctx->backend, args.name, times->wait, *wakeups);
+  if (!acquired.lock.ok()) {
+    if (acquired.stop_signal != 0) return 128 + acquired.stop_signal;
+    return Fail(acquired.lock.status());
+  }
+  Lock lock = std::move(acquired.lock).value();
+  if (acquired.stop_signal != 0) {
+    lock.Release().IgnoreError();
+    return 128 + acquired.stop_signal;
+  }
+
+  const Running child = StartCommand(args.command, lock, ctx->backend_redacted, wakeups->original);
+  if (child.failed != 0) return child.failed;
+  const Supervised supervised = Supervise(child, lock, args.name, times->grace, *wakeups);
+  if (supervised.lost) KillTheRestOfTheGroup(child.pid, supervised);
+  return ReleaseAndReport(lock, args.name, supervised);
 }
 
 }  // namespace dlock::cli

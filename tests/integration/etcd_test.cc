@@ -1,7 +1,7 @@
 // The etcd backend against a real single-member etcd on loopback: the conformance suite,
 // then what is particular to etcd (leases, watch wake-ups, FIFO, etcd auth, a restart
 // while held, loss when the server dies). Interoperability with `etcdctl lock` is in
-// cli_test.py (EtcdCliTest).
+// cli_zk_etcd_test.py (EtcdCliTest).
 #include "dlock/backends/etcd.h"
 
 #include <gtest/gtest.h>

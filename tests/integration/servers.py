@@ -1,5 +1,6 @@
-"""Real servers for the tests that drive processes (cli_test.py, tests/fault/): each on
-free loopback ports with its own directory, stopped by PID. A missing server raises."""
+"""Real servers for the tests that drive processes (the cli_*_test.py modules here,
+tests/fault/): each on free loopback ports with its own directory, stopped by PID. A
+missing server raises."""
 import os
 import signal
 import socket

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""`dlock run` on the file backend: mutual exclusion, waiting, liveness, loss of the lock
+and the child process (environment, exit status, signals, job control).
+"""
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from cli_util import DLOCK, DlockTestCase
+
+
+class MutualExclusionTest(DlockTestCase):
+    CRITICAL = ('mkdir "$D/inside" 2>/dev/null || echo OVERLAP >> "$D/log"; '
+                'echo "$DLOCK_FENCING_TOKEN" >> "$D/log"; sleep 0.01; rmdir "$D/inside"')
+
+    def run_workers(self, workers, rounds):
+        env = dict(self.env, D=self.tmp.name)
+        failures = []
+
+        def worker():
+            for _ in range(rounds):
+                r = subprocess.run([DLOCK, "run", "shared", "--wait", "60s", "--", "sh", "-c",
+                                    self.CRITICAL], env=env, capture_output=True, text=True)
+                if r.returncode != 0:
+                    failures.append(r.stderr)
+
+        threads = [threading.Thread(target=worker) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+
+    def test_four_runs_never_overlap_and_tokens_increase_across_restarts(self):
+        self.run_workers(4, 10)
+        self.run_workers(4, 5)  # new processes: the counter lives in the store
+        with open(self.path("log")) as f:
+            lines = f.read().split()
+        self.assertNotIn("OVERLAP", lines)
+        tokens = [int(x) for x in lines]
+        self.assertEqual(len(tokens), 60)
+        self.assertEqual(tokens, sorted(tokens))
+        self.assertEqual(len(set(tokens)), 60, "tokens must strictly increase")
+        self.assertFalse(self.inspect("shared")["held"])
+        self.assertEqual(self.inspect("shared")["fencing_token"], tokens[-1])
+
+
+class WaitTest(DlockTestCase):
+    def test_wait_zero_on_held_lock_exits_75_at_once(self):
+        holder, _ = self.hold("busy")
+        start = time.monotonic()
+        code, _, err = self.dlock("run", "busy", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75, err)
+        self.assertOneLineError(err)
+        self.assertIn("held by", err)
+        self.assertLess(time.monotonic() - start, 2.0)
+
+    def test_wait_2s_gives_up_after_about_2s(self):
+        holder, _ = self.hold("busy")
+        start = time.monotonic()
+        code, _, err = self.dlock("run", "busy", "--wait", "2s", "--", "true")
+        elapsed = time.monotonic() - start
+        self.assertEqual(code, 75, err)
+        self.assertIn("gave up after waiting 2s", err)
+        self.assertGreaterEqual(elapsed, 2.0)
+        self.assertLess(elapsed, 6.0)
+
+    def test_waiter_gets_the_lock_when_the_holder_finishes(self):
+        marker = self.path("second-ran")
+        holder = self.start("run", "handoff", "--", "sh", "-c", "sleep 0.5")
+        self.assertTrue(self.wait_until(lambda: self.inspect("handoff")["held"]))
+        code, _, err = self.dlock("run", "handoff", "--wait", "10s", "--", "touch", marker)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(marker))
+        self.assertEqual(holder.wait(), 0)
+
+    def test_a_waiting_run_on_a_terminal_says_who_holds_the_lock(self):
+        holder, token = self.hold("shown")
+        leader, follower = pty.openpty()
+        p = subprocess.Popen([DLOCK, "run", "shown", "--wait", "3s", "--", "true"],
+                             env=self.env, stdin=follower, stdout=follower, stderr=follower)
+        self.procs.append(p)
+        os.close(follower)
+        seen = b""
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up and b"waited" not in seen:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:
+                    break
+        p.wait()
+        os.close(leader)
+        text = seen.decode(errors="replace")
+        self.assertIn("waiting for 'shown', held by host", text)
+        self.assertIn(f"pid {holder.pid}", text)
+        self.assertIn(f"token {token}", text)
+        self.assertEqual(p.returncode, 75)
+
+
+class LivenessTest(DlockTestCase):
+    def test_kill_9_holder_frees_the_lock_within_ttl(self):
+        holder, token = self.hold("crash", ttl="2s")
+        holder.kill()  # SIGKILL: no release
+        holder.wait()
+        killed_at = time.monotonic()
+        code, out, err = self.dlock("run", "crash", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        self.assertGreater(int(out), token)
+        self.assertLess(time.monotonic() - killed_at, 2.0 + 1.5)
+
+    def test_kill_9_of_dlock_also_stops_its_command(self):
+        marker = self.path("child-pid")
+        p = self.start("run", "orphan", "--", "sh", "-c", f"echo $$ > {marker}; exec sleep 60")
+        self.assertTrue(self.wait_until(lambda: os.path.exists(marker) and
+                                        os.path.getsize(marker) > 0))
+        with open(marker) as f:
+            child = int(f.read())
+        p.kill()
+        p.wait()
+
+        def gone():
+            try:
+                os.kill(child, 0)
+                return False
+            except ProcessLookupError:
+                return True
+        self.assertTrue(self.wait_until(gone), "the command outlived dlock")
+
+
+class LossTest(DlockTestCase):
+    def test_force_release_makes_run_signal_its_child_and_exit_76(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "stolen", "--ttl", "3s", "--grace", "5s", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 143" TERM; touch {started}; '
+                       'sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        code, _, err = self.dlock("release", "stolen", "--force")
+        self.assertEqual(code, 0, err)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertTrue(os.path.exists(trapped), "the child never got SIGTERM")
+        self.assertIn("lost the lock 'stolen'", err)
+
+    def test_child_ignoring_sigterm_is_killed_after_grace(self):
+        started = self.path("started")
+        p = self.start("run", "stubborn", "--ttl", "1s", "--grace", "300ms", "--", "sh", "-c",
+                       f'trap "" TERM; touch {started}; while :; do sleep 0.05; done')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        self.assertEqual(self.dlock("release", "stubborn", "--force")[0], 0)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 76, err)
+        self.assertIn("SIGKILL", err)
+
+
+class ChildTest(DlockTestCase):
+    def test_environment_and_inspect_agree(self):
+        marker = self.path("env")
+        p = self.start("run", "jobs/nightly", "--ttl", "20s", "--", "sh", "-c",
+                       f'env | grep ^DLOCK_ > {marker}.tmp; mv {marker}.tmp {marker}; sleep 60')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(marker)))
+        with open(marker) as f:
+            env = dict(line.split("=", 1) for line in f.read().splitlines())
+        state = self.inspect("jobs/nightly")
+        self.assertEqual(env["DLOCK_NAME"], "jobs/nightly")
+        self.assertEqual(env["DLOCK_BACKEND"], self.backend)
+        self.assertEqual(len(env["DLOCK_OWNER"]), 32)
+        self.assertTrue(state["held"])
+        self.assertEqual(state["fencing_token"], int(env["DLOCK_FENCING_TOKEN"]))
+        self.assertEqual(state["pid"], p.pid)
+        self.assertEqual(state["host"], os.uname().nodename)
+        self.assertGreater(state["ttl_ms"], 15000)
+        self.assertLessEqual(state["ttl_ms"], 20000)
+        self.assertRegex(state["since"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertNotIn(env["DLOCK_OWNER"], json.dumps(state))
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        self.assertFalse(self.inspect("jobs/nightly")["held"])
+
+    def test_exit_status_is_the_childs(self):
+        self.assertEqual(self.dlock("run", "x", "--", "sh", "-c", "exit 3")[0], 3)
+        self.assertEqual(self.dlock("run", "x", "--", "sh", "-c", "kill -KILL $$")[0], 128 + 9)
+        self.assertFalse(self.inspect("x")["held"])
+
+    def test_sigterm_to_dlock_is_forwarded_and_the_lock_released(self):
+        trapped = self.path("trapped")
+        started = self.path("started")
+        p = self.start("run", "fwd", "--", "sh", "-c",
+                       f'trap "touch {trapped}; exit 7" TERM; touch {started}; sleep 60 & wait')
+        self.assertTrue(self.wait_until(lambda: os.path.exists(started)))
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        self.assertEqual(p.returncode, 7)
+        self.assertTrue(os.path.exists(trapped))
+        self.assertFalse(self.inspect("fwd")["held"])
+
+    def test_sigint_while_waiting_gives_up_cleanly(self):
+        holder, _ = self.hold("busy")
+        p = self.start("run", "busy", "--wait", "60s", "--", "true")
+        time.sleep(0.3)  # let it start waiting; an earlier SIGINT is handled the same way
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+        self.assertEqual(p.returncode, 128 + signal.SIGINT)
+
+    def test_ctrl_z_stops_the_job_and_fg_resumes_it(self):
+        pid, fd = pty.fork()
+        if pid == 0:  # an interactive shell with job control, on a terminal
+            os.environ.update(self.env)
+            os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+
+        def read(seconds, until=None):
+            out, end = b"", time.monotonic() + seconds
+            while time.monotonic() < end and not (until and until in out):
+                if select.select([fd], [], [], 0.05)[0]:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return out.decode(errors="replace")
+        try:
+            read(1.0, b"# ")
+            os.write(fd, f"{DLOCK} run jobctl --ttl 5s -- sh -c 'sleep 1; echo child-done'\n"
+                     .encode())
+            self.assertTrue(self.wait_until(lambda: self.inspect("jobctl")["held"]))
+            os.write(fd, b"\x1a")  # Ctrl-Z
+            self.assertIn("Stopped", read(5.0, b"Stopped"))
+            os.write(fd, b"fg\n")
+            self.assertIn("child-done", read(10.0, b"child-done"))
+            os.write(fd, b"echo exit=$?\n")
+            self.assertIn("exit=0", read(5.0, b"exit=0"))
+            self.assertFalse(self.inspect("jobctl")["held"])
+        finally:
+            os.write(fd, b"exit\n")
+            os.waitpid(pid, 0)
+            os.close(fd)
+
+    def test_missing_command_is_127_and_releases(self):
+        code, _, err = self.dlock("run", "x", "--", "/no/such/program")
+        self.assertEqual(code, 127)
+        self.assertOneLineError(err)
+        self.assertFalse(self.inspect("x")["held"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
