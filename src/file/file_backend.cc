@@ -23,39 +23,16 @@
 #include "dlock/backends/file.h"
 #include "dlock/queueing_backend.h"
 #include "file/name_encoding.h"
+#include "file/posix.h"
 #include "file/record_format.h"
 
 namespace dlock {
 namespace {
 
+using internal::Fd;
+using internal::FromErrno;
 using internal::LockRecord;
 using internal::TimePoint;
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::string Errno(int err) { return std::strerror(err); }
-
-// Errors the caller may retry (resource exhaustion) versus those it must fix.
-Status FromErrno(int err, std::string_view what) {
-  std::string message = fmt::format("{}: {}", what, Errno(err));
-  if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN || err == EIO) {
-    return UnavailableError(std::move(message));
-  }
-  return FailedPreconditionError(std::move(message));
-}
 
 // One inotify watch on one file, on an inotify instance borrowed from a pool: closing an
 // inotify instance waits for an RCU grace period (milliseconds), so instances are
@@ -298,21 +275,7 @@ class FileBackend final : public Backend, public QueueingBackend {
   // flock with a bound: the critical sections are microseconds long, so waiting longer
   // than op_timeout means the other process is stopped or hung inside one.
   Status LockFile(int fd, int how, const std::string& file) {
-    auto give_up = std::chrono::steady_clock::now() + options_.op_timeout;
-    auto pause = std::chrono::microseconds(20);
-    while (::flock(fd, how | LOCK_NB) != 0) {
-      if (errno == EINTR) continue;
-      if (errno != EWOULDBLOCK) return FromErrno(errno, fmt::format("flock {}", Path(file)));
-      if (std::chrono::steady_clock::now() >= give_up) {
-        return UnavailableError(fmt::format(
-            "lock file {} stayed busy for {}ms; is a process stopped in the middle of an "
-            "operation on it?",
-            Path(file), options_.op_timeout.count()));
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(1000));
-    }
-    return OkStatus();
+    return internal::LockWithTimeout(fd, how, options_.op_timeout, Path(file));
   }
 
   Status Load(int fd, const std::string& file, std::string_view name, LockRecord& record,

@@ -8,7 +8,7 @@
 // `__rlock__`) children count as contenders too. The fencing token is the holder node's
 // czxid. Leases live in a ZooKeeper session whose timeout is the lease's TTL (clamped by
 // the server's min/maxSessionTimeout; the lease says the TTL granted): see
-// BackendCapabilities::session_bound. Guarantees and assumptions: docs/semantics.md,
+// Backend::session_bound(). Guarantees and assumptions: docs/semantics.md,
 // "zk".
 //
 // Thread-safety: safe for concurrent use. One session (with the client library's two
