@@ -99,6 +99,21 @@ TEST(RecordFormatTest, RejectsCorruptText) {
   }
 }
 
+TEST(QueueFormatTest, TheLineSurvivesTheFileFormat) {
+  internal::LockRecord r;
+  r.name = "q";
+  r.queue = {{"a1", std::chrono::steady_clock::time_point(seconds(5))},
+             {"b2", std::chrono::steady_clock::time_point(seconds(6))}};
+  internal::LockRecord back;
+  ASSERT_TRUE(internal::ParseRecord(internal::SerializeRecord(r, "boot"), "boot", back).ok());
+  ASSERT_EQ(back.queue.size(), 2u);
+  EXPECT_EQ(back.queue[0].owner, "a1");
+  EXPECT_EQ(back.queue[1].expires, std::chrono::steady_clock::time_point(seconds(6)));
+  internal::LockRecord other_boot;
+  ASSERT_TRUE(internal::ParseRecord(internal::SerializeRecord(r, "old"), "new", other_boot).ok());
+  EXPECT_TRUE(other_boot.queue.empty());
+}
+
 class FileBackendTest : public ::testing::Test {
  protected:
   std::shared_ptr<Backend> Open(FileOptions options = {}) {
