@@ -118,6 +118,20 @@ int Main(int argc, char** argv) {
   auto* lock_opt = bench_cmd->add_option("--lock", bench.lock,
                                          "contended: the lock name (default: a fresh one)");
 
+  dlock::cli::FenceArgs fence;
+  auto* fence_cmd = app.add_subcommand(
+      "fence",
+      "Write to a resource unless the fencing token is stale: fence STORE RESOURCE -- WRITE");
+  fence_cmd
+      ->add_option("store", fence.store,
+                   "file (RESOURCE is a path; WRITE a command whose output is the new "
+                   "content), or the store's URI: redis://, etcd://, zk://, postgres://")
+      ->required();
+  fence_cmd->add_option("resource", fence.resource, "A file's path, or the resource's name")
+      ->required();
+  fence_cmd->add_option("--token", fence.token, "The holder's fencing token")
+      ->envname("DLOCK_FENCING_TOKEN");
+
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
@@ -162,12 +176,13 @@ int Main(int argc, char** argv) {
     dlock::cli::PrintError(fmt::format("unknown option '{}' (see dlock --help)", extras[0]));
     return kExitUsage;
   }
-  if (!extras.empty() && (!run_cmd->parsed() || has_separator)) {
+  const bool takes_command = run_cmd->parsed() || fence_cmd->parsed();
+  if (!extras.empty() && (!takes_command || has_separator)) {
     dlock::cli::PrintError(fmt::format("unexpected argument '{}' (see dlock --help)", extras[0]));
     return kExitUsage;
   }
-  if (has_separator && !run_cmd->parsed()) {
-    dlock::cli::PrintError("'--' and a command belong to dlock run only");
+  if (has_separator && !takes_command) {
+    dlock::cli::PrintError("'--' and a command belong to dlock run and dlock fence only");
     return kExitUsage;
   }
   if (run_cmd->parsed()) {
@@ -177,6 +192,15 @@ int Main(int argc, char** argv) {
     }
     run.command = std::move(command);
     return dlock::cli::RunCommand(globals, run);
+  }
+  if (fence_cmd->parsed()) {
+    if (!has_separator) {
+      dlock::cli::PrintError(
+          "missing '--' before the write: dlock fence STORE RESOURCE [--token T] -- WRITE...");
+      return kExitUsage;
+    }
+    fence.write = std::move(command);
+    return dlock::cli::FenceCommand(fence);
   }
   if (acquire_cmd->parsed()) return dlock::cli::AcquireCommand(globals, acquire);
   if (extend_cmd->parsed()) return dlock::cli::ExtendCommand(globals, extend);

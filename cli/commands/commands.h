@@ -56,12 +56,20 @@ struct BenchArgs {
   int locks = 10000;       // hold: how many locks
 };
 
+struct FenceArgs {
+  std::string store;               // "file", or the resource store's URI
+  std::string resource;            // a file's path, or the resource's name
+  std::string token;               // --token, or DLOCK_FENCING_TOKEN
+  std::vector<std::string> write;  // after "--"
+};
+
 int RunCommand(const Globals& globals, const RunArgs& args);
 int AcquireCommand(const Globals& globals, const AcquireArgs& args);
 int ExtendCommand(const Globals& globals, const ExtendArgs& args);
 int ReleaseCommand(const Globals& globals, const ReleaseArgs& args);
 int InspectCommand(const Globals& globals, const InspectArgs& args);
 int BenchCommand(const Globals& globals, const BenchArgs& args);
+int FenceCommand(const FenceArgs& args);
 
 }  // namespace dlock::cli
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "dlock/backends/file.h"
+#include "dlock/fence/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
 #endif
@@ -67,6 +68,27 @@ Result<std::shared_ptr<Backend>> OpenBackend(std::string_view text) {
   auto uri = ParseBackendUri(text);
   if (!uri.ok()) return uri.status();
   return OpenBackend(*uri);
+}
+
+Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store) {
+  if (store == "file") return fence::MakeFileGuard();
+  auto uri = ParseBackendUri(store);
+  if (!uri.ok()) return uri.status();
+  const std::string& scheme = uri->scheme;
+  if (scheme == "file") {
+    return InvalidArgumentError(
+        "a fenced file is named by its path: give 'file' as the store and the path as the "
+        "resource");
+  }
+  if (scheme == "redis" || scheme == "rediss" || scheme == "etcd" || scheme == "zk" ||
+      scheme == "postgres" || scheme == "postgresql") {
+    return UnimplementedError(
+        fmt::format("the {}:// fencing guard is not in this build (see README)", scheme));
+  }
+  return InvalidArgumentError(fmt::format(
+      "unknown resource store '{}://'; use file, redis://, rediss://, etcd://, zk:// or "
+      "postgres://",
+      scheme));
 }
 
 }  // namespace dlock
