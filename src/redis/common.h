@@ -10,7 +10,7 @@
 
 #include "dlock/backends/redis.h"
 #include "dlock/uri.h"
-#include "redis/client.h"
+#include "redis/client/client.h"
 
 namespace dlock::redis {
 

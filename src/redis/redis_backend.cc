@@ -12,9 +12,9 @@
 #include "dlock/batch_backend.h"
 #include "dlock/duration.h"
 #include "dlock/queueing_backend.h"
-#include "redis/client.h"
+#include "redis/client/client.h"
+#include "redis/client/gather.h"
 #include "redis/common.h"
-#include "redis/gather.h"
 #include "redis/scripts.h"
 
 namespace dlock {

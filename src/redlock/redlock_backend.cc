@@ -13,8 +13,9 @@
 #include "core/lease_rules.h"
 #include "dlock/backends/redlock.h"
 #include "dlock/duration.h"
+#include "redis/client/client.h"
+#include "redis/client/gather.h"
 #include "redis/common.h"
-#include "redis/gather.h"
 #include "redis/scripts.h"
 
 namespace dlock {

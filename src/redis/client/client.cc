@@ -1,4 +1,4 @@
-#include "redis/client.h"
+#include "redis/client/client.h"
 
 #include <fmt/format.h>
 #include <openssl/sha.h>

@@ -6,8 +6,8 @@
 //
 // Thread-safety: all public methods are safe to call from any thread, except from a
 // callback running on the I/O thread (Call would deadlock there; use CallAsync).
-#ifndef DLOCK_SRC_REDIS_CLIENT_H_
-#define DLOCK_SRC_REDIS_CLIENT_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_CLIENT_H_
+#define DLOCK_SRC_REDIS_CLIENT_CLIENT_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "redis/blocking_connection.h"
-#include "redis/connection.h"
+#include "redis/client/blocking_connection.h"
+#include "redis/client/connection.h"
 
 namespace dlock::redis {
 
@@ -194,4 +194,4 @@ void Dispose(std::unique_ptr<Client> client);
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_CLIENT_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_CLIENT_H_
