@@ -14,7 +14,10 @@
 #include "dlock/queueing_backend.h"
 #include "redis/client/client.h"
 #include "redis/client/gather.h"
-#include "redis/common.h"
+#include "redis/client/reply_error.h"
+#include "redis/client_options.h"
+#include "redis/keys.h"
+#include "redis/replies.h"
 #include "redis/scripts.h"
 
 namespace dlock {
@@ -395,25 +398,13 @@ class RedisBackend final : public Backend,
 
 }  // namespace
 
-Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri) {
-  if (uri.hosts.size() != 1) {
-    return InvalidArgumentError(fmt::format(
-        "{}:// takes one host; for several independent servers use redlock://", uri.scheme));
-  }
-  RedisOptions o;
-  o.host = uri.hosts[0].host;
-  if (uri.hosts[0].port != 0) o.port = uri.hosts[0].port;
-  DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, uri.scheme == "rediss", o));
-  return o;
-}
-
 Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options) {
   RedisOptions o = options;
   if (!o.clock) o.clock = SystemClock();
   auto client_options = redis::MakeClientOptions(o);
   if (!client_options.ok()) return client_options.status();
   auto client = std::make_unique<redis::Client>(*client_options);
-  DLOCK_RETURN_IF_ERROR(redis::Ping(*client));
+  DLOCK_RETURN_IF_ERROR(client->Ping());
   return std::shared_ptr<Backend>(std::make_shared<RedisBackend>(std::move(o), std::move(client)));
 }
 

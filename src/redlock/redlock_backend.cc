@@ -15,8 +15,12 @@
 #include "dlock/duration.h"
 #include "redis/client/client.h"
 #include "redis/client/gather.h"
-#include "redis/common.h"
+#include "redis/client/reply_error.h"
+#include "redis/client_options.h"
+#include "redis/keys.h"
+#include "redis/replies.h"
 #include "redis/scripts.h"
+#include "redis/uri_options.h"
 
 namespace dlock {
 namespace {

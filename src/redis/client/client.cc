@@ -9,6 +9,7 @@
 
 #include "core/async_scope.h"
 #include "core/background_worker.h"
+#include "redis/client/reply_error.h"
 
 namespace dlock::redis {
 namespace {
@@ -254,6 +255,13 @@ Result<Reply> Client::Call(std::vector<std::string> args) {
                   return Await(
                       [&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
                 });
+}
+
+Status Client::Ping() {
+  auto pong = Call({"PING"});
+  if (!pong.ok()) return pong.status();
+  if (pong->is_error()) return ReplyError(endpoint(), *pong);
+  return OkStatus();
 }
 
 bool Client::ScriptLoaded(const std::string& sha1) {

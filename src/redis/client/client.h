@@ -110,6 +110,9 @@ class Client {
   // calling thread over a lent connection when one is free (see Lend), else through
   // the I/O thread.
   Result<Reply> Call(std::vector<std::string> args);
+  // PING: OK, or why the server cannot be used (unreachable, auth, TLS: kUnavailable or
+  // kFailedPrecondition, as Call and ReplyError say). Blocks like Call.
+  Status Ping();
   // EVAL the first time, then EVALSHA, and EVAL again if the server lost its script
   // cache (NOSCRIPT): one round trip in the usual case. Sharded by keys[0].
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
