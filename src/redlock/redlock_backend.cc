@@ -18,9 +18,10 @@
 #include "redis/client/reply_error.h"
 #include "redis/client_options.h"
 #include "redis/keys.h"
+#include "redis/lua_scripts.h"
 #include "redis/replies.h"
-#include "redis/scripts.h"
 #include "redis/uri_options.h"
+#include "redlock/lua_scripts.h"
 
 namespace dlock {
 namespace {
@@ -74,14 +75,16 @@ class RedlockBackend final : public Backend {
         clock_(options_.instances.front().clock),
         prefix_(options_.instances.front().prefix),
         holder_(HolderInfo::ThisProcess()),
-        acquire_(redis::kAcquireScript),
-        raise_(redis::kRaiseScript),
-        extend_(redis::kRedlockExtendScript),
-        release_(std::string(redis::kNoLine) + redis::kReleaseScript),
-        inspect_(redis::kInspectScript),
-        release_script_(std::make_shared<const redis::Script>(std::string(redis::kNoLine) +
-                                                              redis::kReleaseScript)),
-        retake_script_(std::make_shared<const redis::Script>(redis::kRetakeScript)) {}
+        // Sent after the files whose functions they use: redis://'s grant.lua; and, before
+        // the release script redis:// shares, no_line.lua in place of redis://'s line.
+        acquire_({redis::lua::kGrant, redlock::lua::kAcquire}),
+        raise_({redlock::lua::kRaise}),
+        extend_({redlock::lua::kExtend}),
+        inspect_({redlock::lua::kInspect}),
+        release_script_(std::make_shared<const redis::Script>(
+            redis::Script({redlock::lua::kNoLine, redis::lua::kRelease}))),
+        retake_script_(
+            std::make_shared<const redis::Script>(redis::Script({redlock::lua::kRetake}))) {}
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
@@ -450,8 +453,9 @@ class RedlockBackend final : public Backend {
       int released = CountInts(r, {1});
       return released >= quorum_ || released + (n_ - CountAnswered(r)) < quorum_;
     };
-    Replies replies = All(release_, name, {owner, redis::LockKey(prefix_, name, ":released")},
-                          Steady::now() + DefaultTimeout(), decided);
+    Replies replies =
+        All(*release_script_, name, {owner, redis::LockKey(prefix_, name, ":released")},
+            Steady::now() + DefaultTimeout(), decided);
     int released = CountInts(replies, {1});
     int unanswered = n_ - CountAnswered(replies);
     if (released >= quorum_ || (released > 0 && released + unanswered >= quorum_)) {
@@ -490,7 +494,7 @@ class RedlockBackend final : public Backend {
   const std::shared_ptr<Clock> clock_;
   const std::string prefix_;
   const HolderInfo holder_;
-  const redis::Script acquire_, raise_, extend_, release_, inspect_;
+  const redis::Script acquire_, raise_, extend_, inspect_;
   const std::shared_ptr<const redis::Script> release_script_;  // shared with retries
   const std::shared_ptr<const redis::Script> retake_script_;   // shared with callbacks
   const std::shared_ptr<Retries> retries_ = std::make_shared<Retries>();

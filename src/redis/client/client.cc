@@ -24,6 +24,12 @@ std::string Sha1Hex(const std::string& text) {
   return out;
 }
 
+std::string Joined(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
+  return out;
+}
+
 // {EVAL|EVALSHA, source|sha1, number of keys, keys..., args...}
 std::vector<std::string> EvalArgs(const std::string& head, const std::string& body,
                                   const std::vector<std::string>& keys,
@@ -62,8 +68,8 @@ void Dispose(std::unique_ptr<Client> client) {
   if (client && client->on_io_thread()) Reaper::Get().Add(std::move(client));
 }
 
-Script::Script(std::string src)
-    : source(std::make_shared<const std::string>(std::move(src))), sha1(Sha1Hex(*source)) {}
+Script::Script(std::initializer_list<std::string_view> parts)
+    : source(std::make_shared<const std::string>(Joined(parts))), sha1(Sha1Hex(*source)) {}
 
 void Waiter::Confirm() {
   std::lock_guard lock(mu);

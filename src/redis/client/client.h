@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,9 +34,12 @@ struct ClientOptions {
   int pool_size = 2;  // command connections on the I/O thread, and as many lent to callers
 };
 
-// A Lua script and its SHA1, for EVALSHA.
+// A Lua script and its SHA1, for EVALSHA. Its source is `parts` joined in order: a script
+// after the preludes whose functions it uses (each part one embedded .lua file). Scripts
+// are joined here and nowhere else, and sha1 is the SHA1 of the joined text, which is the
+// text EVAL sends.
 struct Script {
-  explicit Script(std::string source);
+  explicit Script(std::initializer_list<std::string_view> parts);
   // Shared with calls in flight, which send it only if the server lost its script cache.
   std::shared_ptr<const std::string> source;
   std::string sha1;
