@@ -12,17 +12,28 @@
 #include "dlock/batch_backend.h"
 #include "dlock/duration.h"
 #include "dlock/queueing_backend.h"
-#include "redis/client.h"
-#include "redis/common.h"
-#include "redis/gather.h"
-#include "redis/scripts.h"
+#include "redis/client/client.h"
+#include "redis/client/gather.h"
+#include "redis/client/reply_error.h"
+#include "redis/client_options.h"
+#include "redis/keys.h"
+#include "redis/lua_scripts.h"
+#include "redis/replies.h"
 
 namespace dlock {
 namespace {
 
+namespace lua = redis::lua;
 using redis::Reply;
 using redis::ToInt;
 using std::chrono::milliseconds;
+
+// A script that changes the wait line (lua/line.lua) is sent after the line's functions
+// and the prelude that finds its head and hands the lock off (which grants with
+// lua/grant.lua). The one that only reads the line needs line.lua alone.
+redis::Script OnLine(std::string_view script) {
+  return redis::Script({lua::kGrant, lua::kLine, lua::kLinePrelude, script});
+}
 
 class RedisBackend final : public Backend,
                            public QueueingBackend,
@@ -31,11 +42,11 @@ class RedisBackend final : public Backend,
  public:
   RedisBackend(RedisOptions options, std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
-        acquire_(std::string(redis::kLinePrelude) + redis::kLineAcquireScript),
-        extend_(redis::kExtendScript),
-        release_(std::string(redis::kLinePrelude) + redis::kReleaseScript),
-        inspect_(redis::kLineInspectScript),
-        leave_(std::string(redis::kLinePrelude) + redis::kLeaveLineScript),
+        acquire_(OnLine(lua::kLineAcquire)),
+        extend_({lua::kExtend}),
+        release_(OnLine(lua::kRelease)),
+        inspect_({lua::kLine, lua::kLineInspect}),
+        leave_(OnLine(lua::kLeaveLine)),
         client_(std::move(client)) {}
 
   // The last reference may go in a `done` of an asynchronous call, on the client's I/O
@@ -144,7 +155,7 @@ class RedisBackend final : public Backend,
   }
 
   // QueueingBackend: WaitForRelease as the request's waiter in line, and the lock itself when a
-  // release hands it over (kReleaseScript).
+  // release hands it over (lua/release.lua).
   Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
                                            std::chrono::steady_clock::time_point deadline,
                                            std::stop_token stop) override {
@@ -218,13 +229,13 @@ class RedisBackend final : public Backend,
     return outcome();
   }
 
-  // The lease in a hand-off message ("granted:TOKEN:SENT", see kLinePrelude), or nullopt
-  // for another message. The release handed the lock over after it had run this owner's
-  // last request, which was sent at SENT (options_.clock, in ns), so the lease is valid
-  // from then, as TryAcquire's would be. One with less than half its TTL left is not
-  // returned: the caller's next TryAcquire takes it (same owner) with a fresh TTL. (Not
-  // released here: a release could reach the server after that attempt, and free the
-  // lock it took.)
+  // The lease in a hand-off message ("granted:TOKEN:SENT", see hand_off in
+  // lua/line_prelude.lua), or nullopt for another message. The release handed the lock
+  // over after it had run this owner's last request, which was sent at SENT
+  // (options_.clock, in ns), so the lease is valid from then, as TryAcquire's would be.
+  // One with less than half its TTL left is not returned: the caller's next TryAcquire
+  // takes it (same owner) with a fresh TTL. (Not released here: a release could reach the
+  // server after that attempt, and free the lock it took.)
   std::optional<Lease> HandedOver(const AcquireRequest& request, std::string_view message) {
     constexpr std::string_view kGranted = "granted:";
     if (!message.starts_with(kGranted)) return std::nullopt;
@@ -395,25 +406,13 @@ class RedisBackend final : public Backend,
 
 }  // namespace
 
-Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri) {
-  if (uri.hosts.size() != 1) {
-    return InvalidArgumentError(fmt::format(
-        "{}:// takes one host; for several independent servers use redlock://", uri.scheme));
-  }
-  RedisOptions o;
-  o.host = uri.hosts[0].host;
-  if (uri.hosts[0].port != 0) o.port = uri.hosts[0].port;
-  DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, uri.scheme == "rediss", o));
-  return o;
-}
-
 Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options) {
   RedisOptions o = options;
   if (!o.clock) o.clock = SystemClock();
   auto client_options = redis::MakeClientOptions(o);
   if (!client_options.ok()) return client_options.status();
   auto client = std::make_unique<redis::Client>(*client_options);
-  DLOCK_RETURN_IF_ERROR(redis::Ping(*client));
+  DLOCK_RETURN_IF_ERROR(client->Ping());
   return std::shared_ptr<Backend>(std::make_shared<RedisBackend>(std::move(o), std::move(client)));
 }
 

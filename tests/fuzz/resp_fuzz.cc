@@ -1,7 +1,7 @@
 // Redis replies: any bytes from a server, fed in pieces, give replies, "need more", or a
 // protocol error; never a crash or a hang.
 #include "fuzz.h"
-#include "redis/protocol.h"
+#include "redis/client/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   dlock::redis::ReplyParser parser;

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "redis/protocol.h"
+#include "redis/client/protocol.h"
 
 namespace dlock::redis {
 namespace {

@@ -6,8 +6,8 @@
 // (rediss:// always goes through Connection on the I/O thread).
 //
 // Thread-safety: one thread at a time (Client lends these out from a pool).
-#ifndef DLOCK_SRC_REDIS_BLOCKING_CONNECTION_H_
-#define DLOCK_SRC_REDIS_BLOCKING_CONNECTION_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_BLOCKING_CONNECTION_H_
+#define DLOCK_SRC_REDIS_CLIENT_BLOCKING_CONNECTION_H_
 
 #include <array>
 #include <asio/ip/tcp.hpp>
@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "dlock/status.h"
-#include "redis/connection.h"
-#include "redis/protocol.h"
+#include "redis/client/connection.h"
+#include "redis/client/protocol.h"
 
 namespace dlock::redis {
 
@@ -68,4 +68,4 @@ class BlockingConnection {
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_BLOCKING_CONNECTION_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_BLOCKING_CONNECTION_H_

@@ -1,4 +1,4 @@
-#include "redis/blocking_connection.h"
+#include "redis/client/blocking_connection.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -5,8 +5,8 @@
 // failure refuses commands for a backoff period instead of reconnecting in a loop.
 //
 // Thread-safety: every method must be called on the io_context's thread.
-#ifndef DLOCK_SRC_REDIS_CONNECTION_H_
-#define DLOCK_SRC_REDIS_CONNECTION_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_CONNECTION_H_
+#define DLOCK_SRC_REDIS_CLIENT_CONNECTION_H_
 
 #include <array>
 #include <asio.hpp>
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "dlock/status.h"
-#include "redis/protocol.h"
+#include "redis/client/protocol.h"
 
 namespace dlock::redis {
 
@@ -126,4 +126,4 @@ class Connection {
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_CONNECTION_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_CONNECTION_H_

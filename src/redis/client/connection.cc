@@ -1,4 +1,4 @@
-#include "redis/connection.h"
+#include "redis/client/connection.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

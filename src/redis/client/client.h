@@ -6,12 +6,13 @@
 //
 // Thread-safety: all public methods are safe to call from any thread, except from a
 // callback running on the I/O thread (Call would deadlock there; use CallAsync).
-#ifndef DLOCK_SRC_REDIS_CLIENT_H_
-#define DLOCK_SRC_REDIS_CLIENT_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_CLIENT_H_
+#define DLOCK_SRC_REDIS_CLIENT_CLIENT_H_
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,11 +20,12 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
-#include "redis/blocking_connection.h"
-#include "redis/connection.h"
+#include "redis/client/blocking_connection.h"
+#include "redis/client/connection.h"
 
 namespace dlock::redis {
 
@@ -32,9 +34,12 @@ struct ClientOptions {
   int pool_size = 2;  // command connections on the I/O thread, and as many lent to callers
 };
 
-// A Lua script and its SHA1, for EVALSHA.
+// A Lua script and its SHA1, for EVALSHA. Its source is `parts` joined in order: a script
+// after the preludes whose functions it uses (each part one embedded .lua file). Scripts
+// are joined here and nowhere else, and sha1 is the SHA1 of the joined text, which is the
+// text EVAL sends.
 struct Script {
-  explicit Script(std::string source);
+  explicit Script(std::initializer_list<std::string_view> parts);
   // Shared with calls in flight, which send it only if the server lost its script cache.
   std::shared_ptr<const std::string> source;
   std::string sha1;
@@ -110,6 +115,9 @@ class Client {
   // calling thread over a lent connection when one is free (see Lend), else through
   // the I/O thread.
   Result<Reply> Call(std::vector<std::string> args);
+  // PING: OK, or why the server cannot be used (unreachable, auth, TLS: kUnavailable or
+  // kFailedPrecondition, as Call and ReplyError say). Blocks like Call.
+  Status Ping();
   // EVAL the first time, then EVALSHA, and EVAL again if the server lost its script
   // cache (NOSCRIPT): one round trip in the usual case. Sharded by keys[0].
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
@@ -194,4 +202,4 @@ void Dispose(std::unique_ptr<Client> client);
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_CLIENT_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "redis/protocol.h"
+#include "redis/client/protocol.h"
 
 #include <hiredis/hiredis.h>
 

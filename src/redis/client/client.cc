@@ -1,4 +1,4 @@
-#include "redis/client.h"
+#include "redis/client/client.h"
 
 #include <fmt/format.h>
 #include <openssl/sha.h>
@@ -9,6 +9,7 @@
 
 #include "core/async_scope.h"
 #include "core/background_worker.h"
+#include "redis/client/reply_error.h"
 
 namespace dlock::redis {
 namespace {
@@ -20,6 +21,12 @@ std::string Sha1Hex(const std::string& text) {
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
   std::string out;
   for (unsigned char b : digest) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+std::string Joined(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
   return out;
 }
 
@@ -61,8 +68,8 @@ void Dispose(std::unique_ptr<Client> client) {
   if (client && client->on_io_thread()) Reaper::Get().Add(std::move(client));
 }
 
-Script::Script(std::string src)
-    : source(std::make_shared<const std::string>(std::move(src))), sha1(Sha1Hex(*source)) {}
+Script::Script(std::initializer_list<std::string_view> parts)
+    : source(std::make_shared<const std::string>(Joined(parts))), sha1(Sha1Hex(*source)) {}
 
 void Waiter::Confirm() {
   std::lock_guard lock(mu);
@@ -254,6 +261,13 @@ Result<Reply> Client::Call(std::vector<std::string> args) {
                   return Await(
                       [&](ReplyCallback done) { CallAsync(std::move(args), std::move(done)); }, 1);
                 });
+}
+
+Status Client::Ping() {
+  auto pong = Call({"PING"});
+  if (!pong.ok()) return pong.status();
+  if (pong->is_error()) return ReplyError(endpoint(), *pong);
+  return OkStatus();
 }
 
 bool Client::ScriptLoaded(const std::string& sha1) {

@@ -2,8 +2,8 @@
 // stream; the transport (plain or TLS) is ours (connection.h).
 //
 // Thread-safety: Reply is a plain value; a ReplyParser is used by one thread at a time.
-#ifndef DLOCK_SRC_REDIS_PROTOCOL_H_
-#define DLOCK_SRC_REDIS_PROTOCOL_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_PROTOCOL_H_
+#define DLOCK_SRC_REDIS_CLIENT_PROTOCOL_H_
 
 #include <cstdint>
 #include <memory>
@@ -48,4 +48,4 @@ class ReplyParser {
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_PROTOCOL_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_PROTOCOL_H_

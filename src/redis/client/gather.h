@@ -2,8 +2,8 @@
 // one pipelined batch to one server), for a caller that blocks until enough answered.
 //
 // Thread-safety: the slots may run on any thread (I/O threads); Wait on one thread.
-#ifndef DLOCK_SRC_REDIS_GATHER_H_
-#define DLOCK_SRC_REDIS_GATHER_H_
+#ifndef DLOCK_SRC_REDIS_CLIENT_GATHER_H_
+#define DLOCK_SRC_REDIS_CLIENT_GATHER_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "redis/client.h"
+#include "redis/client/client.h"
 
 namespace dlock::redis {
 
@@ -66,4 +66,4 @@ class Gather {
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_GATHER_H_
+#endif  // DLOCK_SRC_REDIS_CLIENT_GATHER_H_

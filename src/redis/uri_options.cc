@@ -1,0 +1,85 @@
+#include "redis/uri_options.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include "dlock/duration.h"
+
+namespace dlock {
+namespace redis {
+namespace {
+
+Result<bool> ParseFlag(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "1" || value.empty()) return true;
+  if (value == "false" || value == "0") return false;
+  return InvalidArgumentError(fmt::format("option '{}' takes true or false, not '{}'", key, value));
+}
+
+}  // namespace
+
+Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
+                const std::vector<std::string>& extra_keys) {
+  o.tls = tls;
+  o.user = uri.user;
+  o.password = uri.password;
+  if (!uri.path.empty() && uri.path != "/") {
+    std::string_view db(uri.path);
+    db.remove_prefix(1);
+    auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
+    if (ec != std::errc() || end != db.data() + db.size() || o.db < 0) {
+      return InvalidArgumentError(fmt::format("bad database '{}': use /0, /1, ...", db));
+    }
+  }
+  for (const auto& [key, value] : uri.query) {
+    if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {
+      continue;
+    } else if (key == "cacert" && o.tls) {
+      o.cacert = value;
+    } else if (key == "cert" && o.tls) {
+      o.cert = value;
+    } else if (key == "key" && o.tls) {
+      o.key = value;
+    } else if (key == "insecure" && o.tls) {
+      auto flag = ParseFlag(key, value);
+      if (!flag.ok()) return flag.status();
+      o.insecure = *flag;
+    } else if (key == "prefix") {
+      o.prefix = value;
+    } else if (key == "timeout" || key == "connect_timeout") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return d.status();
+      if (d->count() <= 0) return InvalidArgumentError(fmt::format("{} must be positive", key));
+      (key == "timeout" ? o.command_timeout : o.connect_timeout) = *d;
+    } else if (key == "pool") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), o.pool_size);
+      if (ec != std::errc() || end != value.data() + value.size() || o.pool_size < 1 ||
+          o.pool_size > 64) {
+        return InvalidArgumentError("pool must be a number from 1 to 64");
+      }
+    } else {
+      return InvalidArgumentError(fmt::format(
+          "unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, pool", key,
+          uri.scheme, o.tls ? "cacert, cert, key, insecure, " : ""));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace redis
+
+Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri) {
+  if (uri.hosts.size() != 1) {
+    return InvalidArgumentError(fmt::format(
+        "{}:// takes one host; for several independent servers use redlock://", uri.scheme));
+  }
+  RedisOptions o;
+  o.host = uri.hosts[0].host;
+  if (uri.hosts[0].port != 0) o.port = uri.hosts[0].port;
+  DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, uri.scheme == "rediss", o));
+  return o;
+}
+
+}  // namespace dlock

@@ -1,0 +1,64 @@
+// RedlockBackend::Release and ForceRelease, and the releases of a failed attempt.
+#include <fmt/format.h>
+
+#include "core/lease_rules.h"
+#include "redlock/redlock_backend.h"
+
+namespace dlock::redlock {
+
+using std::chrono::milliseconds;
+
+Status RedlockBackend::Release(const Lease& lease) {
+  DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
+  return ReleaseWaiting(lease.name, lease.owner_id, "is not held by this owner");
+}
+
+Status RedlockBackend::ForceRelease(std::string_view name) {
+  DLOCK_RETURN_IF_ERROR(ValidateName(name));
+  return ReleaseWaiting(std::string(name), "", "is not held");
+}
+
+Status RedlockBackend::ReleaseWaiting(const std::string& name, const std::string& owner,
+                                      std::string_view not_held) {
+  // Decided when a majority released it, or when even the instances that have not
+  // answered could not make one; the rest go on in the background.
+  auto decided = [&](const redis::Replies& r) {
+    int released = CountInts(r, {1});
+    return released >= quorum_ || released + (n_ - CountAnswered(r)) < quorum_;
+  };
+  redis::Replies replies = Round(clients_, *release_script_, Keys(name), {owner, Channel(name)},
+                                 Steady::now() + DefaultTimeout(), decided);
+  int released = CountInts(replies, {1});
+  int unanswered = n_ - CountAnswered(replies);
+  if (released >= quorum_ || (released > 0 && released + unanswered >= quorum_)) {
+    return OkStatus();
+  }
+  if (CountAnswered(replies) < quorum_) {
+    return UnavailableError(fmt::format("lock '{}': only {} of {} Redis instances answered ({})",
+                                        name, CountAnswered(replies), n_, FirstError(replies)));
+  }
+  return NotHeldError(fmt::format("lock '{}' {}", name, not_held));
+}
+
+void RedlockBackend::ReleaseEverywhere(const std::string& name, const std::string& owner,
+                                       const redis::Replies* round1, milliseconds ttl) {
+  auto keys = Keys(name);
+  std::vector<std::string> args = {owner, Channel(name)};
+  const auto give_up = Steady::now() + ttl;
+  std::shared_ptr<bool> stop;  // the retries' flag, if any instance's outcome is unknown
+  for (std::size_t i = 0; i < clients_.size(); ++i) {
+    bool unknown = round1 != nullptr && !Answered((*round1)[i]);
+    if (unknown) {
+      if (!stop) stop = retries_->Track(name, owner);
+      ReleaseRetries::ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up,
+                                   milliseconds(100), retries_, stop);
+    } else {
+      // EVAL, not EVALSHA: a NOSCRIPT retry would run after the next attempt's acquire.
+      clients_[i]->EvalAsync(
+          *release_script_, keys, args, [](Result<redis::Reply>) {},
+          /*send_source=*/true);
+    }
+  }
+}
+
+}  // namespace dlock::redlock
