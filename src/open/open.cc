@@ -12,9 +12,11 @@
 #endif
 #ifdef DLOCK_WITH_ETCD
 #include "dlock/backends/etcd.h"
+#include "dlock/fence/etcd.h"
 #endif
 #ifdef DLOCK_WITH_ZOOKEEPER
 #include "dlock/backends/zookeeper.h"
+#include "dlock/fence/zookeeper.h"
 #endif
 
 namespace dlock {
@@ -80,6 +82,20 @@ Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store) {
         "a fenced file is named by its path: give 'file' as the store and the path as the "
         "resource");
   }
+#ifdef DLOCK_WITH_ETCD
+  if (scheme == "etcd") {
+    auto options = EtcdOptionsFromUri(*uri);
+    if (!options.ok()) return options.status();
+    return fence::MakeEtcdGuard(*options);
+  }
+#endif
+#ifdef DLOCK_WITH_ZOOKEEPER
+  if (scheme == "zk") {
+    auto options = ZooKeeperOptionsFromUri(*uri);
+    if (!options.ok()) return options.status();
+    return fence::MakeZooKeeperGuard(*options);
+  }
+#endif
   if (scheme == "redis" || scheme == "rediss" || scheme == "etcd" || scheme == "zk" ||
       scheme == "postgres" || scheme == "postgresql") {
     return UnimplementedError(
