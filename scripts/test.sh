@@ -43,12 +43,12 @@ if [[ "${1:-}" != "--quick" ]]; then
 fi
 run_suite build/test "-L unit|integration" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-# The smallest build, with clang: every optional backend and Prometheus left out (each
-# documented option builds), and the locking annotations checked (-Wthread-safety, an
-# error with DLOCK_WERROR). Its unit tests run too.
+# The smallest build, with clang: every optional backend, the PostgreSQL guard and
+# Prometheus left out (each documented option builds), and the locking annotations
+# checked (-Wthread-safety, an error with DLOCK_WERROR). Its unit tests run too.
 CXX=clang++ run_suite build/minimal "-L unit" -DCMAKE_BUILD_TYPE=Debug \
   -DDLOCK_WITH_REDIS=OFF -DDLOCK_WITH_ETCD=OFF -DDLOCK_WITH_ZOOKEEPER=OFF \
-  -DDLOCK_WITH_PROMETHEUS=OFF
+  -DDLOCK_WITH_POSTGRES=OFF -DDLOCK_WITH_PROMETHEUS=OFF
 
 # Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
 # 30m is the soak run). Alone, after the suites: its checks involve timing bounds.

@@ -99,7 +99,8 @@ std::string TcpExchange(std::uint16_t port, const std::string& request) {
 }
 
 pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log,
-                  const std::function<bool()>& ready, const std::string& package) {
+                  const std::function<bool()>& ready, const std::string& package,
+                  const std::function<bool()>& in_child) {
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
@@ -111,6 +112,7 @@ pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log,
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
+    if (in_child && !in_child()) ::_exit(126);
     ::execvp(argv[0], argv.data());
     std::perror("exec");
     ::_exit(127);

@@ -32,9 +32,12 @@ std::string TcpExchange(std::uint16_t port, const std::string& request);
 
 // Forks and execs `args` (args[0] looked up in PATH; output to `log`) and waits up to
 // 20 s for `ready`. Returns the pid, or -1 after ADD_FAILURE naming `package` if the
-// program exited or never became ready.
+// program exited or never became ready. `in_child`, if given, runs in the child just
+// before the exec (a new directory, another user): async-signal-safe calls only, and
+// false if the child must not exec (it exits with 126).
 pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log,
-                  const std::function<bool()>& ready, const std::string& package);
+                  const std::function<bool()>& ready, const std::string& package,
+                  const std::function<bool()>& in_child = {});
 
 // SIGCONT (in case it was paused), SIGKILL and reap; sets `pid` to -1. No-op if <= 0.
 void KillServer(pid_t& pid);

@@ -1,7 +1,9 @@
 """Real servers for the tests that drive processes (the cli_*_test.py modules here,
 tests/fault/): each on free loopback ports with its own directory, stopped by PID. A
 missing server raises."""
+import glob
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -27,9 +29,14 @@ class Server:
         self.proc = None
         self.start()
 
+    def popen_options(self):
+        """More keyword arguments for subprocess.Popen (another user, a directory)."""
+        return {}
+
     def start(self):
         with open(self.logfile, "a") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+                                         **self.popen_options())
         give_up = time.monotonic() + 20
         while time.monotonic() < give_up:
             if self.proc.poll() is not None:
@@ -145,3 +152,102 @@ class EtcdServer(Server):
     def ctl(self, *args):
         return subprocess.run(self.ctl_args(*args), capture_output=True, text=True,
                               env=dict(os.environ, ETCDCTL_API="3"))
+
+
+class PostgresServer(Server):
+    """A real PostgreSQL: a fresh cluster (initdb) in `workdir`, its postmaster on a free
+    loopback port, stopped by PID. initdb and postgres refuse root: as root, both run as
+    the system user dlock-test (scripts/install-deps.sh --test adds it; added here with
+    useradd if missing), which is given `workdir`. The superuser USER has the password
+    PASSWORD over TCP; the Unix socket, in `workdir`, is trusted."""
+    package = "postgresql-15"
+    USER = "dlock"
+    PASSWORD = "fence-test-pw"
+    TEST_USER = "dlock-test"
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.bindir = self.find_bindir()
+        self.port = free_port()
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = self.test_user()
+            os.chown(workdir, self.user.pw_uid, self.user.pw_gid)
+        pwfile = os.path.join(workdir, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(self.PASSWORD + "\n")
+        if self.user:
+            os.chown(pwfile, self.user.pw_uid, self.user.pw_gid)
+        data = os.path.join(workdir, "data")
+        with open(os.path.join(workdir, "initdb.log"), "w") as log:
+            done = subprocess.run(
+                [os.path.join(self.bindir, "initdb"), "-D", data, "-U", self.USER,
+                 f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
+                 "--no-sync", "--encoding=UTF8", "--locale=C"],
+                stdout=log, stderr=subprocess.STDOUT, timeout=60, **self.popen_options())
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed (see {workdir}/initdb.log)")
+        super().__init__(
+            [os.path.join(self.bindir, "postgres"), "-D", data, "-p", str(self.port), "-k",
+             workdir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
+             "synchronous_commit=off", "-c", "full_page_writes=off"],
+            os.path.join(workdir, "postgres.log"))
+
+    @staticmethod
+    def find_bindir():
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                       key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else -1)
+        if not found:
+            raise RuntimeError("no PostgreSQL under /usr/lib/postgresql: is the postgresql-15 "
+                               "package installed? scripts/install-deps.sh --test")
+        return os.path.dirname(found[-1])
+
+    @classmethod
+    def test_user(cls):
+        try:
+            return pwd.getpwnam(cls.TEST_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                            "/nonexistent", "--shell", "/usr/sbin/nologin", cls.TEST_USER],
+                           capture_output=True)
+        try:
+            return pwd.getpwnam(cls.TEST_USER)
+        except KeyError:
+            raise RuntimeError(f"running as root, and there is no user {cls.TEST_USER} to run "
+                               "PostgreSQL as (scripts/install-deps.sh --test adds it)")
+
+    def popen_options(self):
+        options = {"cwd": self.workdir}
+        if self.user:
+            options.update(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        return options
+
+    def ready(self):
+        return subprocess.run([os.path.join(self.bindir, "pg_isready"), "-q", "-h", "127.0.0.1",
+                               "-p", str(self.port)]).returncode == 0
+
+    def stop(self):
+        """Fast shutdown (SIGINT) by PID; SIGKILL if it is not down within 10 s."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            os.kill(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.proc:
+            self.proc.wait()
+
+    def conninfo(self, password=PASSWORD, dbname="postgres"):
+        return (f"host=127.0.0.1 port={self.port} user={self.USER} password={password} "
+                f"dbname={dbname}")
+
+    def uri(self, dbname="postgres"):
+        return f"postgres://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}/{dbname}"
+
+    def psql(self, sql, dbname="postgres"):
+        """Runs `sql` with psql over the trusted socket; returns its unaligned output."""
+        return subprocess.run(
+            [os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", self.workdir, "-p", str(self.port), "-U", self.USER, "-d", dbname, "-c", sql],
+            capture_output=True, text=True, check=True).stdout

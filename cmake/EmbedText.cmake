@@ -1,0 +1,21 @@
+# cmake -DINPUT=file -DOUTPUT=header -DNAME=kName -DNAMESPACE=ns -P EmbedText.cmake
+# Writes a header that holds the text of INPUT as `inline constexpr std::string_view
+# NAME` in namespace NAMESPACE (a raw string literal); rewritten only when it changes.
+foreach(var INPUT OUTPUT NAME NAMESPACE)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "EmbedText.cmake: -D${var}= is missing")
+  endif()
+endforeach()
+file(READ "${INPUT}" EMBED_TEXT)
+set(EMBED_DELIMITER "dlock_embed")
+string(FIND "${EMBED_TEXT}" ")${EMBED_DELIMITER}\"" clash)
+if(NOT clash EQUAL -1)
+  message(FATAL_ERROR "${INPUT} contains )${EMBED_DELIMITER}\", which ends the literal")
+endif()
+get_filename_component(EMBED_SOURCE "${INPUT}" NAME)
+set(EMBED_NAME "${NAME}")
+set(EMBED_NAMESPACE "${NAMESPACE}")
+get_filename_component(header "${OUTPUT}" NAME)
+string(MAKE_C_IDENTIFIER "DLOCK_GENERATED_${header}_" EMBED_GUARD)
+string(TOUPPER "${EMBED_GUARD}" EMBED_GUARD)
+configure_file("${CMAKE_CURRENT_LIST_DIR}/embedded_text.h.in" "${OUTPUT}" @ONLY)
