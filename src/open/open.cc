@@ -14,6 +14,9 @@
 #include "dlock/backends/etcd.h"
 #include "dlock/fence/etcd.h"
 #endif
+#ifdef DLOCK_WITH_POSTGRES
+#include "dlock/fence/postgres.h"
+#endif
 #ifdef DLOCK_WITH_ZOOKEEPER
 #include "dlock/backends/zookeeper.h"
 #include "dlock/fence/zookeeper.h"
@@ -74,6 +77,12 @@ Result<std::shared_ptr<Backend>> OpenBackend(std::string_view text) {
 
 Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store) {
   if (store == "file") return fence::MakeFileGuard();
+#ifdef DLOCK_WITH_POSTGRES
+  // libpq reads its own URIs (and their options) itself.
+  if (store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+    return fence::MakePostgresGuard({.conninfo = std::string(store)});
+  }
+#endif
   auto uri = ParseBackendUri(store);
   if (!uri.ok()) return uri.status();
   const std::string& scheme = uri->scheme;

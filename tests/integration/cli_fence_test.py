@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """`dlock fence`: a write that the resource itself refuses when its fencing token is
-stale. Here the resource is a file (`dlock fence file PATH -- CMD`); the guards of the
-other stores have their own tests beside their servers'.
+stale: a file (`dlock fence file PATH -- CMD`), and a resource in etcd, ZooKeeper or
+PostgreSQL (`dlock fence URI RESOURCE -- WRITE`, on a real server per class). The guards'
+own cases are in tests/integration/*_fence_test.cc.
 """
 import os
 import signal
+import tempfile
 import unittest
 
 from cli_util import DLOCK, DlockTestCase
+from servers import EtcdServer, PostgresServer, ZkServer, free_port
 
 
 class FenceFileTest(DlockTestCase):
@@ -102,6 +105,132 @@ class FenceFileTest(DlockTestCase):
         self.assertEqual(self.read("stock"), "second\n")
         self.assertGreater(int(self.read("stock.fence")), int(self.read("first.token")))
         first.wait(timeout=30)
+
+
+class FenceStoreCases:
+    """For a class per resource store (mixed in before DlockTestCase): one server of class
+    SERVER for the class; `uri()` names it, `write(value)` is the WRITE that sets the
+    resource, `read()` reads it back with the store's own client, `bad_write` is a WRITE
+    the guard cannot run, and `unreachable_uri()` names a closed port."""
+    SERVER = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-fence-")
+        cls.server = cls.SERVER(cls.workdir.name)
+        cls.serial = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.workdir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        type(self).serial += 1
+        self.resource = f"stock-{self.serial}"
+        self.prepare()
+
+    def prepare(self):
+        pass
+
+    def fence(self, token, write, uri=None):
+        return self.dlock("fence", uri or self.uri(), self.resource, "--token", str(token),
+                          "--", *write)
+
+    def test_a_write_is_applied_and_a_stale_one_refused_with_exit_77(self):
+        code, _, err = self.fence(5, self.write("20"))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.read(), "20")
+        code, _, err = self.fence(5, self.write("19"))  # >=: the same holder again
+        self.assertEqual(code, 0, err)
+        code, _, err = self.fence(4, self.write("99"))
+        self.assertEqual(code, 77, err)
+        self.assertOneLineError(err)
+        self.assertIn("stale", err)
+        self.assertEqual(self.read(), "19")
+
+    def test_a_write_the_store_cannot_run_and_an_unreachable_store_are_one_line(self):
+        code, _, err = self.fence(3, self.bad_write)
+        self.assertIn(code, (64, 69), err)
+        self.assertOneLineError(err)
+        code, _, err = self.fence(3, self.write("1"), uri=self.unreachable_uri())
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+
+    def test_a_stale_holder_under_dlock_run_is_refused_after_the_next_one_wrote(self):
+        # The lock on file:// (the test's own), the resource in the store.
+        code, _, err = self.dlock("run", "stock-lock", "--", DLOCK, "fence", self.uri(),
+                                  self.resource, "--", *self.write("second"))
+        self.assertEqual(code, 0, err)
+        stale = self.inspect("stock-lock")["fencing_token"] - 1
+        code, _, err = self.fence(stale, self.write("first, late"))
+        self.assertEqual(code, 77, err)
+        self.assertEqual(self.read(), "second")
+
+
+class FenceEtcdTest(FenceStoreCases, DlockTestCase):
+    SERVER = EtcdServer
+    bad_write = ["append", "k", "v"]
+
+    def uri(self):
+        return f"etcd://127.0.0.1:{self.server.port}?prefix=cli-fence/"
+
+    def unreachable_uri(self):
+        return f"etcd://127.0.0.1:{free_port()}?connect_timeout=500ms"
+
+    def write(self, value):
+        return ["put", f"data/{self.resource}", value]
+
+    def read(self):
+        got = self.server.ctl("get", f"data/{self.resource}", "--print-value-only")
+        self.assertEqual(got.returncode, 0, got.stderr)
+        return got.stdout.strip()
+
+
+class FenceZkTest(FenceStoreCases, DlockTestCase):
+    SERVER = ZkServer
+    bad_write = ["append", "/k", "v"]
+
+    def uri(self):
+        return f"zk://{self.server.hosts()}/cli-fence"
+
+    def unreachable_uri(self):
+        return f"zk://127.0.0.1:{free_port()}?connect_timeout=500ms"
+
+    def write(self, value):
+        return ["create", f"/cli-fence-data-{self.resource}", value]
+
+    def read(self):
+        from kazoo.client import KazooClient
+        client = KazooClient(hosts=self.server.hosts())
+        client.start(timeout=10)
+        try:
+            return client.get(f"/cli-fence-data-{self.resource}")[0].decode()
+        finally:
+            client.stop()
+            client.close()
+
+
+class FencePostgresTest(FenceStoreCases, DlockTestCase):
+    SERVER = PostgresServer
+    bad_write = ["UPDATE no_such_table SET n = 1"]
+
+    def prepare(self):
+        self.server.psql(f'CREATE TABLE "{self.resource}" (n text); '
+                         f'INSERT INTO "{self.resource}" VALUES (\'\')')
+
+    def uri(self):
+        return self.server.uri()
+
+    def unreachable_uri(self):
+        return f"postgres://dlock:pw@127.0.0.1:{free_port()}/postgres?connect_timeout=1"
+
+    def write(self, value):
+        return [f'UPDATE "{self.resource}" SET n = $1', value]
+
+    def read(self):
+        return self.server.psql(f'SELECT n FROM "{self.resource}"').strip()
 
 
 if __name__ == "__main__":
