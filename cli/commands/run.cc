@@ -2,8 +2,9 @@
 //
 // Waits for the lock, runs CMD in its own process group with DLOCK_* in its environment,
 // renews the lock while CMD runs, forwards signals to CMD, releases when CMD exits, and
-// exits with CMD's status. If the lock is lost, CMD gets SIGTERM, then SIGKILL after
-// --grace, and dlock exits 76.
+// exits with CMD's status. If the lock is lost, CMD's process group gets SIGTERM, then
+// SIGKILL after --grace, and dlock exits 76. If dlock itself dies (kill -9), a watcher
+// process does the same to the group (see Watcher).
 //
 // One thread (this one) waits on a signalfd and an eventfd: the eventfd is written when
 // the acquiring thread finishes and when the Lock's lost() fires.
@@ -15,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +24,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "cli/cli_context.h"
@@ -110,15 +116,143 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
+// Whether a process of group `pgid` still runs. kill(-pgid, 0) alone counts zombies too,
+// which an init that reaps slowly can leave for seconds (the command's processes are
+// orphans once dlock is gone).
+bool GroupRuns(pid_t pgid) {
+  if (::kill(-pgid, 0) != 0) return false;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream file(entry.path() / "stat");
+    const std::string stat{std::istreambuf_iterator<char>(file), {}};
+    const auto name_end = stat.rfind(')');  // the name, in parentheses, may hold anything
+    if (name_end == std::string::npos) continue;
+    std::istringstream fields(stat.substr(name_end + 1));
+    char state = 0;
+    long ppid = 0;
+    long group = 0;
+    if (fields >> state >> ppid >> group && group == pgid && state != 'Z' && state != 'X') {
+      return true;
+    }
+  }
+  return static_cast<bool>(error);  // no /proc: as kill() said
+}
+
+// The watcher stops the command's process group when dlock dies without doing it (kill
+// -9, a crash): SIGTERM, then SIGKILL after --grace to what is left of the group.
+//
+// It is a child of dlock forked before any thread starts, so it may run any code; it
+// never returns, it _exits. It stays in dlock's process group, never in the command's,
+// and keeps dlock's signal mask: the signals dlock forwards do not kill it. It blocks
+// reading a socket whose other end only dlock holds (close-on-exec: the command never
+// inherits it). dlock sends it the command's process group id once the group exists;
+// end of file means that dlock is gone. When all goes well, dlock kills and reaps it
+// before reaping the command: the group id cannot be reused while its leader is an
+// unreaped zombie, so the watcher never signals a group that is not the command's.
+class Watcher {
+ public:
+  Watcher() = default;
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+  ~Watcher() { Stop(); }
+
+  // Forks the watcher; `grace` is --grace.
+  Status Start(std::chrono::milliseconds grace) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      return InternalError(fmt::format("cannot start the watcher: {}", std::strerror(errno)));
+    }
+    const pid_t dlock = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      int err = errno;
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return InternalError(fmt::format("cannot start the watcher: {}", std::strerror(err)));
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      WatchOver(fds[1], dlock, grace);
+    }
+    ::close(fds[1]);
+    pid_ = pid;
+    fd_ = fds[0];
+    return OkStatus();
+  }
+
+  // From now on, if dlock dies, the watcher stops process group `pgid`.
+  void Watch(pid_t pgid) {
+    if (fd_ >= 0) {
+      [[maybe_unused]] auto n = ::send(fd_, &pgid, sizeof pgid, MSG_NOSIGNAL);
+    }
+  }
+
+  // Ends the watcher, and reaps it, so that it signals nothing from now on. Closing the
+  // socket first would tell it that dlock is gone.
+  void Stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      pid_ = -1;
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  // The watcher's life: waits for dlock to go, then stops the group it was told of.
+  [[noreturn]] static void WatchOver(int fd, pid_t dlock, std::chrono::milliseconds grace) {
+    ::prctl(PR_SET_NAME, "dlock watcher");
+    ::signal(SIGPIPE, SIG_IGN);  // a closed stderr must not end it before its SIGKILL
+    // Nothing of dlock's but stderr, for its messages, and the socket.
+    if (int null = ::open("/dev/null", O_RDWR); null >= 0) {
+      ::dup2(null, STDIN_FILENO);
+      ::dup2(null, STDOUT_FILENO);
+      if (null > STDERR_FILENO) ::close(null);
+    }
+    if (fd > STDERR_FILENO + 1) ::close_range(STDERR_FILENO + 1, fd - 1, 0);
+    ::close_range(fd + 1, ~0U, 0);
+
+    pid_t pgid = 0;
+    while (true) {
+      pid_t message = 0;
+      ssize_t n = ::recv(fd, &message, sizeof message, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != static_cast<ssize_t>(sizeof message)) break;  // 0: end of file, dlock is gone
+      pgid = message;
+    }
+    if (pgid <= 0 || ::kill(-pgid, SIGTERM) != 0) ::_exit(0);
+    PrintError(fmt::format("dlock (pid {}) is gone; sent SIGTERM to the command's process group {}",
+                           dlock, pgid));
+    const auto kill_at = Steady::now() + grace;
+    while (Steady::now() < kill_at) {
+      if (!GroupRuns(pgid)) ::_exit(0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (GroupRuns(pgid) && ::kill(-pgid, SIGKILL) == 0) {
+      PrintError(fmt::format("the command's process group {} did not stop within {}; sent SIGKILL",
+                             pgid, FormatDuration(grace)));
+    }
+    ::_exit(0);
+  }
+
+  pid_t pid_ = -1;  // the watcher, until reaped
+  int fd_ = -1;     // dlock's end of the socket
+};
+
 struct Child {
   pid_t pid = -1;
   int exec_errno = 0;  // set if exec failed
 };
 
 // Forks and execs the command in its own process group, which gets the terminal if we
-// have it. Everything the child needs is prepared before fork (we have threads).
+// have it, and which the watcher watches at once. Everything the child needs is prepared
+// before fork (we have threads).
 Child Spawn(std::vector<std::string> command, std::vector<std::string> env,
-            const sigset_t& original_mask, bool foreground) {
+            const sigset_t& original_mask, bool foreground, Watcher& watcher) {
   auto argv = CStrings(command);
   auto envp = CStrings(env);
   int pipefd[2];
@@ -134,9 +268,9 @@ Child Spawn(std::vector<std::string> command, std::vector<std::string> env,
   if (pid == 0) {
     ::setpgid(0, 0);
     if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpid());  // SIGTTOU is blocked here
-    // If dlock dies (kill -9), the command must not run on without the lock: SIGKILL,
-    // as SIGTERM can be ignored. (Only this process gets it, not its descendants.)
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // If dlock dies (kill -9), the watcher stops the whole group; this process also gets
+    // SIGTERM from the kernel, in case the watcher died too (a SIGKILL to dlock's group).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(kExitLost);
     ::pthread_sigmask(SIG_SETMASK, &original_mask, nullptr);
     ::execvpe(argv[0], argv.data(), envp.data());
@@ -145,6 +279,7 @@ Child Spawn(std::vector<std::string> command, std::vector<std::string> env,
     ::_exit(err == ENOENT ? kExitCommandNotFound : kExitCannotExecute);
   }
   ::setpgid(pid, pid);  // also here, so that the group exists before we signal it
+  watcher.Watch(pid);
   if (foreground) ::tcsetpgrp(STDIN_FILENO, pid);
   ::close(pipefd[1]);
   int err = 0;
@@ -259,14 +394,16 @@ struct Running {
   int failed = 0;
 };
 
-// Starts the command with the lease in its environment, in the foreground if dlock is.
-// If it cannot be run, releases the lock and says why.
+// Starts the command with the lease in its environment, in the foreground if dlock is,
+// watched by `watcher`. If it cannot be run, releases the lock and says why.
 Running StartCommand(const std::vector<std::string>& command, Lock& lock,
-                     const std::string& backend_redacted, const sigset_t& original) {
+                     const std::string& backend_redacted, const sigset_t& original,
+                     Watcher& watcher) {
   const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
-  Child child =
-      Spawn(command, ChildEnvironment(lock.lease(), backend_redacted), original, foreground);
+  Child child = Spawn(command, ChildEnvironment(lock.lease(), backend_redacted), original,
+                      foreground, watcher);
   if (child.exec_errno != 0) {
+    watcher.Stop();  // before the reaping, see Watcher
     if (child.pid > 0) ::waitpid(child.pid, nullptr, 0);
     if (foreground) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
     lock.Release().IgnoreError();
@@ -286,31 +423,45 @@ void StopWithTheCommand(pid_t pid) {
   ::kill(-pid, SIGCONT);
 }
 
-// Handles the signals that came: on SIGCHLD, reaps the command or follows it into a
-// stop; forwards every other one to its process group. Returns true once the command
-// has exited, with its wait status in `wait_status`.
-bool HandleSignals(int sfd, const Running& child, int& wait_status) {
+// Handles the signals that came: on SIGCHLD, follows the command into a stop, or sees
+// that it exited and leaves it unreaped (see Watcher); forwards every other signal to
+// its process group. Returns true once the command has exited.
+bool HandleSignals(int sfd, const Running& child) {
   bool exited = false;
   for (int sig : ReadSignals(sfd)) {
-    if (sig == SIGCHLD) {
-      int status = 0;
-      if (exited || ::waitpid(child.pid, &status, WNOHANG | WUNTRACED) != child.pid) continue;
-      if (!WIFSTOPPED(status)) {
-        exited = true;
-        wait_status = status;
-      } else if (child.foreground) {
-        StopWithTheCommand(child.pid);
-      }
-    } else {
+    if (sig != SIGCHLD) {
       ::kill(-child.pid, sig);
+      continue;
+    }
+    while (!exited) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(child.pid), &info,
+                   WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid != child.pid) {
+        break;
+      }
+      if (info.si_code != CLD_STOPPED) {
+        exited = true;
+      } else {
+        ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WSTOPPED | WNOHANG);  // seen
+        if (child.foreground) StopWithTheCommand(child.pid);
+      }
     }
   }
   return exited;
 }
 
+// Reaps the command, which has exited; returns its wait status.
+int Reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 // How the command's run ended.
 struct Supervised {
-  int wait_status = 0;
+  int wait_status = 0;        // once it is reaped
   bool lost = false;          // the lock was lost while it ran, and it got SIGTERM
   bool kill_pending = false;  // SIGKILL at kill_at unless the command exits first
   Steady::time_point kill_at{};
@@ -342,14 +493,15 @@ void EnforceLoss(Lock& lock, const std::string& name, std::chrono::milliseconds 
   }
 }
 
-// Until the command exits: forwards signals to it and enforces a loss of the lock.
+// Until the command exits: forwards signals to it and enforces a loss of the lock. The
+// command is left unreaped.
 Supervised Supervise(const Running& child, Lock& lock, const std::string& name,
                      std::chrono::milliseconds grace, const Wakeups& w) {
   std::stop_callback on_lost(lock.lost(), [efd = w.efd] { Notify(efd); });
   Supervised s;
   while (true) {
     PollFds(w.sfd, w.efd, PollTimeout(s));
-    if (HandleSignals(w.sfd, child, s.wait_status)) break;
+    if (HandleSignals(w.sfd, child)) break;
     Drain(w.efd);
     EnforceLoss(lock, name, grace, child.pid, s);
   }
@@ -390,6 +542,8 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
   if (!times.ok()) return Fail(times.status());
   auto wakeups = WatchSignals();
   if (!wakeups.ok()) return Fail(wakeups.status());
+  Watcher watcher;  // now, while dlock has one thread, and with the signals blocked
+  if (Status s = watcher.Start(times->grace); !s.ok()) return Fail(s);
   auto ctx = OpenContext(globals);
   if (!ctx.ok()) return Fail(ctx.status());
   Locker locker(ctx->backend, {.ttl = times->ttl, .listener = ctx->listener});
@@ -406,10 +560,19 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
     return 128 + acquired.stop_signal;
   }
 
-  const Running child = StartCommand(args.command, lock, ctx->backend_redacted, wakeups->original);
+  const Running child =
+      StartCommand(args.command, lock, ctx->backend_redacted, wakeups->original, watcher);
   if (child.failed != 0) return child.failed;
-  const Supervised supervised = Supervise(child, lock, args.name, times->grace, *wakeups);
-  if (supervised.lost) KillTheRestOfTheGroup(child.pid, supervised);
+  Supervised supervised = Supervise(child, lock, args.name, times->grace, *wakeups);
+  // The watcher goes before the command is reaped (see Watcher), unless the lock was
+  // lost: then it stays until the rest of the group is dealt with, in case dlock dies
+  // meanwhile.
+  if (!supervised.lost) watcher.Stop();
+  supervised.wait_status = Reap(child.pid);
+  if (supervised.lost) {
+    KillTheRestOfTheGroup(child.pid, supervised);
+    watcher.Stop();
+  }
   return ReleaseAndReport(lock, args.name, supervised);
 }
 

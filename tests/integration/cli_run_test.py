@@ -15,6 +15,39 @@ import unittest
 from cli_util import DLOCK, DlockTestCase
 
 
+def proc_stat(pid):
+    """(state, ppid, pgid, name) of process `pid`, from /proc; None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    state, ppid, pgid = stat[stat.rindex(")") + 2:].split()[:3]
+    return state, int(ppid), int(pgid), name
+
+
+def running(pid):
+    """Whether `pid` is a live process. A zombie is not: it runs nothing, and whoever
+    inherits orphans here may be slow to reap them."""
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] not in "ZX"
+
+
+def running_in_group(pgid):
+    """The live processes of process group `pgid`."""
+    stats = ((int(pid), proc_stat(pid)) for pid in os.listdir("/proc") if pid.isdigit())
+    return [pid for pid, stat in stats if stat and stat[0] not in "ZX" and stat[2] == pgid]
+
+
+def kill_quietly(pid):
+    """SIGKILL to `pid` (a process group if negative), if it is still there."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 class MutualExclusionTest(DlockTestCase):
     CRITICAL = ('mkdir "$D/inside" 2>/dev/null || echo OVERLAP >> "$D/log"; '
                 'echo "$DLOCK_FENCING_TOKEN" >> "$D/log"; sleep 0.01; rmdir "$D/inside"')
@@ -134,6 +167,92 @@ class LivenessTest(DlockTestCase):
             except ProcessLookupError:
                 return True
         self.assertTrue(self.wait_until(gone), "the command outlived dlock")
+
+    def start_with_markers(self, script, markers, *options, **kw):
+        """Starts `dlock run` of `sh -c script` in the temporary directory, where each
+        process of the command writes its pid to a marker file of its own; returns once
+        they all have, with the pids."""
+        p = self.start("run", "tree", *options, "--", "sh", "-c", script, cwd=self.tmp.name, **kw)
+        self.assertTrue(self.wait_until(lambda: all(os.path.exists(self.path(m))
+                                                    for m in markers)), "no markers")
+        pids = []
+        for m in markers:
+            with open(self.path(m)) as f:
+                pids.append(int(f.read()))
+        self.addCleanup(kill_quietly, -pids[0])  # if the test fails
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.stderr.close)
+        return p, pids
+
+    def watcher_of(self, p):
+        """The watcher of `dlock run` process `p`: its child in its process group."""
+        found = [(int(pid), stat) for pid, stat in
+                 ((pid, proc_stat(pid)) for pid in os.listdir("/proc") if pid.isdigit())
+                 if stat and stat[1] == p.pid and stat[3] == "dlock watcher"]
+        self.assertEqual(len(found), 1, "no watcher")
+        (pid, (_, _, pgid, _)), = found
+        self.assertEqual(pgid, os.getpgid(p.pid), "the watcher is not in dlock's group")
+        return pid
+
+    def test_kill_9_of_dlock_stops_the_commands_whole_process_group(self):
+        # A pipeline and what follows it; each process writes its own pid ($$ in each sh,
+        # which then becomes sleep or cat).
+        script = ("echo $$ > top.tmp && mv top.tmp top; "
+                  "sh -c 'echo $$ > left.tmp && mv left.tmp left; exec sleep 100' | "
+                  "sh -c 'echo $$ > right.tmp && mv right.tmp right; exec cat'; sleep 100")
+        p, pids = self.start_with_markers(script, ["top", "left", "right"], "--grace", "10s")
+        pgid = pids[0]  # the command's process group is its own, led by the top shell
+        self.assertEqual([proc_stat(pid)[2] for pid in pids], [pgid] * 3)
+        self.assertNotEqual(pgid, os.getpgid(p.pid))
+        watcher = self.watcher_of(p)
+        killed = time.monotonic()
+        p.kill()
+        p.wait()
+
+        def within_1s_of_the_kill(pred):
+            return self.wait_until(pred, limit=killed + 1.0 - time.monotonic())
+        self.assertTrue(within_1s_of_the_kill(lambda: not running_in_group(pgid)),
+                        f"still running in the command's group: {running_in_group(pgid)}")
+        self.assertEqual([pid for pid in pids if running(pid)], [])
+        self.assertTrue(within_1s_of_the_kill(lambda: not running(watcher)),
+                        "the watcher outlived the command")
+
+    def test_kill_9_of_dlock_sigkills_what_ignores_sigterm_after_grace(self):
+        # The shell dies of the SIGTERM; the process that ignores it, of the SIGKILL.
+        script = ("echo $$ > top.tmp && mv top.tmp top; "
+                  "sh -c \"trap '' TERM; echo \\$\\$ > stubborn.tmp && mv stubborn.tmp stubborn; "
+                  "exec sleep 100\" & wait")
+        p, (top, stubborn) = self.start_with_markers(script, ["top", "stubborn"], "--grace", "2s")
+        killed = time.monotonic()
+        p.kill()
+        p.wait()
+        self.assertTrue(self.wait_until(lambda: not running(top), limit=1.0),
+                        "the command's shell did not get SIGTERM")
+        self.assertTrue(running(stubborn), "killed with the shell")
+        seen_at = time.monotonic()  # when it was last seen running
+        while time.monotonic() < killed + 3.0:
+            now = time.monotonic()
+            if not running(stubborn):
+                break
+            seen_at = now
+            time.sleep(0.01)
+        self.assertFalse(running(stubborn), "not killed within --grace and a second")
+        self.assertGreater(seen_at - killed, 1.5, "killed before --grace passed")
+        self.assertEqual(running_in_group(top), [])
+
+    def test_after_a_normal_exit_no_watcher_is_left_and_nothing_was_signalled(self):
+        # The command leaves a process behind in its group, which a normal exit of dlock
+        # does not stop; dlock runs in a session of its own, to find its process group.
+        script = ("sh -c 'echo $$ > left.tmp && mv left.tmp left; exec sleep 100' "
+                  "> /dev/null 2>&1 &")
+        p, (left,) = self.start_with_markers(script, ["left"], "--grace", "100ms",
+                                             start_new_session=True)
+        self.addCleanup(kill_quietly, left)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(running_in_group(p.pid), [], "the watcher outlived dlock")
+        self.assertTrue(running(left))
+        self.assertEqual(err, "")
 
 
 class LossTest(DlockTestCase):
