@@ -9,10 +9,10 @@
 
 #include "core/background_worker.h"
 #include "core/lease_rules.h"
+#include "core/line_backend.h"
 #include "core/owner_map.h"
 #include "dlock/backends/etcd.h"
 #include "dlock/duration.h"
-#include "dlock/queueing_backend.h"
 #include "etcd/client.h"
 
 namespace dlock {
@@ -107,7 +107,7 @@ class Revoker {
   internal::BackgroundWorker<std::int64_t> worker_;
 };
 
-class EtcdBackend final : public Backend, public QueueingBackend {
+class EtcdBackend final : public internal::LineBackend {
  public:
   EtcdBackend(EtcdOptions options, std::unique_ptr<etcd::Client> client)
       : options_(std::move(options)), client_(std::move(client)) {}
@@ -274,24 +274,8 @@ class EtcdBackend final : public Backend, public QueueingBackend {
     return state;
   }
 
-  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
-    return Wait(name, deadline, std::move(stop), {});
-  }
-
-  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
-  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
-                                           std::chrono::steady_clock::time_point deadline,
-                                           std::stop_token stop) override {
-    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
-                               request.queue ? std::string_view(request.owner_id) : ""));
-    return std::optional<Lease>();
-  }
-
-  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
-  // the waiter heads the line, or the line changed.
   Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
-              std::stop_token stop, std::string_view waiter) {
+              std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     if (stop.stop_requested()) return CancelledError("cancelled while waiting");
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -326,7 +310,6 @@ class EtcdBackend final : public Backend, public QueueingBackend {
     return revoked.code() == Code::kNotHeld ? OkStatus() : revoked;
   }
 
-  QueueingBackend* queueing() override { return this; }
   std::string_view kind() const override { return "etcd"; }
 
  private:

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "core/lease_rules.h"
+#include "core/line_backend.h"
 #include "core/lock_record.h"
 #include "dlock/backends/file.h"
-#include "dlock/queueing_backend.h"
 #include "file/name_encoding.h"
 #include "file/posix.h"
 #include "file/record_format.h"
@@ -107,7 +107,7 @@ std::string ReadBootId() {
   return id.empty() ? "unknown" : id;
 }
 
-class FileBackend final : public Backend, public QueueingBackend {
+class FileBackend final : public internal::LineBackend {
  public:
   FileBackend(FileOptions options, int dir_fd)
       : options_(std::move(options)), dir_fd_(dir_fd), boot_id_(ReadBootId()) {}
@@ -176,24 +176,8 @@ class FileBackend final : public Backend, public QueueingBackend {
     return s.code() == Code::kNotHeld ? OkStatus() : s;  // no file: nobody in line
   }
 
-  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
-    return Wait(name, deadline, std::move(stop), {});
-  }
-
-  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
-  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
-                                           std::chrono::steady_clock::time_point deadline,
-                                           std::stop_token stop) override {
-    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
-                               request.queue ? std::string_view(request.owner_id) : ""));
-    return std::optional<Lease>();
-  }
-
-  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
-  // the waiter heads the line, or the line changed.
   Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
-              std::stop_token stop, std::string_view waiter) {
+              std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     // Watch first, then look: a release between the two is seen either way.
     auto watch = Watch(Path(internal::LockFileName(name)));
@@ -229,7 +213,6 @@ class FileBackend final : public Backend, public QueueingBackend {
     }
   }
 
-  QueueingBackend* queueing() override { return this; }
   std::string_view kind() const override { return "file"; }
 
  private:

@@ -5,17 +5,17 @@
 #include <mutex>
 
 #include "core/lease_rules.h"
+#include "core/line_backend.h"
 #include "core/lock_record.h"
 #include "dlock/backends/memory.h"
 #include "dlock/batch_backend.h"
-#include "dlock/queueing_backend.h"
 
 namespace dlock {
 namespace {
 
 using internal::LockRecord;
 
-class MemoryBackend final : public Backend, public QueueingBackend, public BatchExtendBackend {
+class MemoryBackend final : public internal::LineBackend, public BatchExtendBackend {
  public:
   explicit MemoryBackend(std::shared_ptr<Clock> clock) : clock_(std::move(clock)) {}
 
@@ -61,24 +61,8 @@ class MemoryBackend final : public Backend, public QueueingBackend, public Batch
     return internal::RecordState(Find(name), clock_->Now());
   }
 
-  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override {
-    return Wait(name, deadline, std::move(stop), {});
-  }
-
-  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
-  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
-                                           std::chrono::steady_clock::time_point deadline,
-                                           std::stop_token stop) override {
-    DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
-                               request.queue ? std::string_view(request.owner_id) : ""));
-    return std::optional<Lease>();
-  }
-
-  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
-  // the waiter heads the line, or the line changed.
   Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
-              std::stop_token stop, std::string_view waiter) {
+              std::stop_token stop, std::string_view waiter) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
     std::unique_lock lock(mu_);
     LockRecord& record = Find(name);
@@ -113,7 +97,6 @@ class MemoryBackend final : public Backend, public QueueingBackend, public Batch
     return ExtendEach(*this, leases);
   }
 
-  QueueingBackend* queueing() override { return this; }
   BatchExtendBackend* batch() override { return this; }
   std::string_view kind() const override { return "memory"; }
 

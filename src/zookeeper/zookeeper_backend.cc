@@ -233,20 +233,6 @@ Result<LockState> ZooKeeperBackend::Inspect(std::string_view name) {
   return UnavailableError(fmt::format("lock '{}' changed too fast to inspect", name));
 }
 
-Status ZooKeeperBackend::WaitForRelease(std::string_view name,
-                                        std::chrono::steady_clock::time_point deadline,
-                                        std::stop_token stop) {
-  return Wait(name, deadline, std::move(stop), {});
-}
-
-Result<std::optional<Lease>> ZooKeeperBackend::WaitForTurn(
-    const AcquireRequest& request, std::chrono::steady_clock::time_point deadline,
-    std::stop_token stop) {
-  DLOCK_RETURN_IF_ERROR(Wait(request.name, deadline, std::move(stop),
-                             request.queue ? std::string_view(request.owner_id) : ""));
-  return std::optional<Lease>();
-}
-
 Status ZooKeeperBackend::Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
                               std::stop_token stop, std::string_view waiter) {
   DLOCK_RETURN_IF_ERROR(ValidateName(name));

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/line_backend.h"
 #include "core/owner_map.h"
 #include "dlock/backend.h"
 #include "dlock/backends/zookeeper.h"
@@ -32,7 +33,7 @@
 
 namespace dlock::zk {
 
-class ZooKeeperBackend final : public Backend, public QueueingBackend {
+class ZooKeeperBackend final : public internal::LineBackend {
  public:
   explicit ZooKeeperBackend(ZooKeeperOptions options);
 
@@ -44,17 +45,9 @@ class ZooKeeperBackend final : public Backend, public QueueingBackend {
   Status Release(const Lease& lease) override;
   Status ForceRelease(std::string_view name) override;
   Result<LockState> Inspect(std::string_view name) override;
-  Status WaitForRelease(std::string_view name, std::chrono::steady_clock::time_point deadline,
-                        std::stop_token stop) override;
-
-  // QueueingBackend: as WaitForRelease, as the request's waiter in line.
-  Result<std::optional<Lease>> WaitForTurn(const AcquireRequest& request,
-                                           std::chrono::steady_clock::time_point deadline,
-                                           std::stop_token stop) override;
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override;
 
   bool session_bound() const override { return true; }
-  QueueingBackend* queueing() override { return this; }
   std::string_view kind() const override { return "zk"; }
 
  private:
@@ -102,10 +95,9 @@ class ZooKeeperBackend final : public Backend, public QueueingBackend {
 
   // --- Waiting (zookeeper_backend.cc) ---
 
-  // Until the lock may be free; for a queued `waiter` (not empty), until it is free and
-  // the waiter heads the line, or the line changed.
+  // LineBackend's wait: WaitForRelease and WaitForTurn.
   Status Wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
-              std::stop_token stop, std::string_view waiter);
+              std::stop_token stop, std::string_view waiter) override;
   // Sets `watch` on the node just before `entry`'s under `lock_path` (no herd when it
   // goes); false if there is nothing to wait for (ours is first, or gone).
   Result<bool> WatchPredecessor(const Entry& entry, const std::string& lock_path, Watch& watch);

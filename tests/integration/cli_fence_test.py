@@ -9,7 +9,7 @@ import signal
 import tempfile
 import unittest
 
-from cli_util import DLOCK, DlockTestCase
+from cli_util import DLOCK, DlockTestCase, ServerPerClass
 from servers import EtcdServer, PostgresServer, ZkServer, free_port
 
 
@@ -107,27 +107,14 @@ class FenceFileTest(DlockTestCase):
         first.wait(timeout=30)
 
 
-class FenceStoreCases:
+class FenceStoreCases(ServerPerClass):
     """For a class per resource store (mixed in before DlockTestCase): one server of class
     SERVER for the class; `uri()` names it, `write(value)` is the WRITE that sets the
     resource, `read()` reads it back with the store's own client, `bad_write` is a WRITE
     the guard cannot run, and `unreachable_uri()` names a closed port."""
-    SERVER = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-fence-")
-        cls.server = cls.SERVER(cls.workdir.name)
-        cls.serial = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.workdir.cleanup()
 
     def setUp(self):
         super().setUp()
-        type(self).serial += 1
         self.resource = f"stock-{self.serial}"
         self.prepare()
 

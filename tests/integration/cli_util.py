@@ -72,3 +72,26 @@ class DlockTestCase(unittest.TestCase):
         lines = [l for l in err.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, err)
         self.assertTrue(lines[0].startswith("dlock: "), err)
+
+
+class ServerPerClass:
+    """Mixed in before DlockTestCase (or a class derived from it): one server of class
+    SERVER (from servers.py) for the whole class, `self.server`, started in a temporary
+    directory and stopped by PID at the end; `self.serial` counts the tests, for names of
+    their own."""
+    SERVER = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-store-")
+        cls.server = cls.SERVER(cls.workdir.name)
+        cls.serial = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.workdir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        type(self).serial += 1

@@ -12,31 +12,16 @@ import time
 import unittest
 
 import cli_run_test
+from cli_util import ServerPerClass
 from servers import EtcdServer, ZkServer, free_port
 
 
-class StoreCases:
+class StoreCases(ServerPerClass):
     """For the CLI test class of a networked store (mixed in before MutualExclusionTest):
     one server of class SERVER for the whole class (`self.server`; `self.serial` counts
     the tests, for names of their own), and the liveness and loss cases: a killed
     holder's lock frees within its TTL (lease or session), and a holder paused past it
     learns the loss when it resumes and signals its command."""
-    SERVER = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.workdir = tempfile.TemporaryDirectory(prefix="dlock-store-")
-        cls.server = cls.SERVER(cls.workdir.name)
-        cls.serial = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.workdir.cleanup()
-
-    def setUp(self):
-        super().setUp()
-        type(self).serial += 1
 
     def test_kill_9_holder_frees_the_lock_within_the_ttl(self):
         holder, token = self.hold("crash", ttl="2s")
