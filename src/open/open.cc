@@ -6,6 +6,7 @@
 #include "dlock/fence/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
+#include "dlock/fence/redis.h"
 #endif
 #ifdef DLOCK_WITH_REDLOCK
 #include "dlock/backends/redlock.h"
@@ -91,6 +92,13 @@ Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store) {
         "a fenced file is named by its path: give 'file' as the store and the path as the "
         "resource");
   }
+#ifdef DLOCK_WITH_REDIS
+  if (scheme == "redis" || scheme == "rediss") {
+    auto options = RedisOptionsFromUri(*uri);
+    if (!options.ok()) return options.status();
+    return fence::MakeRedisGuard(*options);
+  }
+#endif
 #ifdef DLOCK_WITH_ETCD
   if (scheme == "etcd") {
     auto options = EtcdOptionsFromUri(*uri);

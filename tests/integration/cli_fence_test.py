@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from cli_util import DLOCK, DlockTestCase, ServerPerClass
-from servers import EtcdServer, PostgresServer, ZkServer, free_port
+from servers import EtcdServer, PostgresServer, RedisServer, ZkServer, free_port
 
 
 class FenceFileTest(DlockTestCase):
@@ -154,6 +154,23 @@ class FenceStoreCases(ServerPerClass):
         code, _, err = self.fence(stale, self.write("first, late"))
         self.assertEqual(code, 77, err)
         self.assertEqual(self.read(), "second")
+
+
+class FenceRedisTest(FenceStoreCases, DlockTestCase):
+    SERVER = RedisServer
+    bad_write = ["NOSUCHCOMMAND", "k"]
+
+    def uri(self):
+        return self.server.uri()
+
+    def unreachable_uri(self):
+        return f"redis://127.0.0.1:{free_port()}?connect_timeout=500ms"
+
+    def write(self, value):
+        return ["SET", f"data:{self.resource}", value]
+
+    def read(self):
+        return self.server.cli("GET", f"data:{self.resource}").strip()
 
 
 class FenceEtcdTest(FenceStoreCases, DlockTestCase):
