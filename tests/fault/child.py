@@ -2,7 +2,9 @@
 """The critical section of one grant, run by `dlock run` in the fault suite.
 
 Writes its fencing token to the fenced register twice (at the start and the end of a
-short hold) and appends one JSON line about itself to LOG. A SIGTERM (the lock was
+short hold), each time also through dlock's own guards (`dlock fence`, to the resources
+of DLOCK_FAULT_GUARDS: see tests/fault/guards.py), and appends one JSON line about
+itself to LOG. A SIGTERM (the lock was
 lost) is noted but does not stop it before its last write: it plays a holder that does
 not stop in time, which only the fencing token can stop.
 
@@ -14,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -64,14 +67,40 @@ def write(phase):
     return reply.strip() == b":1"
 
 
+# The guards: the same write through `dlock fence` (the token from DLOCK_FENCING_TOKEN),
+# to each resource of DLOCK_FAULT_GUARDS (tests/fault/guards.py).
+DLOCK = os.environ["DLOCK_FAULT_DLOCK"]
+GUARDS = json.loads(os.environ["DLOCK_FAULT_GUARDS"])
+
+
+def guarded(phase):
+    """Appends "TOKEN WRITER" to each guard's history through `dlock fence`; returns their
+    exit codes by guard (0 applied, 77 refused as stale). Like this process, they ignore
+    the SIGTERM that a loss sends the group: a holder too slow to stop, which only the
+    guards can stop."""
+    writer = f"{os.getpid()}-{phase}"
+    line = f"{token} {writer}"
+    codes = {}
+    for g in GUARDS:
+        write = [w.replace("{line}", line).replace("{token}", str(token))
+                 .replace("{writer}", writer) for w in g["write"]]
+        codes[g["guard"]] = subprocess.run(
+            [DLOCK, "fence", g["store"], g["resource"], "--", *write],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)).returncode
+    return codes
+
+
 me = {"pid": os.getpid(), "dlock_pid": os.getppid(), "token": token}
 marker = f"{log}.holding.{os.getpid()}"
 with open(marker, "w") as f:
     f.write(json.dumps(me))
 me["t0"] = time.monotonic()
 me["start_ok"] = write("start")
+me["guards_start"] = guarded("start")
 hold_on()
 me["end_ok"] = write("end")
+me["guards_end"] = guarded("end")
 me["t1"] = time.monotonic()
 me["signalled"] = bool(signalled)
 me["signalled_t"] = signalled[0] if signalled else None

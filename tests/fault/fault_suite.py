@@ -7,7 +7,9 @@ register, one fault at a time, and checks on the recorded history.
 
 Checks, per backend and fault (see docs/semantics.md for what each store promises):
   - the register never accepted a token lower than one it had accepted (zero stale
-    writes accepted), and a stale holder's writes were rejected;
+    writes accepted), and a stale holder's writes were rejected; nor did dlock's own
+    guards, through which every write also goes (`dlock fence` to Redis, PostgreSQL,
+    etcd, ZooKeeper and a file: tests/fault/guards.py);
   - tokens strictly increase across grants, in the order the grants began;
   - no two runs that ended normally (exit 0: never lost) overlap in time;
   - a holder paused past its TTL learns the loss: its `dlock run` exits 76 and its
@@ -37,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from servers import EtcdServer, RedisServer, ZkServer  # noqa: E402
+from guards import Guards, stale_accepted as guard_stale_writes  # noqa: E402
 
 ROOT = os.path.join(HERE, "..", "..")
 # DLOCK_BIN, or the binary of scripts/test.sh's build, or another build of the tree.
@@ -248,10 +251,13 @@ def make_backends(workdir, which):
 class Run:
     """The clients of one backend and fault: WORKERS loops of `dlock run`."""
 
-    def __init__(self, backend, register, workdir, lock, clock_file=None):
-        self.backend, self.register, self.lock = backend, register, lock
+    def __init__(self, backend, register, guards, workdir, lock, clock_file=None):
+        self.backend, self.register, self.guards, self.lock = backend, register, guards, lock
         self.log = os.path.join(workdir, f"{backend.name}-{lock}.jsonl")
-        self.env = dict(os.environ)
+        self.guarded_file = os.path.join(workdir, f"{backend.name}-{lock}.guarded")
+        self.guard_spec = json.dumps(guards.spec(lock, self.guarded_file))
+        self.env = dict(os.environ, DLOCK_FAULT_DLOCK=os.path.abspath(DLOCK),
+                        DLOCK_FAULT_GUARDS=self.guard_spec)
         if clock_file:
             # The clients' wall clocks follow `clock_file` (libfaketime); their monotonic
             # clocks do not move, as a wall-clock step by NTP or an operator would not.
@@ -267,14 +273,16 @@ class Run:
         """One `dlock run` of the child (in `partition`'s namespace if given); `started`
         gets its pid."""
         uri, register, prefix = self.backend.uri, f"127.0.0.1:{self.register.port}", []
+        env = self.env
         if partition:
             uri, register = partition.reach(uri), partition.reach(register)
             prefix = partition.prefix()
+            env = dict(self.env, DLOCK_FAULT_GUARDS=partition.reach(self.guard_spec))
         p = subprocess.Popen(
             [*prefix, DLOCK, "--backend", uri, "run", self.lock, "--ttl", f"{TTL}s",
              "--wait", "30s", "--grace", f"{grace}s", "--", "env", "-u", "LD_PRELOAD", sys.executable,
              os.path.join(HERE, "child.py"), register, self.log, str(hold)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=self.env)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         if started:
             started.put(p.pid)
         _, err = p.communicate()
@@ -422,6 +430,15 @@ def check(run, info, failures):
                         "accepted")
     rejected = len([x for x in run.register.cli("LRANGE", "register:rejected", "0",
                                                 "-1").split("\n") if x])
+    # The same writes through dlock's guards: what each applied, in the order it applied
+    # them, never goes down; and what they refused.
+    applied = run.guards.applied(run.lock, run.guarded_file)
+    guard_stale = sum(guard_stale_writes(tokens) for tokens in applied.values())
+    if guard_stale:
+        problems.append(f"{run.backend.name}/{info['fault']}: the guards accepted "
+                        f"{guard_stale} stale writes: {applied}")
+    guard_rejected = sum(1 for g in grants for phase in ("guards_start", "guards_end")
+                         for code in g.get(phase, {}).values() if code == 77)
     normal = {pid for pid, code, _, _ in run.exits if code == 0}
     clean = [g for g in by_start if g["dlock_pid"] in normal]
     overlapping = [(a, b) for a, b in zip(clean, clean[1:]) if b["t0"] < a["t1"]]
@@ -442,6 +459,7 @@ def check(run, info, failures):
     row = {"backend": run.backend.name, "fault": info["fault"], "grants": len(grants),
            "lost": lost, "unreachable": unreachable,
            "stale_rejected": rejected, "stale_accepted": stale_accepted,
+           "guard_rejected": guard_rejected, "guard_stale": guard_stale,
            "overlaps": overlaps, "detect_s": "", "recover_s": ""}
     # The dlock run the fault aimed at, if any: its exits (code, t, stderr) and grants;
     # and the grants to the other clients after the fault.
@@ -503,14 +521,14 @@ def check(run, info, failures):
     return row
 
 
-def scenario(backend, fault, register, workdir, rng, index, partition):
+def scenario(backend, fault, register, guards, workdir, rng, index, partition):
     register.cli("DEL", "register", "register:accepted", "register:rejected")
     clock_file = None
     if fault == "clock-jump":
         clock_file = os.path.join(workdir, f"clock-{index}")
         with open(clock_file, "w") as f:
             f.write("+0\n")
-    run = Run(backend, register, workdir, f"fault-{index}", clock_file)
+    run = Run(backend, register, guards, workdir, f"fault-{index}", clock_file)
     run.clock_file = clock_file
     run.start()
     try:
@@ -542,6 +560,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="dlock-fault-") as workdir:
         os.makedirs(os.path.join(workdir, "register"))
         register = RedisServer(os.path.join(workdir, "register"))
+        guards = Guards(workdir, register)
         backends = make_backends(workdir, args.backends.split(","))
         try:
             only = set(filter(None, args.faults.split(",")))
@@ -557,7 +576,8 @@ def main():
                 try:
                     if f.startswith("partition") and partition is None:
                         partition = Partition()
-                    run, info = scenario(b, f, register, workdir, rng, index, partition)
+                    run, info = scenario(b, f, register, guards, workdir, rng, index,
+                                         partition)
                     rows.append(check(run, info, failures))
                 except Exception as e:  # a harness failure fails the run, not the table
                     failures.append(f"{b.name}/{f}: {type(e).__name__}: {e}")
@@ -569,17 +589,22 @@ def main():
             for b in backends:
                 b.stop()
             register.stop()
+            guards.stop()
             if partition:
                 partition.close()
     cols = ["backend", "fault", "grants", "lost", "unreachable", "stale_rejected",
-            "stale_accepted", "overlaps", "detect_s", "recover_s", "note"]
+            "stale_accepted", "guard_rejected", "guard_stale", "overlaps", "detect_s",
+            "recover_s", "note"]
     print(f"fault suite (seed {seed}, TTL {TTL}s, {WORKERS} clients, hold {HOLD}s)")
     print(" | ".join(f"{c:>14}" for c in cols))
     for r in rows:
         print(" | ".join(f"{str(r[c]):>14}" for c in cols))
     print("lost: runs that exited 76 (the lock was lost under them); unreachable: runs that "
           "exited 69 (started while the store was down); stale_rejected: writes "
-          "the register refused (a token lower than one it had seen); detect_s: from the "
+          "the register refused (a token lower than one it had seen); guard_rejected, "
+          "guard_stale: the same writes through the guards (dlock fence to Redis, PostgreSQL, "
+          "etcd, ZooKeeper and a file), "
+          "refused, and accepted though stale; detect_s: from the "
           "paused holder's resume to its exit 76, or from a partition's cut to the SIGTERM of "
           "the cut-off holder's command; recover_s: from killing or cutting off the "
           "holder to the next grant to another client")
@@ -593,7 +618,8 @@ def main():
 def print_summary(rows):
     """One line per backend and fault: the trials, sums, and the worst times."""
     print("summary (markdown): trials, sums over them, worst detect and recover times")
-    sums = ["grants", "lost", "unreachable", "stale_rejected", "stale_accepted", "overlaps"]
+    sums = ["grants", "lost", "unreachable", "stale_rejected", "stale_accepted",
+            "guard_rejected", "guard_stale", "overlaps"]
     print("| backend | fault | trials | " + " | ".join(sums) + " | detect max | recover max |")
     print("|" + " --- |" * (len(sums) + 5))
     for key in sorted({(r["backend"], r["fault"]) for r in rows}):
