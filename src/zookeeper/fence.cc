@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "dlock/fence/zookeeper.h"
+#include "zookeeper/acl.h"
 #include "zookeeper/nodes.h"
 #include "zookeeper/recipe.h"
 #include "zookeeper/session.h"
@@ -67,15 +68,7 @@ Status ValidatePath(const std::string& path) {
 class ZooKeeperGuard final : public Guard {
  public:
   ZooKeeperGuard(ZooKeeperOptions options, std::string fence_root)
-      : options_(std::move(options)), fence_root_(std::move(fence_root)) {
-    if (options_.password) digest_ = options_.user + ":" + *options_.password;
-    if (!digest_.empty()) {
-      acl_entries_ = {ACL{ZOO_PERM_ALL, ZOO_AUTH_IDS}, ACL{ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE}};
-      acl_ = {static_cast<int32_t>(acl_entries_.size()), acl_entries_.data()};
-    } else {
-      acl_ = ZOO_OPEN_ACL_UNSAFE;
-    }
-  }
+      : options_(std::move(options)), fence_root_(std::move(fence_root)), acl_(options_) {}
 
   Status Connect() { return CurrentSession().status(); }
 
@@ -120,8 +113,9 @@ class ZooKeeperGuard final : public Guard {
       zoo_set_op_init(&ops[0], fence_path->c_str(), recorded.data(),
                       static_cast<int>(recorded.size()), (*fence)->stat.version, &fence_stat);
       if (create) {
-        zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()), &acl_,
-                           ZOO_PERSISTENT, created.data(), static_cast<int>(created.size()));
+        zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()),
+                           acl_.acl(), ZOO_PERSISTENT, created.data(),
+                           static_cast<int>(created.size()));
       } else {
         zoo_set_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()), -1,
                         &written_stat);
@@ -196,7 +190,7 @@ class ZooKeeperGuard final : public Guard {
     std::lock_guard lock(session_mu_);
     if (session_ && !session_->dead()) return session_;
     auto opened = zk::Session::Open(
-        {options_.hosts, options_.session_timeout, digest_, options_.connect_timeout});
+        {options_.hosts, options_.session_timeout, acl_.digest(), options_.connect_timeout});
     if (!opened.ok()) return opened.status();
     session_ = std::move(*opened);
     return session_;
@@ -205,10 +199,12 @@ class ZooKeeperGuard final : public Guard {
   // Creates the fence node `path` with token 0, and its parents if missing; another
   // writer's node, created first, is as good.
   Status CreateFence(const zk::Session& session, const std::string& path) {
-    int rc = zoo_create(session.handle(), path.c_str(), "0", 1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+    int rc =
+        zoo_create(session.handle(), path.c_str(), "0", 1, acl_.acl(), ZOO_PERSISTENT, nullptr, 0);
     if (rc == ZNONODE) {
       DLOCK_RETURN_IF_ERROR(CreateParents(session, path.substr(0, path.rfind('/'))));
-      rc = zoo_create(session.handle(), path.c_str(), "0", 1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+      rc = zoo_create(session.handle(), path.c_str(), "0", 1, acl_.acl(), ZOO_PERSISTENT, nullptr,
+                      0);
     }
     if (rc != ZOK && rc != ZNODEEXISTS) return zk::ZkError(rc, "creating " + path);
     return OkStatus();
@@ -216,14 +212,14 @@ class ZooKeeperGuard final : public Guard {
 
   // Creates `path` (no data) and whatever of its parents is missing, the deepest first.
   Status CreateParents(const zk::Session& session, const std::string& path) {
-    int rc =
-        zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+    int rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, acl_.acl(), ZOO_PERSISTENT,
+                        nullptr, 0);
     if (rc == ZNONODE) {
       auto slash = path.rfind('/');
       if (slash == 0 || slash == std::string::npos) return zk::ZkError(rc, "creating " + path);
       DLOCK_RETURN_IF_ERROR(CreateParents(session, path.substr(0, slash)));
-      rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr,
-                      0);
+      rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, acl_.acl(), ZOO_PERSISTENT,
+                      nullptr, 0);
     }
     if (rc != ZOK && rc != ZNODEEXISTS) return zk::ZkError(rc, "creating " + path);
     return OkStatus();
@@ -249,9 +245,7 @@ class ZooKeeperGuard final : public Guard {
 
   const ZooKeeperOptions options_;
   const std::string fence_root_;  // ROOT/fence
-  std::string digest_;
-  std::array<ACL, 2> acl_entries_{};
-  ACL_vector acl_{};
+  const zk::NodeAcl acl_;
 
   std::mutex session_mu_;
   std::shared_ptr<zk::Session> session_;

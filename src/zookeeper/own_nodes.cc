@@ -51,7 +51,7 @@ Result<ZooKeeperBackend::Entry> ZooKeeperBackend::CreateNode(
   for (int attempt = 0; attempt < 4; ++attempt) {
     Stat stat{};
     int rc = zoo_create2(session->handle(), prefix.c_str(), data.data(),
-                         static_cast<int>(data.size()), &acl_, ZOO_EPHEMERAL_SEQUENTIAL,
+                         static_cast<int>(data.size()), acl_.acl(), ZOO_EPHEMERAL_SEQUENTIAL,
                          created.data(), static_cast<int>(created.size()), &stat);
     if (rc == ZOK) {
       std::string path(created.c_str());
@@ -79,13 +79,14 @@ Result<ZooKeeperBackend::Entry> ZooKeeperBackend::CreateNode(
 // Creates `path` and whatever of its parents is missing: the deepest first, since a new
 // lock name usually lives under parents that exist (one round trip, not one per level).
 Status ZooKeeperBackend::CreateParents(const Session& session, const std::string& path) {
-  int rc =
-      zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+  int rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, acl_.acl(), ZOO_PERSISTENT,
+                      nullptr, 0);
   if (rc == ZNONODE) {
     auto slash = path.rfind('/');
     if (slash == 0 || slash == std::string::npos) return ZkError(rc, "creating " + path);
     DLOCK_RETURN_IF_ERROR(CreateParents(session, path.substr(0, slash)));
-    rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, &acl_, ZOO_PERSISTENT, nullptr, 0);
+    rc = zoo_create(session.handle(), path.c_str(), nullptr, -1, acl_.acl(), ZOO_PERSISTENT,
+                    nullptr, 0);
   }
   if (rc != ZOK && rc != ZNODEEXISTS) return ZkError(rc, "creating " + path);
   return OkStatus();

@@ -18,15 +18,8 @@ namespace zk {
 
 using std::chrono::milliseconds;
 
-ZooKeeperBackend::ZooKeeperBackend(ZooKeeperOptions options) : options_(std::move(options)) {
-  if (options_.password) digest_ = options_.user + ":" + *options_.password;
-  if (!digest_.empty()) {
-    acl_entries_ = {ACL{ZOO_PERM_ALL, ZOO_AUTH_IDS}, ACL{ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE}};
-    acl_ = {static_cast<int32_t>(acl_entries_.size()), acl_entries_.data()};
-  } else {
-    acl_ = ZOO_OPEN_ACL_UNSAFE;
-  }
-}
+ZooKeeperBackend::ZooKeeperBackend(ZooKeeperOptions options)
+    : options_(std::move(options)), acl_(options_) {}
 
 Status ZooKeeperBackend::Connect() { return SessionFor(options_.session_timeout).status(); }
 
@@ -294,7 +287,7 @@ Result<std::shared_ptr<Session>> ZooKeeperBackend::SessionFor(milliseconds ttl) 
   std::lock_guard lock(sessions_mu_);
   auto& session = sessions_[ttl];
   if (session && !session->dead()) return session;
-  SessionConfig config{options_.hosts, ttl, digest_, options_.connect_timeout};
+  SessionConfig config{options_.hosts, ttl, acl_.digest(), options_.connect_timeout};
   auto opened = Session::Open(config);
   if (!opened.ok()) return opened.status();
   if ((*opened)->timeout() != ttl && warned_.insert(ttl).second) {

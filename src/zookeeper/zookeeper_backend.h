@@ -29,6 +29,7 @@
 #include "dlock/backend.h"
 #include "dlock/backends/zookeeper.h"
 #include "dlock/queueing_backend.h"
+#include "zookeeper/acl.h"
 #include "zookeeper/session.h"
 
 namespace dlock::zk {
@@ -145,9 +146,7 @@ class ZooKeeperBackend final : public internal::LineBackend {
   Status Abandon(const AcquireRequest& request, const Entry& entry, Status why);
 
   const ZooKeeperOptions options_;
-  std::string digest_;
-  std::array<ACL, 2> acl_entries_{};
-  ACL_vector acl_{};
+  const NodeAcl acl_;
 
   std::mutex sessions_mu_;
   std::map<std::chrono::milliseconds, std::shared_ptr<Session>> sessions_;
