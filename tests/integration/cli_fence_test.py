@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from cli_util import DLOCK, DlockTestCase, ServerPerClass
-from servers import EtcdServer, PostgresServer, RedisServer, ZkServer, free_port
+from servers import EtcdServer, PostgresServer, RedisServer, ZkServer, closed_port
 
 
 class FenceFileTest(DlockTestCase):
@@ -164,7 +164,7 @@ class FenceRedisTest(FenceStoreCases, DlockTestCase):
         return self.server.uri()
 
     def unreachable_uri(self):
-        return f"redis://127.0.0.1:{free_port()}?connect_timeout=500ms"
+        return f"redis://127.0.0.1:{closed_port()}?connect_timeout=500ms"
 
     def write(self, value):
         return ["SET", f"data:{self.resource}", value]
@@ -181,7 +181,7 @@ class FenceEtcdTest(FenceStoreCases, DlockTestCase):
         return f"etcd://127.0.0.1:{self.server.port}?prefix=cli-fence/"
 
     def unreachable_uri(self):
-        return f"etcd://127.0.0.1:{free_port()}?connect_timeout=500ms"
+        return f"etcd://127.0.0.1:{closed_port()}?connect_timeout=500ms"
 
     def write(self, value):
         return ["put", f"data/{self.resource}", value]
@@ -200,7 +200,7 @@ class FenceZkTest(FenceStoreCases, DlockTestCase):
         return f"zk://{self.server.hosts()}/cli-fence"
 
     def unreachable_uri(self):
-        return f"zk://127.0.0.1:{free_port()}?connect_timeout=500ms"
+        return f"zk://127.0.0.1:{closed_port()}?connect_timeout=500ms"
 
     def write(self, value):
         return ["create", f"/cli-fence-data-{self.resource}", value]
@@ -228,7 +228,7 @@ class FencePostgresTest(FenceStoreCases, DlockTestCase):
         return self.server.uri()
 
     def unreachable_uri(self):
-        return f"postgres://dlock:pw@127.0.0.1:{free_port()}/postgres?connect_timeout=1"
+        return f"postgres://dlock:pw@127.0.0.1:{closed_port()}/postgres?connect_timeout=1"
 
     def write(self, value):
         return [f'UPDATE "{self.resource}" SET n = $1', value]

@@ -13,7 +13,7 @@ import unittest
 
 import cli_run_test
 from cli_util import ServerPerClass
-from servers import EtcdServer, ZkServer, free_port
+from servers import EtcdServer, ZkServer, closed_port
 
 
 class StoreCases(ServerPerClass):
@@ -126,7 +126,7 @@ class ZkCliTest(StoreCases, cli_run_test.MutualExclusionTest):
         self.assertEqual(code, 64, err)
         self.assertOneLineError(err)
         self.assertIn("dlock run", err)
-        code, _, err = self.dlock("--backend", f"zk://127.0.0.1:{free_port()}?connect_timeout=500ms",
+        code, _, err = self.dlock("--backend", f"zk://127.0.0.1:{closed_port()}?connect_timeout=500ms",
                                   "run", "x", "--", "true")
         self.assertEqual(code, 69, err)
         self.assertOneLineError(err)
@@ -238,7 +238,7 @@ class EtcdCliTest(StoreCases, cli_run_test.MutualExclusionTest):
 
     def test_store_errors_exit_69(self):
         code, _, err = self.dlock("--backend",
-                                  f"etcd://127.0.0.1:{free_port()}?connect_timeout=500ms",
+                                  f"etcd://127.0.0.1:{closed_port()}?connect_timeout=500ms",
                                   "run", "x", "--", "true")
         self.assertEqual(code, 69, err)
         self.assertOneLineError(err)

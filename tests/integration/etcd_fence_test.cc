@@ -140,7 +140,7 @@ TEST_F(EtcdGuardTest, ARecordWrittenBySomethingElseIsAFailedPrecondition) {
 
 TEST_F(EtcdGuardTest, AnUnreachableServerIsUnavailable) {
   EtcdOptions options;
-  options.endpoints = {"127.0.0.1:" + std::to_string(FreePort())};
+  options.endpoints = {"127.0.0.1:" + std::to_string(ClosedPort())};
   options.connect_timeout = milliseconds(500);
   auto start = std::chrono::steady_clock::now();
   auto guard = fence::MakeEtcdGuard(options);

@@ -164,7 +164,7 @@ TEST(EtcdTest, BadUrisAndUnreachableServers) {
   }
   auto start = std::chrono::steady_clock::now();
   auto unreachable =
-      OpenBackend("etcd://127.0.0.1:" + std::to_string(FreePort()) + "?connect_timeout=500ms");
+      OpenBackend("etcd://127.0.0.1:" + std::to_string(ClosedPort()) + "?connect_timeout=500ms");
   EXPECT_EQ(unreachable.status().code(), Code::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
 }

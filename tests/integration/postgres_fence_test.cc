@@ -326,7 +326,7 @@ TEST_F(PostgresFenceTest, AWrongPasswordIsFailedPreconditionAndNotPrinted) {
 }
 
 TEST_F(PostgresFenceTest, AClosedPortIsUnavailableAndABadConninfoInvalid) {
-  const std::uint16_t closed = test::FreePort();
+  const std::uint16_t closed = test::ClosedPort();
   auto start = std::chrono::steady_clock::now();
   auto guard = MakePostgresGuard(
       {.conninfo = "host=127.0.0.1 port=" + std::to_string(closed) + " user=x password=secret1"});

@@ -286,7 +286,7 @@ TEST(RedisFenceConnectTest, AWrongPasswordIsAFailedPreconditionThatDoesNotShowIt
 
 TEST(RedisFenceConnectTest, AClosedPortIsUnavailable) {
   RedisOptions o;
-  o.port = FreePort();
+  o.port = ClosedPort();
   auto refused = fence::MakeRedisGuard(o);
   EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
   EXPECT_EQ(refused.status().message().find('\n'), std::string::npos);

@@ -111,7 +111,7 @@ TEST(RedisTlsTest, ClientCertificates) {
 }
 
 TEST(RedisTest, UnreachableServerIsUnavailable) {
-  Status s = OpenStatus("redis://127.0.0.1:" + std::to_string(FreePort()));
+  Status s = OpenStatus("redis://127.0.0.1:" + std::to_string(ClosedPort()));
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_NE(s.message().find("Connection refused"), std::string::npos) << s.message();
 }

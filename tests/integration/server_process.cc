@@ -77,6 +77,22 @@ std::uint16_t FreePort() {
   return ntohs(addr.sin_port);
 }
 
+std::uint16_t ClosedPort() {
+  // Without SO_REUSEADDR, so that a server's bind with it fails too; the descriptor is
+  // deliberately kept open for the rest of the process.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "could not bind a loopback port";
+    return 0;
+  }
+  return ntohs(addr.sin_port);
+}
+
 bool PortAccepts(std::uint16_t port) {
   int fd = ConnectLoopback(port);
   if (fd >= 0) ::close(fd);

@@ -23,6 +23,11 @@ struct TlsFiles {
 // A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
 std::uint16_t FreePort();
 
+// A TCP port on 127.0.0.1 that stays bound by this process, never listened on, until
+// the process exits: connecting to it is refused, and no server of a test running in
+// parallel can take it (which a FreePort() left unused can race into).
+std::uint16_t ClosedPort();
+
 // Whether something accepts TCP connections on 127.0.0.1:`port`.
 bool PortAccepts(std::uint16_t port);
 

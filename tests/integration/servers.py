@@ -18,6 +18,18 @@ def free_port():
     return port
 
 
+_held = []
+
+
+def closed_port():
+    """A loopback port bound by this process (never listened on) until it exits:
+    connecting is refused, and no server started in parallel can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _held.append(sock)
+    return sock.getsockname()[1]
+
+
 class Server:
     """A server process: `args` started with its output in `logfile`, ready when
     `ready()` says so (within 20 s). Keeps its ports and data across restart()."""

@@ -183,7 +183,7 @@ TEST_F(ZkGuardTest, DigestAuthProtectsTheRecords) {
 
 TEST_F(ZkGuardTest, AnUnreachableServerIsUnavailable) {
   ZooKeeperOptions options;
-  options.hosts = "127.0.0.1:" + std::to_string(FreePort());
+  options.hosts = "127.0.0.1:" + std::to_string(ClosedPort());
   options.connect_timeout = milliseconds(500);
   auto start = std::chrono::steady_clock::now();
   auto guard = fence::MakeZooKeeperGuard(options);

@@ -126,7 +126,7 @@ TEST(ZkTest, BadUrisAndUnreachableServers) {
   }
   auto start = std::chrono::steady_clock::now();
   auto unreachable =
-      OpenBackend("zk://127.0.0.1:" + std::to_string(FreePort()) + "?connect_timeout=500ms");
+      OpenBackend("zk://127.0.0.1:" + std::to_string(ClosedPort()) + "?connect_timeout=500ms");
   EXPECT_EQ(unreachable.status().code(), Code::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
   auto backend = SharedServerBackend();
