@@ -15,8 +15,8 @@
 #include "dlock/fence/redis.h"
 #include "redis/client/client.h"
 #include "redis/client/reply_error.h"
-#include "redis/client_options.h"
-#include "redis/keys.h"
+#include "redis/common/client_options.h"
+#include "redis/common/keys.h"
 #include "redis/lua_scripts.h"
 
 namespace dlock::fence {

@@ -15,10 +15,10 @@
 #include "redis/client/client.h"
 #include "redis/client/gather.h"
 #include "redis/client/reply_error.h"
-#include "redis/client_options.h"
-#include "redis/keys.h"
+#include "redis/common/client_options.h"
+#include "redis/common/keys.h"
+#include "redis/common/replies.h"
 #include "redis/lua_scripts.h"
-#include "redis/replies.h"
 
 namespace dlock {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "core/lease_rules.h"
-#include "redis/replies.h"
+#include "redis/common/replies.h"
 #include "redlock/fencing.h"
 #include "redlock/redlock_backend.h"
 

@@ -7,8 +7,8 @@
 #include <algorithm>
 
 #include "redis/client/reply_error.h"
-#include "redis/client_options.h"
-#include "redis/keys.h"
+#include "redis/common/client_options.h"
+#include "redis/common/keys.h"
 #include "redis/lua_scripts.h"
 #include "redlock/lua_scripts.h"
 

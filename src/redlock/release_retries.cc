@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "redis/replies.h"
+#include "redis/common/replies.h"
 
 namespace dlock::redlock {
 

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "redis/replies.h"
+#include "redis/common/replies.h"
 
 namespace dlock::redlock {
 namespace {

@@ -1,5 +1,5 @@
 // RedlockOptionsFromUri: redlock://'s own options, then redis://'s for every host.
-#include "redis/uri_options.h"
+#include "redis/common/uri_options.h"
 
 #include "dlock/backends/redlock.h"
 #include "dlock/duration.h"

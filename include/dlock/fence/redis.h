@@ -1,7 +1,7 @@
 // fence/redis.h: fenced writes to a Redis server, which may be another than the lock's.
 // The highest token resource R has seen lives at `PREFIX{R}:fence` (PREFIX is
 // options.prefix; the hash tag {R} as in the lock's keys), a decimal string. A write is
-// checked, run and recorded by one Lua script (src/redis/lua/fence.lua), so no other
+// checked, run and recorded by one Lua script (src/redis/common/lua/fence.lua), so no other
 // command runs in between: a write with token T runs iff T >= the recorded token, which
 // then becomes T; a stale one is refused with kStale and nothing runs.
 //

@@ -1,4 +1,4 @@
--- Sent before the shared release script (src/redis/lua/release.lua) instead of redis://'s line
+-- Sent before the shared release script (src/redis/common/lua/release.lua) instead of redis://'s line
 -- prelude: redlock:// keeps no line, so there is no head and nothing to hand off.
 
 local head

@@ -3,8 +3,8 @@
 // redis/client/reply_error.h.)
 //
 // Thread-safety: pure functions.
-#ifndef DLOCK_SRC_REDIS_REPLIES_H_
-#define DLOCK_SRC_REDIS_REPLIES_H_
+#ifndef DLOCK_SRC_REDIS_COMMON_REPLIES_H_
+#define DLOCK_SRC_REDIS_COMMON_REPLIES_H_
 
 #include <cstdint>
 #include <optional>
@@ -28,4 +28,4 @@ std::optional<InstanceState> ParseInspectReply(std::string_view name, const Repl
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_REPLIES_H_
+#endif  // DLOCK_SRC_REDIS_COMMON_REPLIES_H_

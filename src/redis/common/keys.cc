@@ -1,4 +1,4 @@
-#include "redis/keys.h"
+#include "redis/common/keys.h"
 
 #include <fmt/format.h>
 

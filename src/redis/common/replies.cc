@@ -1,4 +1,4 @@
-#include "redis/replies.h"
+#include "redis/common/replies.h"
 
 #include <charconv>
 #include <chrono>

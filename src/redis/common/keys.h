@@ -2,8 +2,8 @@
 // redlock://.
 //
 // Thread-safety: a pure function.
-#ifndef DLOCK_SRC_REDIS_KEYS_H_
-#define DLOCK_SRC_REDIS_KEYS_H_
+#ifndef DLOCK_SRC_REDIS_COMMON_KEYS_H_
+#define DLOCK_SRC_REDIS_COMMON_KEYS_H_
 
 #include <string>
 #include <string_view>
@@ -15,4 +15,4 @@ std::string LockKey(std::string_view prefix, std::string_view name, std::string_
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_KEYS_H_
+#endif  // DLOCK_SRC_REDIS_COMMON_KEYS_H_

@@ -1,4 +1,4 @@
-#include "redis/uri_options.h"
+#include "redis/common/uri_options.h"
 
 #include <fmt/format.h>
 
@@ -69,17 +69,4 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
 }
 
 }  // namespace redis
-
-Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri) {
-  if (uri.hosts.size() != 1) {
-    return InvalidArgumentError(fmt::format(
-        "{}:// takes one host; for several independent servers use redlock://", uri.scheme));
-  }
-  RedisOptions o;
-  o.host = uri.hosts[0].host;
-  if (uri.hosts[0].port != 0) o.port = uri.hosts[0].port;
-  DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, uri.scheme == "rediss", o));
-  return o;
-}
-
 }  // namespace dlock

@@ -2,8 +2,8 @@
 // redlock:// backend.
 //
 // Thread-safety: MakeClientOptions may be called from any thread.
-#ifndef DLOCK_SRC_REDIS_CLIENT_OPTIONS_H_
-#define DLOCK_SRC_REDIS_CLIENT_OPTIONS_H_
+#ifndef DLOCK_SRC_REDIS_COMMON_CLIENT_OPTIONS_H_
+#define DLOCK_SRC_REDIS_COMMON_CLIENT_OPTIONS_H_
 
 #include "dlock/backends/redis.h"
 #include "dlock/status.h"
@@ -18,4 +18,4 @@ Result<ClientOptions> MakeClientOptions(const RedisOptions& o);
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_CLIENT_OPTIONS_H_
+#endif  // DLOCK_SRC_REDIS_COMMON_CLIENT_OPTIONS_H_

@@ -1,4 +1,4 @@
-#include "redis/client_options.h"
+#include "redis/common/client_options.h"
 
 #include <fmt/format.h>
 

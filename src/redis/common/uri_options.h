@@ -2,8 +2,8 @@
 // (RedisOptionsFromUri, in dlock/backends/redis.h, is ApplyUri for one host).
 //
 // Thread-safety: a pure function.
-#ifndef DLOCK_SRC_REDIS_URI_OPTIONS_H_
-#define DLOCK_SRC_REDIS_URI_OPTIONS_H_
+#ifndef DLOCK_SRC_REDIS_COMMON_URI_OPTIONS_H_
+#define DLOCK_SRC_REDIS_COMMON_URI_OPTIONS_H_
 
 #include <string>
 #include <vector>
@@ -23,4 +23,4 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
 
 }  // namespace dlock::redis
 
-#endif  // DLOCK_SRC_REDIS_URI_OPTIONS_H_
+#endif  // DLOCK_SRC_REDIS_COMMON_URI_OPTIONS_H_
