@@ -50,6 +50,16 @@ CXX=clang++ run_suite build/minimal "-L unit" -DCMAKE_BUILD_TYPE=Debug \
   -DDLOCK_WITH_REDIS=OFF -DDLOCK_WITH_ETCD=OFF -DDLOCK_WITH_ZOOKEEPER=OFF \
   -DDLOCK_WITH_POSTGRES=OFF -DDLOCK_WITH_PROMETHEUS=OFF
 
+# Installing: cmake --install and examples/consumer (CMake, pkg-config, FetchContent), a
+# shared build's exports, and the Debian packages installed, used and removed
+# (docs/install.md). As root: it installs the packages with apt-get.
+echo "== install and packages"
+if [[ "$(id -u)" -ne 0 ]]; then
+  sudo -E scripts/check-install.sh build/test build/minimal
+else
+  scripts/check-install.sh build/test build/minimal
+fi
+
 # Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
 # 30m is the soak run). Alone, after the suites: its checks involve timing bounds.
 # As root: the partition fault makes a network namespace and nft rules.

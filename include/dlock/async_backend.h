@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
@@ -21,7 +22,7 @@ namespace dlock {
 using AcquireCallback = std::function<void(Result<Lease>)>;
 using StatusCallback = std::function<void(Status)>;
 
-class AsyncBackend {
+class DLOCK_API AsyncBackend {
  public:
   virtual ~AsyncBackend() = default;
 
@@ -37,8 +38,9 @@ class AsyncBackend {
 
 // backend.async()'s call where it has one; else the blocking call, with `done` run on
 // the calling thread before this returns.
-void TryAcquireAsync(Backend& backend, const AcquireRequest& request, AcquireCallback done);
-void ReleaseAsync(Backend& backend, const Lease& lease, StatusCallback done);
+DLOCK_API void TryAcquireAsync(Backend& backend, const AcquireRequest& request,
+                               AcquireCallback done);
+DLOCK_API void ReleaseAsync(Backend& backend, const Lease& lease, StatusCallback done);
 
 }  // namespace dlock
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
@@ -28,7 +29,7 @@ class AsyncBackend;
 class BatchExtendBackend;
 class QueueingBackend;
 
-struct AcquireRequest {
+struct DLOCK_API AcquireRequest {
   std::string name;                  // REQUIRES: ValidateName(name).ok()
   std::chrono::milliseconds ttl{0};  // REQUIRES: ValidateTtl(ttl).ok()
   std::string owner_id;              // REQUIRES: ValidateOwnerId(owner_id).ok(); see NewOwnerId()
@@ -40,7 +41,7 @@ struct AcquireRequest {
   bool queue = false;
 };
 
-class Backend {
+class DLOCK_API Backend {
  public:
   virtual ~Backend() = default;
 

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <random>
 
+#include "dlock/export.h"
+
 namespace dlock {
 
-struct BackoffOptions {
+struct DLOCK_API BackoffOptions {
   // The cap of the first delay.
   std::chrono::milliseconds initial{10};
   // No delay exceeds this cap.
@@ -21,7 +23,7 @@ struct BackoffOptions {
   bool full_jitter = true;
 };
 
-class Backoff {
+class DLOCK_API Backoff {
  public:
   // `seed` makes the jitter reproducible in tests; Locker seeds from the OS.
   explicit Backoff(const BackoffOptions& options, std::uint64_t seed);

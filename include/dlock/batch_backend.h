@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock {
 
-class BatchExtendBackend {
+class DLOCK_API BatchExtendBackend {
  public:
   virtual ~BatchExtendBackend() = default;
 
@@ -27,11 +28,11 @@ class BatchExtendBackend {
 };
 
 // backend.batch()'s ExtendMany where it has one; else Backend::Extend for each in turn.
-std::vector<Result<Lease>> ExtendMany(Backend& backend, const std::vector<Lease>& leases);
+DLOCK_API std::vector<Result<Lease>> ExtendMany(Backend& backend, const std::vector<Lease>& leases);
 
 // Backend::Extend for each of `leases` in turn, by its own `lease.ttl`: an ExtendMany for
 // a backend with no faster way, whose batches are still worth sending together.
-std::vector<Result<Lease>> ExtendEach(Backend& backend, const std::vector<Lease>& leases);
+DLOCK_API std::vector<Result<Lease>> ExtendEach(Backend& backend, const std::vector<Lease>& leases);
 
 }  // namespace dlock
 

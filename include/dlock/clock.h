@@ -14,9 +14,11 @@
 #include <mutex>
 #include <stop_token>
 
+#include "dlock/export.h"
+
 namespace dlock {
 
-class Clock {
+class DLOCK_API Clock {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
@@ -36,7 +38,7 @@ class Clock {
 };
 
 // The process-wide steady_clock-based clock.
-std::shared_ptr<Clock> SystemClock();
+DLOCK_API std::shared_ptr<Clock> SystemClock();
 
 }  // namespace dlock
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "dlock/export.h"
 #include "dlock/status.h"
 
 namespace dlock {
@@ -16,10 +17,10 @@ namespace dlock {
 // Parses a non-negative duration, rounded to whole milliseconds. Units: ms, s, m, h.
 // kInvalidArgument (naming the text) for anything else, for negative values and for
 // values above 1000 hours.
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+DLOCK_API Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // The shortest exact form: "250ms", "10s", "2m", "1h", "1500ms".
-std::string FormatDuration(std::chrono::milliseconds duration);
+DLOCK_API std::string FormatDuration(std::chrono::milliseconds duration);
 
 }  // namespace dlock
 

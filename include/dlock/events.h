@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string_view>
 
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
@@ -28,9 +29,9 @@ enum class EventKind {
   kDetached,       // elapsed: hold time; Lock::Detach() left the lease held in the store
 };
 
-std::string_view EventKindName(EventKind kind);
+DLOCK_API std::string_view EventKindName(EventKind kind);
 
-struct Event {
+struct DLOCK_API Event {
   EventKind kind;
   std::string_view backend;  // Backend::kind()
   std::string_view name;     // the lock name
@@ -39,7 +40,7 @@ struct Event {
   Status status;  // OK unless said otherwise above
 };
 
-class EventListener {
+class DLOCK_API EventListener {
  public:
   virtual ~EventListener() = default;
   virtual void OnEvent(const Event& event) = 0;

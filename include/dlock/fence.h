@@ -18,12 +18,13 @@
 #include <string_view>
 #include <vector>
 
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock::fence {
 
-class Guard {
+class DLOCK_API Guard {
  public:
   virtual ~Guard() = default;
 
@@ -50,12 +51,13 @@ class Guard {
 };
 
 // The kStale status every guard returns: names the resource and both tokens.
-Status StaleTokenError(std::string_view resource, FencingToken token, FencingToken highest);
+DLOCK_API Status StaleTokenError(std::string_view resource, FencingToken token,
+                                 FencingToken highest);
 
 // Checks what every guard checks first: a resource name of 1 to kMaxNameLength bytes
 // without control characters, a token above 0, and a write that is not empty.
-Status ValidateFencedWrite(std::string_view resource, FencingToken token,
-                           const std::vector<std::string>& write);
+DLOCK_API Status ValidateFencedWrite(std::string_view resource, FencingToken token,
+                                     const std::vector<std::string>& write);
 
 }  // namespace dlock::fence
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "dlock/export.h"
 #include "dlock/status.h"
 
 namespace dlock {
@@ -20,7 +21,7 @@ namespace dlock {
 using FencingToken = std::uint64_t;
 
 // Who holds a lock, for humans: stored with the lock where the store can keep it.
-struct HolderInfo {
+struct DLOCK_API HolderInfo {
   std::string host;  // gethostname()
   std::int64_t pid = 0;
   std::chrono::system_clock::time_point since{};  // wall clock, for display only
@@ -30,7 +31,7 @@ struct HolderInfo {
 };
 
 // One successful acquisition. A plain value: copyable, cheap to pass around.
-struct Lease {
+struct DLOCK_API Lease {
   std::string name;
   // 128 bits from the OS CSPRNG, as 32 lower-case hex digits; proves ownership to
   // Extend and Release. Secret: never log it.
@@ -43,7 +44,7 @@ struct Lease {
 };
 
 // What a store says about a lock name (Backend::Inspect). Never contains the owner id.
-struct LockState {
+struct DLOCK_API LockState {
   std::string name;
   bool held = false;
   // The current holder's token when held, otherwise the last one issued (0: never).
@@ -56,27 +57,27 @@ struct LockState {
 // Lock names: 1 to kMaxNameLength bytes, no control characters (bytes < 0x20, 0x7f).
 // Any other byte, '/' and '..' included, is allowed; backends encode names safely.
 inline constexpr std::size_t kMaxNameLength = 512;
-Status ValidateName(std::string_view name);
+DLOCK_API Status ValidateName(std::string_view name);
 
 // TTLs: from kMinTtl to kMaxTtl inclusive.
 inline constexpr std::chrono::milliseconds kMinTtl{10};
 inline constexpr std::chrono::milliseconds kMaxTtl = std::chrono::hours(24);
-Status ValidateTtl(std::chrono::milliseconds ttl);
+DLOCK_API Status ValidateTtl(std::chrono::milliseconds ttl);
 
 // Owner ids as written by NewOwnerId: 1 to 128 characters of [0-9A-Za-z_-].
-Status ValidateOwnerId(std::string_view owner_id);
+DLOCK_API Status ValidateOwnerId(std::string_view owner_id);
 
 // A new owner id: 16 bytes from getrandom(2), hex encoded. Aborts only if the kernel's
 // CSPRNG fails, which it does not once the system has booted.
-std::string NewOwnerId();
+DLOCK_API std::string NewOwnerId();
 
 // The clock drift allowance subtracted from every lease: 1% of the TTL plus 2 ms, as
 // the Redis distlock page does.
-std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl);
+DLOCK_API std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl);
 
 // start + ttl - ClockDrift(ttl), where `start` was read before the request was sent.
-std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time_point start,
-                                                 std::chrono::milliseconds ttl);
+DLOCK_API std::chrono::steady_clock::time_point ValidUntil(
+    std::chrono::steady_clock::time_point start, std::chrono::milliseconds ttl);
 
 }  // namespace dlock
 

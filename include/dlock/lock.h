@@ -14,6 +14,7 @@
 #include <memory>
 #include <stop_token>
 
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
@@ -24,7 +25,7 @@ struct HeldLock;
 class LockerCore;
 }  // namespace internal
 
-class [[nodiscard]] Lock {
+class [[nodiscard]] DLOCK_API Lock {
  public:
   Lock() = default;  // holds nothing
   Lock(Lock&& other) noexcept = default;

@@ -27,12 +27,13 @@
 #include "dlock/backoff.h"
 #include "dlock/clock.h"
 #include "dlock/events.h"
+#include "dlock/export.h"
 #include "dlock/lock.h"
 #include "dlock/status.h"
 
 namespace dlock {
 
-struct LockerOptions {
+struct DLOCK_API LockerOptions {
   // The TTL of each lease unless AcquireOptions::ttl says otherwise.
   std::chrono::milliseconds ttl = std::chrono::seconds(30);
   // Renew every ttl * renew_fraction. Must be in (0, 0.9]. Renewal of a Lock that
@@ -51,7 +52,7 @@ struct LockerOptions {
   std::shared_ptr<EventListener> listener;
 };
 
-struct AcquireOptions {
+struct DLOCK_API AcquireOptions {
   // How long to wait for a held lock. 0: one attempt (returns kContended if held).
   std::chrono::milliseconds wait{0};
   // 0: LockerOptions::ttl.
@@ -63,7 +64,7 @@ struct AcquireOptions {
   bool auto_renew = true;
 };
 
-class Locker {
+class DLOCK_API Locker {
  public:
   explicit Locker(std::shared_ptr<Backend> backend, LockerOptions options = {});
   Locker(const Locker&) = delete;

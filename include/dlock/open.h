@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/fence.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
@@ -17,14 +18,14 @@ namespace dlock {
 // kInvalidArgument for a malformed URI, an unknown scheme or an unknown option;
 // kUnimplemented for a backend this build does not have; kFailedPrecondition or
 // kUnavailable if the store cannot be opened (e.g. the file backend's directory).
-Result<std::shared_ptr<Backend>> OpenBackend(std::string_view uri);
-Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri);
+DLOCK_API Result<std::shared_ptr<Backend>> OpenBackend(std::string_view uri);
+DLOCK_API Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri);
 
 // A fencing guard (fence.h) for the store a resource lives in: "file" (the resource is
 // a file's path), redis://, rediss://, etcd://, zk://, postgres:// or postgresql:// (a
 // libpq URI), as this build has them. Errors as OpenBackend's; the store is reached at
 // once, so that an unreachable one or wrong credentials are reported here.
-Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store);
+DLOCK_API Result<std::unique_ptr<fence::Guard>> OpenGuard(std::string_view store);
 
 }  // namespace dlock
 

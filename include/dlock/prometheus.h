@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dlock/events.h"
+#include "dlock/export.h"
 
 namespace prometheus {
 class Registry;
@@ -28,18 +29,19 @@ class Registry;
 
 namespace dlock {
 
-struct PrometheusOptions {
+struct DLOCK_API PrometheusOptions {
   // Lock names that get a `lock` label of their own; every other name is counted under
   // lock="other". Empty (the default): no `lock` label at all.
   std::vector<std::string> lock_label_allow_list;
 };
 
 // The metrics live in `registry`, which the caller exposes (prometheus::Exposer) or reads.
-std::shared_ptr<EventListener> MakePrometheusListener(
+DLOCK_API std::shared_ptr<EventListener> MakePrometheusListener(
     std::shared_ptr<prometheus::Registry> registry, PrometheusOptions options = {});
 
 // Calls each listener in turn; null entries are skipped.
-std::shared_ptr<EventListener> FanOut(std::vector<std::shared_ptr<EventListener>> listeners);
+DLOCK_API std::shared_ptr<EventListener> FanOut(
+    std::vector<std::shared_ptr<EventListener>> listeners);
 
 }  // namespace dlock
 

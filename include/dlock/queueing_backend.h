@@ -15,12 +15,13 @@
 #include <string_view>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock {
 
-class QueueingBackend {
+class DLOCK_API QueueingBackend {
  public:
   virtual ~QueueingBackend() = default;
 

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <utility>
 
+#include "dlock/export.h"
+
 namespace dlock {
 
 enum class Code : std::uint8_t {
@@ -45,12 +47,12 @@ enum class Code : std::uint8_t {
 };
 
 // Lower-case name of the code, e.g. "contended", "not-held", "deadline-exceeded".
-std::string_view CodeName(Code code);
+DLOCK_API std::string_view CodeName(Code code);
 
 // True where repeating the same call may succeed: kContended and kUnavailable.
-bool IsRetryable(Code code);
+DLOCK_API bool IsRetryable(Code code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] DLOCK_API Status {
  public:
   Status() = default;  // OK
   // `message` is kept on one line: control bytes in it (say, a newline in an argument
@@ -77,20 +79,20 @@ class [[nodiscard]] Status {
 };
 
 inline Status OkStatus() { return Status(); }
-Status ContendedError(std::string message);
-Status NotHeldError(std::string message);
-Status UnavailableError(std::string message);
-Status DeadlineExceededError(std::string message);
-Status CancelledError(std::string message);
-Status InvalidArgumentError(std::string message);
-Status FailedPreconditionError(std::string message);
-Status UnimplementedError(std::string message);
-Status InternalError(std::string message);
-Status StaleError(std::string message);
+DLOCK_API Status ContendedError(std::string message);
+DLOCK_API Status NotHeldError(std::string message);
+DLOCK_API Status UnavailableError(std::string message);
+DLOCK_API Status DeadlineExceededError(std::string message);
+DLOCK_API Status CancelledError(std::string message);
+DLOCK_API Status InvalidArgumentError(std::string message);
+DLOCK_API Status FailedPreconditionError(std::string message);
+DLOCK_API Status UnimplementedError(std::string message);
+DLOCK_API Status InternalError(std::string message);
+DLOCK_API Status StaleError(std::string message);
 
 // Holds either a T or a non-OK Status.
 template <class T>
-class [[nodiscard]] Result {
+class [[nodiscard]] DLOCK_API Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
   // REQUIRES: !status.ok()

@@ -15,16 +15,17 @@
 #include <string_view>
 #include <vector>
 
+#include "dlock/export.h"
 #include "dlock/status.h"
 
 namespace dlock {
 
-struct HostPort {
+struct DLOCK_API HostPort {
   std::string host;        // without IPv6 brackets
   std::uint16_t port = 0;  // 0: not given
 };
 
-struct BackendUri {
+struct DLOCK_API BackendUri {
   std::string scheme;                        // lower case
   std::string user;                          // percent-decoded
   std::optional<std::string> password;       // percent-decoded; secret
@@ -40,7 +41,7 @@ struct BackendUri {
 // Parses `text`. kInvalidArgument with a one-line message naming the wrong part (scheme,
 // host, port, path, option) for anything malformed. Does not check that the scheme is
 // a known backend (OpenBackend does) nor which query options it takes.
-Result<BackendUri> ParseBackendUri(std::string_view text);
+DLOCK_API Result<BackendUri> ParseBackendUri(std::string_view text);
 
 }  // namespace dlock
 

@@ -9,14 +9,18 @@
 #include <string_view>
 #include <utility>
 
+#include "dlock/export.h"
 #include "dlock/status.h"
 
 namespace dlock::internal {
 
-// True within an AsyncCallbackScope on this thread.
-bool InAsyncCallback();
+// DLOCK_API here: exported from a shared libdlock_core for dlock's own backends, which
+// call it; internal all the same (this header is not installed).
 
-class AsyncCallbackScope {
+// True within an AsyncCallbackScope on this thread.
+DLOCK_API bool InAsyncCallback();
+
+class DLOCK_API AsyncCallbackScope {
  public:
   AsyncCallbackScope();
   ~AsyncCallbackScope();
@@ -32,7 +36,7 @@ void Answer(const Done& done, T value) {
 }
 
 // What a blocking call (`what`, e.g. "Release()") returns within an asynchronous callback.
-Status BlockingInCallback(std::string_view what);
+DLOCK_API Status BlockingInCallback(std::string_view what);
 
 }  // namespace dlock::internal
 

@@ -10,20 +10,24 @@
 #include <cstdint>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock::internal {
 
+// DLOCK_API here: exported from a shared libdlock_core for dlock's own backends, which
+// call it; internal all the same (this header is not installed).
+
 // kInvalidArgument naming the part that breaks the rules (name, TTL, owner id); else OK.
-Status ValidateAcquireRequest(const AcquireRequest& request);
+DLOCK_API Status ValidateAcquireRequest(const AcquireRequest& request);
 // The same for the name and owner id of a lease given to Extend or Release.
-Status ValidateLeaseForCall(const Lease& lease);
+DLOCK_API Status ValidateLeaseForCall(const Lease& lease);
 
 // A holder's `since` from milliseconds since the epoch as another process stored it:
 // values outside 1970..2100 (the clock's nanoseconds overflow in 2262) give the
 // epoch. Display only.
-std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms);
+DLOCK_API std::chrono::system_clock::time_point WallClockFromMs(std::int64_t ms);
 
 }  // namespace dlock::internal
 

@@ -11,10 +11,14 @@
 #include <vector>
 
 #include "dlock/backend.h"
+#include "dlock/export.h"
 #include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock::internal {
+
+// DLOCK_API here: exported from a shared libdlock_core for dlock's own backends, which
+// call it; internal all the same (this header is not installed).
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
@@ -43,27 +47,27 @@ struct LockRecord {
 // request.owner_id with the token max(token, token_floor) + 1 and returns that token
 // (taking the owner out of the line); else kContended naming the holder, after putting a
 // queued request in line or refreshing its place. Drops waiters whose lease ran out.
-Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request, TimePoint now,
-                                   FencingToken token_floor);
+DLOCK_API Result<FencingToken> RecordAcquire(LockRecord& record, const AcquireRequest& request,
+                                             TimePoint now, FencingToken token_floor);
 
 // The record operations below clear an expired holder as they pass.
-Status RecordExtend(LockRecord& record, const std::string& owner, std::chrono::milliseconds ttl,
-                    TimePoint now);
-Status RecordRelease(LockRecord& record, const std::string& owner, TimePoint now);
-Status RecordForceRelease(LockRecord& record, TimePoint now);
-LockState RecordState(const LockRecord& record, TimePoint now);
+DLOCK_API Status RecordExtend(LockRecord& record, const std::string& owner,
+                              std::chrono::milliseconds ttl, TimePoint now);
+DLOCK_API Status RecordRelease(LockRecord& record, const std::string& owner, TimePoint now);
+DLOCK_API Status RecordForceRelease(LockRecord& record, TimePoint now);
+DLOCK_API LockState RecordState(const LockRecord& record, TimePoint now);
 
 // Takes `owner` out of the line; false if it was not in it.
-bool RecordLeaveQueue(LockRecord& record, std::string_view owner);
+DLOCK_API bool RecordLeaveQueue(LockRecord& record, std::string_view owner);
 
 // True while `waiter` has to wait: the lock is held, or others are ahead in the line.
-bool RecordMustWait(const LockRecord& record, TimePoint now, std::string_view waiter);
+DLOCK_API bool RecordMustWait(const LockRecord& record, TimePoint now, std::string_view waiter);
 
 // A Lease for `record`'s holder, valid from `start` (read before the operation began).
-Lease RecordLease(const LockRecord& record, TimePoint start);
+DLOCK_API Lease RecordLease(const LockRecord& record, TimePoint start);
 
 // "host h pid p (token t)", for contention messages.
-std::string DescribeHolder(const LockRecord& record);
+DLOCK_API std::string DescribeHolder(const LockRecord& record);
 
 }  // namespace dlock::internal
 

@@ -21,12 +21,13 @@
 
 #include "dlock/backend.h"
 #include "dlock/clock.h"
+#include "dlock/export.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
 
 namespace dlock {
 
-struct EtcdOptions {
+struct DLOCK_API EtcdOptions {
   std::vector<std::string> endpoints = {"127.0.0.1:2379"};  // host:port
   std::string user;                                         // etcd auth when set
   std::optional<std::string> password;                      // never logged
@@ -42,11 +43,11 @@ struct EtcdOptions {
 
 // From etcd://[user:password@]host[:port][,host[:port]...][?opt=...]. Options: tls,
 // cacert, cert, key, prefix, timeout, connect_timeout. Default port 2379.
-Result<EtcdOptions> EtcdOptionsFromUri(const BackendUri& uri);
+DLOCK_API Result<EtcdOptions> EtcdOptionsFromUri(const BackendUri& uri);
 
 // Connects (and authenticates) once, so that an unreachable cluster or wrong credentials
 // are reported here: kUnavailable or kFailedPrecondition.
-Result<std::shared_ptr<Backend>> MakeEtcdBackend(const EtcdOptions& options);
+DLOCK_API Result<std::shared_ptr<Backend>> MakeEtcdBackend(const EtcdOptions& options);
 
 }  // namespace dlock
 

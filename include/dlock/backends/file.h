@@ -17,12 +17,13 @@
 
 #include "dlock/backend.h"
 #include "dlock/clock.h"
+#include "dlock/export.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
 
 namespace dlock {
 
-struct FileOptions {
+struct DLOCK_API FileOptions {
   // The lock directory; created (mode 0700) if missing, with its parents.
   std::filesystem::path dir;
   // fdatasync(2) each change, so the fencing counter also survives a power loss.
@@ -36,15 +37,15 @@ struct FileOptions {
 
 // kFailedPrecondition if the directory cannot be created or used (permissions, not a
 // directory), kInvalidArgument if options.dir is empty.
-Result<std::shared_ptr<Backend>> MakeFileBackend(const FileOptions& options);
+DLOCK_API Result<std::shared_ptr<Backend>> MakeFileBackend(const FileOptions& options);
 
 // From file:///path/to/dir[?fsync=true&timeout=2s] (a parsed URI of scheme "file"):
 // kInvalidArgument naming an unknown option or a bad value.
-Result<FileOptions> FileOptionsFromUri(const BackendUri& uri);
+DLOCK_API Result<FileOptions> FileOptionsFromUri(const BackendUri& uri);
 
 // The default lock directory of this user: $XDG_RUNTIME_DIR/dlock when XDG_RUNTIME_DIR is
 // set, else /tmp/dlock-<uid>. Does not create it.
-std::filesystem::path DefaultFileDir();
+DLOCK_API std::filesystem::path DefaultFileDir();
 
 }  // namespace dlock
 

@@ -10,14 +10,15 @@
 
 #include "dlock/backend.h"
 #include "dlock/clock.h"
+#include "dlock/export.h"
 
 namespace dlock {
 
-struct MemoryOptions {
+struct DLOCK_API MemoryOptions {
   std::shared_ptr<Clock> clock;  // null: SystemClock(); TTLs expire on this clock
 };
 
-std::shared_ptr<Backend> MakeMemoryBackend(MemoryOptions options = {});
+DLOCK_API std::shared_ptr<Backend> MakeMemoryBackend(MemoryOptions options = {});
 
 }  // namespace dlock
 

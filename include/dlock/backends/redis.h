@@ -21,12 +21,13 @@
 
 #include "dlock/backend.h"
 #include "dlock/clock.h"
+#include "dlock/export.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
 
 namespace dlock {
 
-struct RedisOptions {
+struct DLOCK_API RedisOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
   std::string user;                     // ACL user; empty: the default user
@@ -46,11 +47,11 @@ struct RedisOptions {
 
 // From redis://[user[:password]@]host[:port][/db][?opt=...] or rediss://. Options:
 // cacert, cert, key, insecure, prefix, timeout, connect_timeout, pool.
-Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri);
+DLOCK_API Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri);
 
 // Connects and PINGs once, so that an unreachable server, a wrong password or an
 // untrusted certificate is reported here: kUnavailable or kFailedPrecondition.
-Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options);
+DLOCK_API Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options);
 
 }  // namespace dlock
 

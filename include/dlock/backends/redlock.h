@@ -21,12 +21,13 @@
 
 #include "dlock/backend.h"
 #include "dlock/backends/redis.h"
+#include "dlock/export.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
 
 namespace dlock {
 
-struct RedlockOptions {
+struct DLOCK_API RedlockOptions {
   // One entry per independent Redis server; prefix and clock come from the first.
   std::vector<RedisOptions> instances;
   // How long a call waits for slow instances. 0: TTL/20 for acquire and extend, within
@@ -41,11 +42,11 @@ struct RedlockOptions {
 // From redlock://[user[:password]@]h1:p1,h2:p2,...[/db][?opt=...]. Options as redis://
 // (prefix, timeout, connect_timeout, pool), plus tls=true with cacert, cert, key,
 // insecure, instance_timeout, and fencing=strict|off.
-Result<RedlockOptions> RedlockOptionsFromUri(const BackendUri& uri);
+DLOCK_API Result<RedlockOptions> RedlockOptionsFromUri(const BackendUri& uri);
 
 // Connects to every instance at once; kUnavailable unless a majority answers PING,
 // kFailedPrecondition if one refuses us (password, TLS trust).
-Result<std::shared_ptr<Backend>> MakeRedlockBackend(const RedlockOptions& options);
+DLOCK_API Result<std::shared_ptr<Backend>> MakeRedlockBackend(const RedlockOptions& options);
 
 }  // namespace dlock
 

@@ -23,12 +23,13 @@
 
 #include "dlock/backend.h"
 #include "dlock/clock.h"
+#include "dlock/export.h"
 #include "dlock/status.h"
 #include "dlock/uri.h"
 
 namespace dlock {
 
-struct ZooKeeperOptions {
+struct DLOCK_API ZooKeeperOptions {
   std::string hosts = "127.0.0.1:2181";  // "host:port,host:port", as the C client takes it
   std::string root = "/";                // parent of every lock znode; created if missing
   std::string user;                      // digest auth when set; nodes we create are then
@@ -41,11 +42,11 @@ struct ZooKeeperOptions {
 
 // From zk://[user:password@]host[:port][,host[:port]...][/path][?opt=...]. Options:
 // connect_timeout, session_timeout.
-Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri);
+DLOCK_API Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri);
 
 // Opens the first session, so that an unreachable ensemble is reported here:
 // kUnavailable.
-Result<std::shared_ptr<Backend>> MakeZooKeeperBackend(const ZooKeeperOptions& options);
+DLOCK_API Result<std::shared_ptr<Backend>> MakeZooKeeperBackend(const ZooKeeperOptions& options);
 
 }  // namespace dlock
 

@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "dlock/backends/etcd.h"
+#include "dlock/export.h"
 #include "dlock/fence.h"
 #include "dlock/status.h"
 
@@ -28,7 +29,7 @@ namespace dlock::fence {
 
 // Connects (and authenticates) as MakeEtcdBackend does, so that an unreachable cluster
 // or wrong credentials are reported here: kUnavailable or kFailedPrecondition.
-Result<std::unique_ptr<Guard>> MakeEtcdGuard(const EtcdOptions& options);
+DLOCK_API Result<std::unique_ptr<Guard>> MakeEtcdGuard(const EtcdOptions& options);
 
 }  // namespace dlock::fence
 

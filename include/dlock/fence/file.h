@@ -16,11 +16,12 @@
 #include <functional>
 #include <memory>
 
+#include "dlock/export.h"
 #include "dlock/fence.h"
 
 namespace dlock::fence {
 
-struct FileGuardOptions {
+struct DLOCK_API FileGuardOptions {
   // fsync(2) the new content, the record and the directory, so that a power loss after
   // an applied write neither loses it nor lowers the highest token. Default: on.
   bool fsync = true;
@@ -33,19 +34,19 @@ struct FileGuardOptions {
 // A Guard whose resource is a file's path and whose write is one string, the file's new
 // content. Apply returns "" when applied. A missing directory or one we may not write
 // in is kFailedPrecondition.
-std::unique_ptr<Guard> MakeFileGuard(FileGuardOptions options = {});
+DLOCK_API std::unique_ptr<Guard> MakeFileGuard(FileGuardOptions options = {});
 
 // Replaces `path` with what `produce` writes to the file descriptor it is given (a new
 // file in path's directory), if `token` >= the highest token `path` has seen: the token
 // is then recorded and the new file renamed over `path`. `produce` runs under the flock,
 // after the token was checked; if it returns an error, `path` and its record are left
 // as they were and that error is returned. Codes as Guard::Apply.
-Status ReplaceFile(const std::filesystem::path& path, FencingToken token,
-                   const std::function<Status(int fd)>& produce,
-                   const FileGuardOptions& options = {});
+DLOCK_API Status ReplaceFile(const std::filesystem::path& path, FencingToken token,
+                             const std::function<Status(int fd)>& produce,
+                             const FileGuardOptions& options = {});
 
 // The record's path for `path`: PATH.fence.
-std::filesystem::path FenceRecordPath(const std::filesystem::path& path);
+DLOCK_API std::filesystem::path FenceRecordPath(const std::filesystem::path& path);
 
 }  // namespace dlock::fence
 

@@ -33,12 +33,13 @@
 #include <memory>
 #include <string>
 
+#include "dlock/export.h"
 #include "dlock/fence.h"
 #include "dlock/status.h"
 
 namespace dlock::fence {
 
-struct PostgresGuardOptions {
+struct DLOCK_API PostgresGuardOptions {
   // A libpq connection string ("host=db1 dbname=app user=writer") or a postgres:// URI;
   // libpq's environment variables (PGHOST, PGPASSWORD...) and ~/.pgpass fill in the rest.
   std::string conninfo;
@@ -55,7 +56,7 @@ struct PostgresGuardOptions {
 // an unknown user or database, TLS required, no right to create the schema, or the schema
 // missing when create_schema is false), kUnavailable if it cannot be reached in time. The
 // messages never contain the password.
-Result<std::unique_ptr<Guard>> MakePostgresGuard(const PostgresGuardOptions& options);
+DLOCK_API Result<std::unique_ptr<Guard>> MakePostgresGuard(const PostgresGuardOptions& options);
 
 }  // namespace dlock::fence
 

@@ -41,6 +41,7 @@
 #include <memory>
 
 #include "dlock/backends/redis.h"
+#include "dlock/export.h"
 #include "dlock/fence.h"
 #include "dlock/status.h"
 
@@ -49,7 +50,7 @@ namespace dlock::fence {
 // Connects and PINGs once, as MakeRedisBackend does: an unreachable server is
 // kUnavailable, a wrong password kFailedPrecondition (the password never appears in the
 // message), bad TLS options kInvalidArgument. kind() is "redis".
-Result<std::unique_ptr<Guard>> MakeRedisGuard(const RedisOptions& options);
+DLOCK_API Result<std::unique_ptr<Guard>> MakeRedisGuard(const RedisOptions& options);
 
 }  // namespace dlock::fence
 

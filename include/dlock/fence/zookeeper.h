@@ -28,6 +28,7 @@
 #include <memory>
 
 #include "dlock/backends/zookeeper.h"
+#include "dlock/export.h"
 #include "dlock/fence.h"
 #include "dlock/status.h"
 
@@ -35,7 +36,7 @@ namespace dlock::fence {
 
 // Opens the session, so that an unreachable ensemble is reported here: kUnavailable
 // (kFailedPrecondition if the server refuses the credentials).
-Result<std::unique_ptr<Guard>> MakeZooKeeperGuard(const ZooKeeperOptions& options);
+DLOCK_API Result<std::unique_ptr<Guard>> MakeZooKeeperGuard(const ZooKeeperOptions& options);
 
 }  // namespace dlock::fence
 

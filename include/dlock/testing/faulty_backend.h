@@ -13,6 +13,7 @@
 
 #include "dlock/backend.h"
 #include "dlock/batch_backend.h"
+#include "dlock/export.h"
 #include "dlock/queueing_backend.h"
 
 namespace dlock::testing {
@@ -21,7 +22,9 @@ enum class Op { kTryAcquire, kExtend, kRelease, kForceRelease, kInspect, kWaitFo
 
 // Offers the optional interfaces its inner backend offers but AsyncBackend (its
 // asynchronous calls are the blocking ones).
-class FaultyBackend final : public Backend, public QueueingBackend, public BatchExtendBackend {
+class DLOCK_API FaultyBackend final : public Backend,
+                                      public QueueingBackend,
+                                      public BatchExtendBackend {
  public:
   explicit FaultyBackend(std::shared_ptr<Backend> inner);
 

@@ -17,10 +17,11 @@
 #include <vector>
 
 #include "dlock/clock.h"
+#include "dlock/export.h"
 
 namespace dlock::testing {
 
-class ManualClock final : public Clock {
+class DLOCK_API ManualClock final : public Clock {
  public:
   // Starts at an arbitrary, fixed point (not the epoch, so that "start - d" is valid).
   ManualClock();
