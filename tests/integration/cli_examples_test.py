@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The operations examples (examples/systemd/, examples/cron/, docs/operations.md):
 `systemd-analyze verify` on the unit files, their exit codes against cli/exit_codes.h,
-and their dlock command lines run with the built dlock.
+their dlock command lines run with the built dlock, and the doc's quotes of them.
 
 systemd-analyze (Debian's systemd package) runs offline here: systemd need not be PID 1.
 It verifies the units as installed: copied unchanged into a temporary root's
@@ -42,30 +42,42 @@ def exit_codes():
     return {name: int(value) for name, value in codes.items()}
 
 
-def parse_unit(path):
-    """{section: {key: [values]}} of a unit file: comments dropped, lines ending in a
-    backslash joined (systemd replaces the backslash and newline with a space)."""
+def parse_unit_lines(lines):
+    """{section: {key: [values]}} of a unit file's lines: comments dropped, lines ending
+    in a backslash joined (systemd replaces the backslash and newline with a space)."""
     sections = {}
     current = None
     pending = ""
-    with open(path) as f:
-        for raw in f:
-            line = raw.rstrip("\n")
-            if not pending and line.lstrip().startswith(("#", ";")):
-                continue
-            if line.endswith("\\"):
-                pending += line[:-1] + " "
-                continue
-            line = (pending + line).strip()
-            pending = ""
-            if not line:
-                continue
-            if line.startswith("[") and line.endswith("]"):
-                current = sections.setdefault(line[1:-1], {})
-                continue
-            key, _, value = line.partition("=")
-            current.setdefault(key.strip(), []).append(value.strip())
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if not pending and line.lstrip().startswith(("#", ";")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = (pending + line).strip()
+        pending = ""
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(" ".join(value.split()))
     return sections
+
+
+def parse_unit(path):
+    with open(path) as f:
+        return parse_unit_lines(f)
+
+
+def doc_blocks(language):
+    """The ```LANGUAGE code blocks of docs/operations.md, each as its lines."""
+    with open(os.path.join(REPO, "docs", "operations.md")) as f:
+        text = f.read()
+    return [b.splitlines() for b in re.findall(rf"^```{language}\n(.*?)^```$", text,
+                                                 re.M | re.S)]
 
 
 def statuses(unit, key):
@@ -149,6 +161,21 @@ class SystemdExamplesTest(DlockTestCase):
         for timer in timers:
             started = self.units[timer]["Timer"].get("Unit", [timer[:-6] + ".service"])[-1]
             self.assertIn(started, self.files, timer)
+
+    def test_the_doc_quotes_the_units_as_they_are(self):
+        blocks = doc_blocks("ini")
+        self.assertEqual(len(blocks), 2)  # the job's unit and the leader's
+        for block in blocks:
+            quoted = parse_unit_lines(block)
+            # The unit the block quotes: the one with its ExecStart.
+            matches = [f for f in self.files if self.units[f].get("Service", {}).get(
+                "ExecStart") == quoted["Service"]["ExecStart"]]
+            self.assertEqual(len(matches), 1, quoted["Service"]["ExecStart"])
+            unit = self.units[matches[0]]
+            for section, keys in quoted.items():
+                for key, values in keys.items():
+                    self.assertEqual(unit.get(section, {}).get(key), values,
+                                     f"{matches[0]}: [{section}] {key}")
 
     def test_the_job_counts_not_acquired_a_success_and_retries_what_may_pass(self):
         c = self.codes
@@ -245,6 +272,11 @@ class CronExampleTest(DlockTestCase):
     def read_log(self):
         with open(self.log) as f:
             return f.read()
+
+    def test_the_doc_quotes_the_cron_file_as_it_is(self):
+        with open(CRON_FILE) as f:
+            lines = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+        self.assertIn(lines, doc_blocks("sh"))
 
     def test_a_run_that_took_the_lock_prints_nothing_and_logs_the_job(self):
         self.assertEqual(self.cron(), (0, ""))
