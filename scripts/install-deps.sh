@@ -18,9 +18,10 @@ build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-d
 # postgresql-15: the server the PostgreSQL guard's tests start (initdb and postgres, run
 # directly, as the system user dlock-test when the tests run as root: both refuse root).
 # file: CPack's dpkg-shlibdeps step finds the ELF files of the Debian packages with it.
+# systemd: systemd-analyze verify checks the example units (offline: no systemd as PID 1).
 test_pkgs=(libgtest-dev libgmock-dev python3 clang clang-format procps redis-server redis-tools
   openssl prometheus zookeeper python3-kazoo etcd-server etcd-client faketime iproute2
-  nftables postgresql-15 file)
+  nftables postgresql-15 file systemd)
 test_user=dlock-test
 
 pkgs=("${build_pkgs[@]}")

@@ -7,6 +7,7 @@
 #define DLOCK_LEASE_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
