@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
   nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev
   libzookeeper-mt-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  golang-etcd-server-dev libpq-dev)
+  golang-etcd-server-dev libpq-dev help2man)
 # clang: the build that checks the locking annotations (-Wthread-safety). Real servers
 # for the integration tests, openssl to make their TLS certificates, and
 # prometheus for promtool, which checks the metrics the CLI serves; ZooKeeper (it brings a
@@ -19,9 +19,11 @@ build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-d
 # directly, as the system user dlock-test when the tests run as root: both refuse root).
 # file: CPack's dpkg-shlibdeps step finds the ELF files of the Debian packages with it.
 # systemd: systemd-analyze verify checks the example units (offline: no systemd as PID 1).
+# man-db, bash-completion and zsh: the CLI's man page is rendered and its completions are
+# run by real bash and zsh (help2man, in build_pkgs, writes the man page at build time).
 test_pkgs=(libgtest-dev libgmock-dev python3 clang clang-format procps redis-server redis-tools
   openssl prometheus zookeeper python3-kazoo etcd-server etcd-client faketime iproute2
-  nftables postgresql-15 file systemd)
+  nftables postgresql-15 file systemd man-db bash-completion zsh)
 test_user=dlock-test
 
 pkgs=("${build_pkgs[@]}")
