@@ -147,7 +147,15 @@ deb_check() {
   [[ "$(command -v dlock)" == /usr/bin/dlock ]] || fail "dlock is not /usr/bin/dlock"
   man -w dlock >/dev/null || fail "man dlock finds no page"
   man dlock 2>/dev/null | grep -q "fence" || fail "man dlock does not show the fence subcommand"
-  [[ -f /usr/share/bash-completion/completions/dlock ]] || fail "no bash completion"
+  # `dlock <TAB>` in bash, with the installed completion as bash-completion loads it.
+  local words
+  words=$(bash -c 'source /usr/share/bash-completion/bash_completion
+    source /usr/share/bash-completion/completions/dlock
+    COMP_WORDS=(dlock ""); COMP_CWORD=1; COMP_LINE="dlock "; COMP_POINT=6
+    _dlock dlock "" dlock; echo "${COMPREPLY[*]}"') || fail "the bash completion failed"
+  for sub in run acquire extend release inspect fence bench; do
+    grep -qw -- "$sub" <<<"$words" || fail "dlock <TAB> does not offer $sub: $words"
+  done
   consumer_by_cmake "$tmp/deb-cmake-$build_kind"
   consumer_by_make "$tmp/deb-make-$build_kind"
   local files=()
