@@ -42,11 +42,13 @@ consumer_runs() {
   out=$("$1/consumer" "file://$tmp/locks") || fail "$1/consumer failed: $out"
   grep -q "held consumer-example with fencing token" <<<"$out" || fail "consumer said: $out"
 }
-# consumer_by_cmake DIR [CMAKE-ARGS...]: examples/consumer configured and built in DIR.
+# consumer_by_cmake DIR [CMAKE-ARGS...]: examples/consumer, copied out of the source tree
+# to DIR-src as a user's project would be, configured and built in DIR.
 consumer_by_cmake() {
   local dir=$1
   shift
-  cmake -S examples/consumer -B "$dir" "$@" >"$dir.log" 2>&1 || {
+  cp -r examples/consumer "$dir-src"
+  cmake -S "$dir-src" -B "$dir" "$@" >"$dir.log" 2>&1 || {
     cat "$dir.log"
     fail "examples/consumer did not configure ($*)"
   }
@@ -84,8 +86,9 @@ components "$tmp/all" "$all" -DCMAKE_PREFIX_PATH="$prefix" || {
   cat "$tmp/all.log"
   fail "find_package(dlock COMPONENTS $all) failed"
 }
-cmake --build "$tmp/all" -j"$jobs" >/dev/null && "$tmp/all/components" >/dev/null ||
+if ! cmake --build "$tmp/all" -j"$jobs" >/dev/null || ! "$tmp/all/components" >/dev/null; then
   fail "a program linking every component did not build or run"
+fi
 if components "$tmp/v1" "" -DCMAKE_PREFIX_PATH="$prefix" -DVERSION=1.0; then
   fail "find_package(dlock 1.0) accepted version 0.1"
 fi
@@ -132,10 +135,10 @@ for lib in "${libs[@]}"; do
 done
 python3 tests/install/check_exports.py include "${libs[@]}"
 
-# deb_check BUILD_DIR PACKAGE...: cpack's packages installed, used and removed.
+# deb_check KIND BUILD_DIR PACKAGE...: cpack's packages installed, used and removed.
 deb_check() {
-  local build=$1
-  shift
+  local build_kind=$1 build=$2
+  shift 2
   rm -f "$build"/*.deb
   (cd "$build" && cpack -G DEB >/dev/null)
   local debs=()
@@ -173,7 +176,7 @@ deb_check() {
 }
 
 echo "== Debian packages of the shared build"
-build_kind=shared deb_check "$shared" dlock libdlock0 libdlock-dev
+deb_check shared "$shared" dlock libdlock0 libdlock-dev
 echo "== Debian packages of the static build"
-build_kind=static deb_check "$static" dlock libdlock-dev
+deb_check static "$static" dlock libdlock-dev
 echo "check-install: ok"
