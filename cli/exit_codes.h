@@ -1,4 +1,4 @@
-// exit_codes.h: the CLI's exit codes (DESIGN.md section 6), from sysexits.h so they do not
+// exit_codes.h: the CLI's exit codes (README.md and dlock(1)), from sysexits.h so they do not
 // collide with a child's usual 1 and 2.
 #ifndef DLOCK_CLI_EXIT_CODES_H_
 #define DLOCK_CLI_EXIT_CODES_H_

@@ -1,5 +1,5 @@
 // dlock: run commands under distributed locks, and take, extend, release and inspect them.
-// The contract (commands, durations, exit codes) is DESIGN.md section 6; see README.md.
+// The contract (commands, durations, exit codes): README.md, and dlock(1) (cli/man/).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>

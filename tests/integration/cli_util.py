@@ -1,4 +1,4 @@
-"""The shared part of the multi-process tests of the `dlock` CLI (DESIGN.md section 6):
+"""The shared part of the multi-process tests of the `dlock` CLI (README.md, dlock(1)):
 DLOCK, the binary under test, and DlockTestCase, the base class of every cli_*_test.py
 class.
 

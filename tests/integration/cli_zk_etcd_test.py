@@ -74,7 +74,7 @@ class ZkCliTest(StoreCases, cli_run_test.MutualExclusionTest):
         super().tearDown()
 
     def kazoo_lock(self, name):
-        # Curator-style children ("-lock-") count as contenders, as SERVERS.md says.
+        # Curator-style children ("-lock-", which dlock makes too) count as contenders.
         return self.kazoo.Lock(f"{self.root}/{name}", "kazoo", extra_lock_patterns=("-lock-",))
 
     def test_four_runs_never_overlap_and_tokens_increase_across_restarts(self):
