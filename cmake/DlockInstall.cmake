@@ -1,7 +1,7 @@
 # DlockInstall: what `cmake --install` puts under the prefix (GNUInstallDirs), for the
 # libraries; the CLI's own rules (program, man page, completions) are in cli/.
 #   include/dlock/...                 the public headers (only those of the built parts)
-#   lib/libdlock_*.a or .so.0.1.0     the libraries (SONAME libdlock_*.so.0)
+#   lib/libdlock_*.a or .so.0.1.0     the libraries (SONAME libdlock_*.so.0.1)
 #   lib/cmake/dlock/                  the CMake package: find_package(dlock 0.1 COMPONENTS ...)
 #   lib/pkgconfig/dlock*.pc           pkg-config: dlock, dlock-core, dlock-redis, ...
 #   share/dlock/fence.sql             the PostgreSQL guard's schema
@@ -16,6 +16,13 @@
 include(CMakePackageConfigHelpers)
 
 set(DLOCK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dlock)
+# While the major version is 0, a minor version may change the ABI: the SONAME carries
+# both (libdlock_core.so.0.1), so a 0.2 is another library, never loaded by mistake.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(DLOCK_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+else()
+  set(DLOCK_SOVERSION ${PROJECT_VERSION_MAJOR})
+endif()
 set(DLOCK_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(BUILD_SHARED_LIBS)
   set(DLOCK_STATIC OFF)
@@ -48,7 +55,7 @@ function(dlock_install)
     get_target_property(type ${t} TYPE)
     if(type STREQUAL "SHARED_LIBRARY")
       set_target_properties(${t} PROPERTIES
-        VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+        VERSION ${PROJECT_VERSION} SOVERSION ${DLOCK_SOVERSION})
     endif()
   endforeach()
   install(TARGETS ${targets} EXPORT dlock-${I_COMPONENT}
@@ -103,37 +110,39 @@ install(FILES ${PROJECT_BINARY_DIR}/cmake/dlockConfig.cmake
 # pkg-config: one file per library; dlock.pc is dlock::dlock (every backend of the build).
 # A static build lists every library a link needs in Libs and Requires (the default
 # install is static, and `pkg-config --libs` must give a link line that works); a shared
-# one keeps the private ones in Requires.private.
-set(pc_core_requires "fmt")
+# one names only the dlock-* it builds on (and prometheus-cpp-core, whose types the
+# adapter's API takes): each .so's DT_NEEDED brings the rest, and a Requires.private
+# would make pkg-config look for -dev packages the consumer does not need.
+set(pc_core_requires fmt)
 set(pc_core_libs "-ldlock_core -pthread")
-set(pc_memory_requires "dlock-core")
+set(pc_memory_requires dlock-core)
 set(pc_memory_libs "-ldlock_memory")
-set(pc_file_requires "dlock-core")
+set(pc_file_requires dlock-core)
 set(pc_file_libs "-ldlock_file")
-set(pc_testing_requires "dlock-core")
+set(pc_testing_requires dlock-core)
 set(pc_testing_libs "-ldlock_testing")
-set(pc_redis_requires "dlock-core hiredis openssl fmt")
+set(pc_redis_requires dlock-core hiredis openssl fmt)
 set(pc_redis_libs "-ldlock_redis")
 set(pc_redis_internal "-ldlock_redis_common -ldlock_redis_client")
-set(pc_redlock_requires "dlock-core hiredis openssl fmt")
+set(pc_redlock_requires dlock-core hiredis openssl fmt)
 set(pc_redlock_libs "-ldlock_redlock")
 set(pc_redlock_internal "-ldlock_redis_common -ldlock_redis_client")
-set(pc_etcd_requires "dlock-core grpc++ protobuf libcrypto fmt")
+set(pc_etcd_requires dlock-core grpc++ protobuf libcrypto fmt)
 set(pc_etcd_libs "-ldlock_etcd")
 set(pc_etcd_internal "-ldlock_etcdpb")
-set(pc_zookeeper_requires "dlock-core libcrypto fmt")
+set(pc_zookeeper_requires dlock-core libcrypto fmt)
 set(pc_zookeeper_libs "-ldlock_zookeeper")
 set(pc_zookeeper_system "-lzookeeper_mt")
-set(pc_postgres_requires "dlock-core libpq fmt")
+set(pc_postgres_requires dlock-core libpq fmt)
 set(pc_postgres_libs "-ldlock_postgres")
-set(pc_prometheus_requires "dlock-core")
-set(pc_prometheus_public "prometheus-cpp-core")
+set(pc_prometheus_requires dlock-core)
+set(pc_prometheus_public prometheus-cpp-core)
 set(pc_prometheus_libs "-ldlock_prometheus")
-set(pc_dlock_requires "dlock-core dlock-file fmt")
+set(pc_dlock_requires dlock-core dlock-file fmt)
 set(pc_dlock_libs "-ldlock")
 foreach(b redis redlock etcd zookeeper postgres)
   if(TARGET dlock_${b})
-    string(APPEND pc_dlock_requires " dlock-${b}")
+    list(APPEND pc_dlock_requires dlock-${b})
   endif()
 endforeach()
 
@@ -155,21 +164,17 @@ foreach(n ${pc_names})
     set(PC_NAME dlock-${n})
     set(PC_DESCRIPTION "dlock: distributed locks, the ${n} library")
   endif()
-  # dlock-core and the other dlock-* are public; the rest public only when static.
+  # dlock-core and the other dlock-* always; the third-party ones only when static.
   set(public "")
-  set(private "")
   foreach(r ${pc_${n}_requires})
     if(r MATCHES "^dlock-" OR DLOCK_STATIC)
       string(APPEND public " ${r}")
-    else()
-      string(APPEND private " ${r}")
     endif()
   endforeach()
   if(DEFINED pc_${n}_public)
     string(APPEND public " ${pc_${n}_public}")
   endif()
   string(STRIP "${public}" PC_REQUIRES)
-  string(STRIP "${private}" PC_REQUIRES_PRIVATE)
   set(PC_LIBS "${pc_${n}_libs}")
   set(PC_LIBS_PRIVATE "")
   if(DLOCK_STATIC)

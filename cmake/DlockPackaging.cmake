@@ -3,9 +3,11 @@
 #   cpack -G DEB     (in the build directory)
 # gives dlock_VERSION_ARCH.deb (the CLI, its man page and completions), libdlock-dev
 # (headers, static libraries or the .so links, CMake and pkg-config files) and, in a
-# shared build (-DBUILD_SHARED_LIBS=ON), libdlock0 (the shared libraries). Their runtime
+# shared build (-DBUILD_SHARED_LIBS=ON), libdlock0.1 (the shared libraries). Their runtime
 # dependencies come from dpkg-shlibdeps; libdlock-dev's are the -dev packages its CMake
-# and pkg-config files need. Everything goes under /usr.
+# and pkg-config files need. Everything goes under /usr; configure with
+# -DCMAKE_INSTALL_PREFIX=/usr so that GNUInstallDirs picks Debian's multiarch libdir
+# (lib/x86_64-linux-gnu).
 set(CPACK_PACKAGE_NAME dlock)
 set(CPACK_PACKAGE_VENDOR "dlock")
 set(CPACK_PACKAGE_CONTACT "dlock maintainers <dlock@localhost>")
@@ -54,13 +56,13 @@ list(JOIN dev_depends ", " CPACK_DEBIAN_DEV_PACKAGE_DEPENDS)
 
 if(BUILD_SHARED_LIBS)
   list(APPEND CPACK_COMPONENTS_ALL runtime)
-  set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libdlock${PROJECT_VERSION_MAJOR})
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libdlock${DLOCK_SOVERSION})
   set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "dlock: distributed locks for C++20 (shared libraries)")
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
   set(CPACK_COMPONENT_DEV_DEPENDS runtime)
   set(CPACK_COMPONENT_CLI_DEPENDS runtime)
-  # dpkg-shlibdeps resolves the CLI's libdlock_*.so.0 in the build tree; the dependency
-  # on libdlock0 is CPACK_COMPONENT_CLI_DEPENDS.
+  # dpkg-shlibdeps resolves the CLI's libdlock_*.so.0.1 in the build tree; the dependency
+  # on libdlock0.1 is CPACK_COMPONENT_CLI_DEPENDS.
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/lib)
 endif()
 

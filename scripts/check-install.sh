@@ -8,8 +8,9 @@
 #   3. A shared build (-DBUILD_SHARED_LIBS=ON): SONAMEs, and exports limited to the API.
 #   4. The Debian packages of the shared and of the static build (cpack -G DEB), each
 #      installed with apt-get: `dlock --version`, `man dlock`, bash completion, and the
-#      consumer built against /usr and run; then `apt-get remove` leaves none of their
-#      files behind.
+#      consumer built against /usr and run; every pkg-config module their .pc files
+#      require belongs to libdlock-dev's Depends; then `apt-get purge` leaves none of
+#      their files behind.
 #   scripts/check-install.sh [STATIC_BUILD_DIR [MINIMAL_BUILD_DIR]]
 # (defaults build/test and build/minimal, as scripts/test.sh builds them). Installing
 # packages needs root (or sudo).
@@ -25,7 +26,7 @@ if [[ "$(id -u)" -ne 0 ]]; then as_root=(sudo); fi
 installed=()
 cleanup() {
   if ((${#installed[@]})); then
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "${installed[@]}" \
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${installed[@]}" \
       >/dev/null 2>&1 || true
   fi
   rm -rf "$tmp"
@@ -95,7 +96,7 @@ fi
 grep -q "version: 0.1" "$tmp/v1.log" || fail "find_package(dlock 1.0) failed, but not on the version"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046  # pkg-config's flags are several words
-c++ -DDLOCK_PROBE_REDIS $(pkg-config --cflags dlock-redis) tests/install/probe.cc \
+c++ -std=c++20 -DDLOCK_PROBE_REDIS $(pkg-config --cflags dlock-redis) tests/install/probe.cc \
   -o "$tmp/probe" $(pkg-config --libs dlock-redis) || fail "pkg-config dlock-redis: no link"
 "$tmp/probe" | grep -q "probe: ok" || fail "the dlock-redis probe did not run"
 unset PKG_CONFIG_PATH
@@ -123,17 +124,28 @@ for d in cli tests; do
   [[ ! -e $tmp/fetch/_deps/dlock-build/$d ]] || fail "a subproject dlock built its $d"
 done
 
-echo "== shared build ($shared): SONAMEs and exports"
+echo "== shared build ($shared): SONAMEs, exports, components"
+# Configured for /usr, as a package build is: Debian's multiarch libdir.
 cmake -S . -B "$shared" -DBUILD_SHARED_LIBS=ON -DDLOCK_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
-  >/dev/null
+  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 cmake --build "$shared" -j"$jobs" >/dev/null
 mapfile -t libs < <(find "$shared/lib" -name 'libdlock*.so' | sort)
 ((${#libs[@]} >= 8)) || fail "the shared build made ${#libs[@]} libraries"
 for lib in "${libs[@]}"; do
   soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
-  [[ $soname == "$(basename "$lib").0" ]] || fail "$lib has SONAME '$soname'"
+  [[ $soname == "$(basename "$lib").0.1" ]] || fail "$lib has SONAME '$soname'"
 done
 python3 tests/install/check_exports.py include "${libs[@]}"
+cmake --install "$shared" --prefix "$tmp/shared" >/dev/null
+components "$tmp/shared-all" "$all" -DCMAKE_PREFIX_PATH="$tmp/shared" || {
+  cat "$tmp/shared-all.log"
+  fail "find_package(dlock COMPONENTS $all) failed on the shared install"
+}
+if ! cmake --build "$tmp/shared-all" -j"$jobs" >/dev/null ||
+  ! LD_LIBRARY_PATH=$(dirname "$(find "$tmp/shared" -name libdlock_core.so | head -1)") \
+    "$tmp/shared-all/components" >/dev/null; then
+  fail "a program linking every shared component did not build or run"
+fi
 
 # deb_check KIND BUILD_DIR PACKAGE...: cpack's packages installed, used and removed.
 deb_check() {
@@ -159,24 +171,51 @@ deb_check() {
   for sub in run acquire extend release inspect fence bench; do
     grep -qw -- "$sub" <<<"$words" || fail "dlock <TAB> does not offer $sub: $words"
   done
-  consumer_by_cmake "$tmp/deb-cmake-$build_kind"
-  consumer_by_make "$tmp/deb-make-$build_kind"
+  # Against the packages' files alone: not a prefix path or another install of the
+  # caller's (/usr/local comes first in CMake's and pkg-config's search).
+  local cmake_dir
+  cmake_dir=$(dirname "$(dpkg -L libdlock-dev | grep '/dlockConfig.cmake$')")
+  (
+    unset CMAKE_PREFIX_PATH
+    consumer_by_cmake "$tmp/deb-cmake-$build_kind" -Ddlock_DIR="$cmake_dir"
+  ) || exit 1
+  local pc_dir
+  pc_dir=$(dirname "$(dpkg -L libdlock-dev | grep '/dlock.pc$')")
+  PKG_CONFIG_PATH=$pc_dir consumer_by_make "$tmp/deb-make-$build_kind"
+  # What each .pc requires is on a clean machine only if a package libdlock-dev depends on
+  # brings it: every module's .pc must belong to libdlock-dev itself or to one of them.
+  local depends
+  depends=$(dpkg-query -W -f='${Depends}' libdlock-dev | sed 's/([^)]*)//g; s/,/ /g')
+  local pc module owner
+  for pc in "$pc_dir"/dlock*.pc; do
+    for module in $(PKG_CONFIG_PATH=$pc_dir pkg-config --print-requires \
+      --print-requires-private "$(basename "$pc" .pc)" | awk '{print $1}'); do
+      owner=$(dpkg -S "$(PKG_CONFIG_PATH=$pc_dir pkg-config --path "$module")" | cut -d: -f1)
+      [[ $owner == libdlock-dev || " $depends " == *" $owner "* ]] ||
+        fail "$(basename "$pc") requires $module, of $owner, which libdlock-dev does not depend on"
+    done
+  done
   local files=()
   for p in "$@"; do
     while IFS= read -r f; do
       [[ -f $f || -L $f ]] && files+=("$f")
     done < <(dpkg -L "$p")
   done
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$@" >/dev/null
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$@" >/dev/null
   installed=()
   for f in "${files[@]}"; do
-    [[ ! -e $f && ! -L $f ]] || fail "apt-get remove left $f"
+    [[ ! -e $f && ! -L $f ]] || fail "apt-get purge left $f"
   done
-  echo "   ${debs[*]##*/}: installed, used and removed (${#files[@]} files)"
+  for p in "$@"; do
+    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "config-files\|installed"; then
+      fail "$p is still known to dpkg after apt-get purge"
+    fi
+  done
+  echo "   ${debs[*]##*/}: installed, used and purged (${#files[@]} files)"
 }
 
 echo "== Debian packages of the shared build"
-deb_check shared "$shared" dlock libdlock0 libdlock-dev
+deb_check shared "$shared" dlock libdlock0.1 libdlock-dev
 echo "== Debian packages of the static build"
 deb_check static "$static" dlock libdlock-dev
 echo "check-install: ok"

@@ -5,10 +5,12 @@
 #   scripts/install-deps.sh --test   also what the test suite needs
 set -euo pipefail
 
+# help2man makes the man page dlock(1) at build time; file: `cpack -G DEB` (dpkg-shlibdeps)
+# finds the packages' ELF files with it.
 build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-dev
   nlohmann-json3-dev libhiredis-dev libasio-dev libssl-dev prometheus-cpp-dev
   libzookeeper-mt-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  golang-etcd-server-dev libpq-dev help2man)
+  golang-etcd-server-dev libpq-dev help2man file)
 # clang: the build that checks the locking annotations (-Wthread-safety). Real servers
 # for the integration tests, openssl to make their TLS certificates, and
 # prometheus for promtool, which checks the metrics the CLI serves; ZooKeeper (it brings a
@@ -17,13 +19,12 @@ build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-d
 # nftables: it cuts a client off from the store (a network namespace, a veth pair, drops).
 # postgresql-15: the server the PostgreSQL guard's tests start (initdb and postgres, run
 # directly, as the system user dlock-test when the tests run as root: both refuse root).
-# file: CPack's dpkg-shlibdeps step finds the ELF files of the Debian packages with it.
 # systemd: systemd-analyze verify checks the example units (offline: no systemd as PID 1).
 # man-db, bash-completion and zsh: the CLI's man page is rendered and its completions are
 # run by real bash and zsh (help2man, in build_pkgs, writes the man page at build time).
 test_pkgs=(libgtest-dev libgmock-dev python3 clang clang-format procps redis-server redis-tools
   openssl prometheus zookeeper python3-kazoo etcd-server etcd-client faketime iproute2
-  nftables postgresql-15 file systemd man-db bash-completion zsh)
+  nftables postgresql-15 systemd man-db bash-completion zsh)
 test_user=dlock-test
 
 pkgs=("${build_pkgs[@]}")

@@ -52,13 +52,10 @@ CXX=clang++ run_suite build/minimal "-L unit" -DCMAKE_BUILD_TYPE=Debug \
 
 # Installing: cmake --install and examples/consumer (CMake, pkg-config, FetchContent), a
 # shared build's exports, and the Debian packages installed, used and removed
-# (docs/install.md). As root: it installs the packages with apt-get.
+# (docs/install.md). It installs and purges the packages with apt-get (through sudo
+# unless root).
 echo "== install and packages"
-if [[ "$(id -u)" -ne 0 ]]; then
-  sudo -E scripts/check-install.sh build/test build/minimal
-else
-  scripts/check-install.sh build/test build/minimal
-fi
+scripts/check-install.sh build/test build/minimal
 
 # Faults on real stores, each once per backend (tests/fault/; fault_suite.py --duration
 # 30m is the soak run). Alone, after the suites: its checks involve timing bounds.
