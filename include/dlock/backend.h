@@ -89,6 +89,11 @@ class DLOCK_API Backend {
   // Default: false.
   virtual bool session_bound() const { return false; }
 
+  // The clock drift margin this backend leaves out of every lease's validity
+  // (dlock/lease.h; ?drift_factor= and ?drift_ms= of its URI). Locker refuses a TTL
+  // that the margin does not leave at least half of.
+  virtual DriftMargin drift() const { return {}; }
+
   // The optional interfaces this backend offers: itself, or null where it has not that
   // ability (the defaults). A wrapper (FaultyBackend) offers what its inner backend
   // offers. The pointers live as long as the backend.

@@ -72,13 +72,32 @@ DLOCK_API Status ValidateOwnerId(std::string_view owner_id);
 // CSPRNG fails, which it does not once the system has booted.
 DLOCK_API std::string NewOwnerId();
 
-// The clock drift allowance subtracted from every lease: 1% of the TTL plus 2 ms, as
-// the Redis distlock page does.
-DLOCK_API std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl);
+// The margin for clock drift that every lease's validity leaves out: factor x TTL plus
+// a fixed part. The default is the Redis distlock page's, 1% of the TTL plus 2 ms. It
+// covers this host's steady clock running at another rate than the clock the store
+// expires keys by, during one lease; not a clock that jumps, nor a process paused past
+// its lease (fencing tokens cover those: docs/semantics.md). Every backend takes it as
+// ?drift_factor=0.01&drift_ms=2 (BackendUri::drift) or in its options struct.
+struct DLOCK_API DriftMargin {
+  double factor = 0.01;                // of the TTL: 0 to kMaxDriftFactor
+  std::chrono::milliseconds fixed{2};  // 0 to kMaxDriftFixed
+};
+inline constexpr double kMaxDriftFactor = 0.5;
+inline constexpr std::chrono::milliseconds kMaxDriftFixed{60'000};
+// kInvalidArgument, naming the part, unless factor is a number from 0 to
+// kMaxDriftFactor and fixed is from 0 to kMaxDriftFixed.
+DLOCK_API Status ValidateDriftMargin(const DriftMargin& margin);
 
-// start + ttl - ClockDrift(ttl), where `start` was read before the request was sent.
+// The margin for a lease of `ttl`: floor(factor x ttl) + fixed.
+DLOCK_API std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl,
+                                               const DriftMargin& margin = {});
+
+// start + ttl - ClockDrift(ttl, margin), where `start` was read before the request was
+// sent. Before `start` itself if the margin is not less than the TTL (Locker refuses such
+// a TTL: kInvalidArgument).
 DLOCK_API std::chrono::steady_clock::time_point ValidUntil(
-    std::chrono::steady_clock::time_point start, std::chrono::milliseconds ttl);
+    std::chrono::steady_clock::time_point start, std::chrono::milliseconds ttl,
+    const DriftMargin& margin = {});
 
 }  // namespace dlock
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dlock/export.h"
+#include "dlock/lease.h"
 #include "dlock/status.h"
 
 namespace dlock {
@@ -31,7 +32,9 @@ struct DLOCK_API BackendUri {
   std::optional<std::string> password;       // percent-decoded; secret
   std::vector<HostPort> hosts;               // empty for file://
   std::string path;                          // percent-decoded; for file:// the directory
-  std::map<std::string, std::string> query;  // percent-decoded
+  std::map<std::string, std::string> query;  // percent-decoded, less drift_factor, drift_ms
+  // ?drift_factor=F&drift_ms=N, which every backend takes (dlock/lease.h); validated.
+  DriftMargin drift;
 
   // The URI as given, with any password replaced by "***". Safe to log and to pass to a
   // child process.
@@ -40,7 +43,8 @@ struct DLOCK_API BackendUri {
 
 // Parses `text`. kInvalidArgument with a one-line message naming the wrong part (scheme,
 // host, port, path, option) for anything malformed. Does not check that the scheme is
-// a known backend (OpenBackend does) nor which query options it takes.
+// a known backend (OpenBackend does) nor which query options it takes, except the two
+// that every backend takes: drift_factor and drift_ms, moved from `query` to `drift`.
 DLOCK_API Result<BackendUri> ParseBackendUri(std::string_view text);
 
 }  // namespace dlock

@@ -19,6 +19,17 @@ Result<AcquireRequest> LockerCore::MakeRequest(std::string_view name,
   DLOCK_RETURN_IF_ERROR(ValidateName(name));
   const milliseconds ttl = options.ttl.count() > 0 ? options.ttl : options_.ttl;
   DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
+  // A TTL that the store's drift margin leaves less than half of would give leases that
+  // end about as soon as they begin, and renewals that come too late.
+  const DriftMargin drift = backend_->drift();
+  DLOCK_RETURN_IF_ERROR(ValidateDriftMargin(drift));
+  if (ClockDrift(ttl, drift) * 2 > ttl) {
+    return InvalidArgumentError(fmt::format(
+        "ttl {} is too short for the store's drift margin ({:g}% of the TTL + {} ms = {} ms): "
+        "the margin must leave at least half of the TTL",
+        FormatDuration(ttl), drift.factor * 100, drift.fixed.count(),
+        ClockDrift(ttl, drift).count()));
+  }
   AcquireRequest request{std::string(name), ttl, NewOwnerId(), options_.holder};
   request.holder.since = std::chrono::system_clock::now();
   // Wait in line where the store keeps one.

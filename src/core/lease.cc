@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -79,13 +80,29 @@ std::string NewOwnerId() {
   return out;
 }
 
-std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl) {
-  return ttl / 100 + std::chrono::milliseconds(2);
+Status ValidateDriftMargin(const DriftMargin& margin) {
+  // Written so that NaN fails too.
+  if (!(margin.factor >= 0 && margin.factor <= kMaxDriftFactor)) {
+    return InvalidArgumentError(fmt::format("drift factor {} is not a number from 0 to {}",
+                                            margin.factor, kMaxDriftFactor));
+  }
+  if (margin.fixed.count() < 0 || margin.fixed > kMaxDriftFixed) {
+    return InvalidArgumentError(fmt::format("drift of {} ms is not from 0 to {} ms",
+                                            margin.fixed.count(), kMaxDriftFixed.count()));
+  }
+  return OkStatus();
+}
+
+std::chrono::milliseconds ClockDrift(std::chrono::milliseconds ttl, const DriftMargin& margin) {
+  // The small epsilon keeps floor(0.01 x 700) at 7 despite binary rounding.
+  const double part = std::floor(static_cast<double>(ttl.count()) * margin.factor + 1e-6);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(part)) + margin.fixed;
 }
 
 std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time_point start,
-                                                 std::chrono::milliseconds ttl) {
-  return start + ttl - ClockDrift(ttl);
+                                                 std::chrono::milliseconds ttl,
+                                                 const DriftMargin& margin) {
+  return start + ttl - ClockDrift(ttl, margin);
 }
 
 namespace internal {

@@ -129,8 +129,9 @@ LockState RecordState(const LockRecord& record, TimePoint now) {
   return state;
 }
 
-Lease RecordLease(const LockRecord& record, TimePoint start) {
-  return Lease{record.name, record.owner, record.token, record.ttl, ValidUntil(start, record.ttl)};
+Lease RecordLease(const LockRecord& record, TimePoint start, const DriftMargin& drift) {
+  return Lease{record.name, record.owner, record.token, record.ttl,
+               ValidUntil(start, record.ttl, drift)};
 }
 
 }  // namespace dlock::internal

@@ -64,7 +64,7 @@ DLOCK_API bool RecordLeaveQueue(LockRecord& record, std::string_view owner);
 DLOCK_API bool RecordMustWait(const LockRecord& record, TimePoint now, std::string_view waiter);
 
 // A Lease for `record`'s holder, valid from `start` (read before the operation began).
-DLOCK_API Lease RecordLease(const LockRecord& record, TimePoint start);
+DLOCK_API Lease RecordLease(const LockRecord& record, TimePoint start, const DriftMargin& drift);
 
 // "host h pid p (token t)", for contention messages.
 DLOCK_API std::string DescribeHolder(const LockRecord& record);

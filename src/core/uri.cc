@@ -100,6 +100,31 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   return hp;
 }
 
+// Moves ?drift_factor= and ?drift_ms=, which every backend takes, out of `query`.
+Status TakeDrift(std::map<std::string, std::string>& query, DriftMargin& drift) {
+  if (auto it = query.find("drift_factor"); it != query.end()) {
+    const std::string& v = it->second;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), drift.factor);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+      return InvalidArgumentError(
+          fmt::format("drift_factor takes a number such as 0.01, not '{}'", v));
+    }
+    query.erase(it);
+  }
+  if (auto it = query.find("drift_ms"); it != query.end()) {
+    const std::string& v = it->second;
+    std::int64_t ms = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+      return InvalidArgumentError(
+          fmt::format("drift_ms takes a whole number of milliseconds, not '{}'", v));
+    }
+    drift.fixed = std::chrono::milliseconds(ms);
+    query.erase(it);
+  }
+  return ValidateDriftMargin(drift);
+}
+
 Status ParseQuery(std::string_view query, std::map<std::string, std::string>& out) {
   while (!query.empty()) {
     auto amp = query.find('&');
@@ -144,6 +169,7 @@ Result<BackendUri> Parse(std::string_view text) {
   auto qmark = rest.find('?');
   if (qmark != std::string_view::npos) {
     DLOCK_RETURN_IF_ERROR(ParseQuery(rest.substr(qmark + 1), uri.query));
+    DLOCK_RETURN_IF_ERROR(TakeDrift(uri.query, uri.drift));
     rest = rest.substr(0, qmark);
   }
 

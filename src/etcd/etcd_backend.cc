@@ -173,7 +173,7 @@ class EtcdBackend final : public internal::LineBackend {
       entry->granted = true;
       owners_.Store(request.owner_id, *entry);
       Lease lease{request.name, request.owner_id, static_cast<FencingToken>(entry->revision),
-                  entry->ttl, ValidUntil(start, entry->ttl)};
+                  entry->ttl, ValidUntil(start, entry->ttl, options_.drift)};
       if (options_.clock->Now() >= lease.valid_until) {
         Release(lease).IgnoreError();
         return UnavailableError("etcd answered after the lease's validity ended");
@@ -219,7 +219,7 @@ class EtcdBackend final : public internal::LineBackend {
     }
     const milliseconds granted(*left * 1000);
     return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(entry->revision), granted,
-                 ValidUntil(start, granted)};
+                 ValidUntil(start, granted, options_.drift)};
   }
 
   Status Release(const Lease& lease) override {
@@ -311,6 +311,7 @@ class EtcdBackend final : public internal::LineBackend {
   }
 
   std::string_view kind() const override { return "etcd"; }
+  DriftMargin drift() const override { return options_.drift; }
 
  private:
   // Our key for one owner id: queued or holding.
@@ -518,6 +519,7 @@ Result<EtcdOptions> EtcdOptionsFromUri(const BackendUri& uri) {
   }
   o.user = uri.user;
   o.password = uri.password;
+  o.drift = uri.drift;
   for (const auto& [key, value] : uri.query) {
     if (key == "tls" || key == "insecure") {
       if (value != "true" && value != "false") {
@@ -544,7 +546,7 @@ Result<EtcdOptions> EtcdOptionsFromUri(const BackendUri& uri) {
     } else {
       return InvalidArgumentError(fmt::format(
           "unknown option '{}' for etcd://; known: tls, cacert, cert, key, prefix, timeout, "
-          "connect_timeout",
+          "connect_timeout, drift_factor, drift_ms",
           key));
     }
   }

@@ -124,7 +124,7 @@ class FileBackend final : public internal::LineBackend {
           FencingToken floor = is_new ? WallMicros() : 0;
           auto token = internal::RecordAcquire(record, request, options_.clock->Now(), floor);
           if (!token.ok()) return token.status();
-          lease = internal::RecordLease(record, start);
+          lease = internal::RecordLease(record, start, options_.drift);
           return OkStatus();
         }));
     return lease;
@@ -138,7 +138,7 @@ class FileBackend final : public internal::LineBackend {
     DLOCK_RETURN_IF_ERROR(Mutate(lease.name, kExisting, [&](LockRecord& record, bool) -> Status {
       DLOCK_RETURN_IF_ERROR(
           internal::RecordExtend(record, lease.owner_id, ttl, options_.clock->Now()));
-      out = internal::RecordLease(record, start);
+      out = internal::RecordLease(record, start, options_.drift);
       return OkStatus();
     }));
     return out;
@@ -214,6 +214,7 @@ class FileBackend final : public internal::LineBackend {
   }
 
   std::string_view kind() const override { return "file"; }
+  DriftMargin drift() const override { return options_.drift; }
 
  private:
   std::string Path(const std::string& file) const { return (options_.dir / file).string(); }

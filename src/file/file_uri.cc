@@ -17,6 +17,7 @@ Result<bool> ParseBool(const std::string& key, const std::string& value) {
 Result<FileOptions> FileOptionsFromUri(const BackendUri& uri) {
   FileOptions options;
   options.dir = uri.path;
+  options.drift = uri.drift;
   for (const auto& [key, value] : uri.query) {
     if (key == "fsync") {
       auto on = ParseBool(key, value);
@@ -27,8 +28,8 @@ Result<FileOptions> FileOptionsFromUri(const BackendUri& uri) {
       if (!d.ok()) return d.status();
       options.op_timeout = *d;
     } else {
-      return InvalidArgumentError(
-          fmt::format("unknown option '{}' for file://; known: fsync, timeout", key));
+      return InvalidArgumentError(fmt::format(
+          "unknown option '{}' for file://; known: fsync, timeout, drift_factor, drift_ms", key));
     }
   }
   return options;

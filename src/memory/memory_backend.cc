@@ -26,7 +26,7 @@ class MemoryBackend final : public internal::LineBackend, public BatchExtendBack
     LockRecord& record = records_[request.name];
     auto token = internal::RecordAcquire(record, request, clock_->Now(), 0);
     if (!token.ok()) return token.status();
-    return internal::RecordLease(record, start);
+    return internal::RecordLease(record, start, {});
   }
 
   Result<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) override {
@@ -36,7 +36,7 @@ class MemoryBackend final : public internal::LineBackend, public BatchExtendBack
     std::lock_guard lock(mu_);
     LockRecord& record = Find(lease.name);
     DLOCK_RETURN_IF_ERROR(internal::RecordExtend(record, lease.owner_id, ttl, clock_->Now()));
-    return internal::RecordLease(record, start);
+    return internal::RecordLease(record, start, {});
   }
 
   Status Release(const Lease& lease) override {

@@ -176,6 +176,7 @@ class RedisBackend final : public Backend,
   AsyncBackend* async() override { return this; }
   BatchExtendBackend* batch() override { return this; }
   std::string_view kind() const override { return "redis"; }
+  DriftMargin drift() const override { return options_.drift; }
 
  private:
   // WaitForRelease; with `request`, a hand-off to request->owner_id becomes *granted.
@@ -248,7 +249,8 @@ class RedisBackend final : public Backend,
       return std::nullopt;
     }
     const std::chrono::steady_clock::time_point sent{std::chrono::nanoseconds(sent_ns)};
-    Lease lease{request.name, request.owner_id, token, request.ttl, ValidUntil(sent, request.ttl)};
+    Lease lease{request.name, request.owner_id, token, request.ttl,
+                ValidUntil(sent, request.ttl, options_.drift)};
     const auto now = options_.clock->Now();
     if (sent > now || lease.valid_until - now < request.ttl / 2) return std::nullopt;
     return lease;
@@ -301,7 +303,7 @@ class RedisBackend final : public Backend,
     }
     if (reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
     return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(ToInt(*reply)), ttl,
-                 ValidUntil(start, ttl)};
+                 ValidUntil(start, ttl, options_.drift)};
   }
 
   static constexpr std::string_view kNotOurs = "is not held by this owner";
@@ -348,7 +350,7 @@ class RedisBackend final : public Backend,
       return redis::ReplyError(client_->endpoint(), *reply);
     }
     Lease lease{request.name, request.owner_id, static_cast<FencingToken>(ToInt(e[1])), request.ttl,
-                ValidUntil(start, request.ttl)};
+                ValidUntil(start, request.ttl, options_.drift)};
     if (options_.clock->Now() >= lease.valid_until) {
       *too_late = true;
       return UnavailableError(

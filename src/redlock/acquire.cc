@@ -53,7 +53,7 @@ Result<Lease> RedlockBackend::TryAcquire(const AcquireRequest& request) {
   DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
   retries_->Stop(request.name, request.owner_id);
   const auto start = clock_->Now();
-  const auto valid_until = ValidUntil(start, request.ttl);
+  const auto valid_until = ValidUntil(start, request.ttl, drift_);
   const auto keys = Keys(request.name);
   redis::Replies round1 = Round(
       clients_, acquire_, keys, AcquireArgs(request), Steady::now() + InstanceTimeout(request.ttl),

@@ -33,7 +33,7 @@ Result<Lease> RedlockBackend::Extend(const Lease& lease, milliseconds ttl) {
         Steady::now() + InstanceTimeout(ttl));
     extended += retaken;
   }
-  Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl)};
+  Lease out{lease.name, lease.owner_id, lease.token, ttl, ValidUntil(start, ttl, drift_)};
   if (extended >= quorum_ && clock_->Now() < out.valid_until) {
     retake.MajorityConfirmed(clients_);
     return out;

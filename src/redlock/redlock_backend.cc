@@ -24,6 +24,7 @@ RedlockBackend::RedlockBackend(RedlockOptions options, Clients clients)
       quorum_(n_ / 2 + 1),
       clock_(options_.instances.front().clock),
       prefix_(options_.instances.front().prefix),
+      drift_(options_.instances.front().drift),
       holder_(HolderInfo::ThisProcess()),
       // Sent after the files whose functions they use: redis://'s grant.lua; and, before
       // the release script redis:// shares, no_line.lua in place of redis://'s line.

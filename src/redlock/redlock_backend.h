@@ -46,6 +46,7 @@ class RedlockBackend final : public Backend {
   Status WaitForRelease(std::string_view name, Steady::time_point deadline,
                         std::stop_token stop) override;
   std::string_view kind() const override { return "redlock"; }
+  DriftMargin drift() const override { return drift_; }
 
  private:
   // The lock's keys on each instance (its hash, its fencing counter), and the channel its
@@ -94,6 +95,7 @@ class RedlockBackend final : public Backend {
   const int quorum_;
   const std::shared_ptr<Clock> clock_;
   const std::string prefix_;
+  const DriftMargin drift_;  // the first instance's
   const HolderInfo holder_;
   const redis::Script acquire_, raise_, extend_, inspect_;
   const std::shared_ptr<const redis::Script> release_script_;  // shared with retries

@@ -30,6 +30,7 @@ Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri) {
   }
   o.user = uri.user;
   o.password = uri.password;
+  o.drift = uri.drift;
   for (const auto& [key, value] : uri.query) {
     if (key == "connect_timeout" || key == "session_timeout") {
       auto d = ParseDuration(value);
@@ -40,7 +41,9 @@ Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri) {
       (key == "connect_timeout" ? o.connect_timeout : o.session_timeout) = *d;
     } else {
       return InvalidArgumentError(fmt::format(
-          "unknown option '{}' for zk://; known: connect_timeout, session_timeout", key));
+          "unknown option '{}' for zk://; known: connect_timeout, session_timeout, drift_factor, "
+          "drift_ms",
+          key));
     }
   }
   return o;

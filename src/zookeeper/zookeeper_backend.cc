@@ -108,7 +108,8 @@ Result<Lease> ZooKeeperBackend::Grant(const AcquireRequest& request, Entry& entr
   entry.granted = true;
   owners_.Store(request.owner_id, entry);
   const milliseconds ttl = entry.session->timeout();
-  Lease lease{request.name, request.owner_id, entry.token, ttl, ValidUntil(start, ttl)};
+  Lease lease{request.name, request.owner_id, entry.token, ttl,
+              ValidUntil(start, ttl, options_.drift)};
   if (options_.clock->Now() >= lease.valid_until) {
     Release(lease).IgnoreError();
     return UnavailableError("ZooKeeper answered after the lease's validity ended");
@@ -152,7 +153,8 @@ Result<Lease> ZooKeeperBackend::Extend(const Lease& lease, milliseconds ttl) {
   }
   if (!alive.ok()) return alive;
   const milliseconds granted = entry->session->timeout();
-  return Lease{lease.name, lease.owner_id, entry->token, granted, ValidUntil(start, granted)};
+  return Lease{lease.name, lease.owner_id, entry->token, granted,
+               ValidUntil(start, granted, options_.drift)};
 }
 
 Status ZooKeeperBackend::Release(const Lease& lease) {

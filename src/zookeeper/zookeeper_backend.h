@@ -50,6 +50,7 @@ class ZooKeeperBackend final : public internal::LineBackend {
 
   bool session_bound() const override { return true; }
   std::string_view kind() const override { return "zk"; }
+  DriftMargin drift() const override { return options_.drift; }
 
  private:
   // Our node for one owner id: queued or holding.

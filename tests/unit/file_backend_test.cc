@@ -7,6 +7,7 @@
 #include <set>
 
 #include "dlock/backends/file.h"
+#include "dlock/locker.h"
 #include "dlock/open.h"
 #include "file/name_encoding.h"
 #include "file/record_format.h"
@@ -124,6 +125,40 @@ class FileBackendTest : public ::testing::Test {
   }
   TempDir dir_;
 };
+
+// The store's drift margin (?drift_factor=&drift_ms=) shortens each lease, and Locker
+// refuses a TTL the margin would leave less than half of.
+TEST_F(FileBackendTest, TheDriftMarginShortensLeasesAndRefusesTooShortATtl) {
+  FileOptions options;
+  options.drift = {.factor = 0.1, .fixed = std::chrono::milliseconds(50)};
+  auto backend = Open(options);
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(backend->drift().fixed, std::chrono::milliseconds(50));
+  Locker locker(backend);
+  const auto before = std::chrono::steady_clock::now();
+  auto lock = locker.Acquire("drift", {.ttl = seconds(1)});
+  const auto after = std::chrono::steady_clock::now();
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  // 1 s less 10% and 50 ms, counted from a start between before and after.
+  EXPECT_GE(lock->lease().valid_until, before + std::chrono::milliseconds(850));
+  EXPECT_LE(lock->lease().valid_until, after + std::chrono::milliseconds(850));
+  EXPECT_TRUE(lock->Release().ok());
+
+  auto short_ttl = locker.Acquire("drift", {.ttl = std::chrono::milliseconds(100)});
+  ASSERT_FALSE(short_ttl.ok());
+  EXPECT_EQ(short_ttl.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(short_ttl.status().message().find("too short for the store's drift margin"),
+            std::string::npos)
+      << short_ttl.status().message();
+  auto state = backend->Inspect("drift");
+  ASSERT_TRUE(state.ok());
+  EXPECT_FALSE(state->held);  // nothing was sent, nothing is held
+
+  FileOptions bad;
+  bad.drift = {.factor = 0.9};
+  auto refused = Locker(Open(bad)).Acquire("drift");
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+}
 
 TEST_F(FileBackendTest, CreatesItsDirectoryPrivate) {
   Open();

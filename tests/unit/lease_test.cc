@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -52,6 +53,38 @@ TEST(LeaseTest, ValidityIsConservative) {
   EXPECT_EQ(ClockDrift(milliseconds(10'000)), milliseconds(102));
   auto start = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
   EXPECT_EQ(ValidUntil(start, milliseconds(10'000)), start + milliseconds(9898));
+}
+
+TEST(LeaseTest, TheDefaultDriftIsOnePercentPlusTwoMilliseconds) {
+  // floor(TTL / 100) + 2 ms at every TTL, whatever binary rounding does to 0.01 x TTL.
+  for (std::int64_t ms = kMinTtl.count(); ms <= 200'000; ms += 7) {
+    ASSERT_EQ(ClockDrift(milliseconds(ms)), milliseconds(ms / 100 + 2)) << ms;
+  }
+}
+
+TEST(LeaseTest, ADriftMarginOfYourOwn) {
+  const DriftMargin margin{.factor = 0.1, .fixed = milliseconds(50)};
+  EXPECT_TRUE(ValidateDriftMargin(margin).ok());
+  EXPECT_EQ(ClockDrift(milliseconds(1000), margin), milliseconds(150));
+  auto start = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
+  EXPECT_EQ(ValidUntil(start, milliseconds(1000), margin), start + milliseconds(850));
+  EXPECT_EQ(ClockDrift(milliseconds(1000), {.factor = 0, .fixed = milliseconds(0)}),
+            milliseconds(0));
+}
+
+TEST(LeaseTest, DriftMarginRules) {
+  EXPECT_TRUE(ValidateDriftMargin({}).ok());
+  EXPECT_TRUE(ValidateDriftMargin({.factor = kMaxDriftFactor, .fixed = kMaxDriftFixed}).ok());
+  for (double factor : {-0.01, kMaxDriftFactor + 0.01, std::nan(""), HUGE_VAL}) {
+    Status s = ValidateDriftMargin({.factor = factor});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << factor;
+    EXPECT_NE(s.message().find("drift factor"), std::string::npos) << s.message();
+  }
+  for (milliseconds fixed : {milliseconds(-1), kMaxDriftFixed + milliseconds(1)}) {
+    Status s = ValidateDriftMargin({.fixed = fixed});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << fixed.count();
+    EXPECT_NE(s.message().find("ms is not from 0"), std::string::npos) << s.message();
+  }
 }
 
 }  // namespace

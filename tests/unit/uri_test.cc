@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "dlock/backends/etcd.h"
+#include "dlock/backends/file.h"
+#include "dlock/backends/redis.h"
+#include "dlock/backends/redlock.h"
+#include "dlock/backends/zookeeper.h"
 #include "dlock/open.h"
 
 namespace dlock {
@@ -79,6 +84,54 @@ TEST(UriTest, PasswordNeverInErrors) {
   auto uri = ParseBackendUri("redis://u:pa%zzss@h:1");
   ASSERT_FALSE(uri.ok());
   EXPECT_EQ(uri.status().message().find("pa%zzss"), std::string::npos);
+}
+
+TEST(UriTest, DriftOptionsAreEveryBackendsAndChecked) {
+  auto uri = ParseBackendUri("redis://h?drift_factor=0.05&drift_ms=10&prefix=p:");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  EXPECT_DOUBLE_EQ(uri->drift.factor, 0.05);
+  EXPECT_EQ(uri->drift.fixed, std::chrono::milliseconds(10));
+  EXPECT_EQ(uri->query.size(), 1u);  // prefix only: the drift options are taken out
+  auto plain = ParseBackendUri("zk://h");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_DOUBLE_EQ(plain->drift.factor, 0.01);
+  EXPECT_EQ(plain->drift.fixed, std::chrono::milliseconds(2));
+  for (std::string bad : {"drift_factor=", "drift_factor=x", "drift_factor=-0.1",
+                          "drift_factor=0.51", "drift_factor=nan", "drift_factor=inf",
+                          "drift_ms=", "drift_ms=1.5", "drift_ms=-1", "drift_ms=60001"}) {
+    auto r = ParseBackendUri("file:///tmp/d?" + bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("drift"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(OpenBackendTest, EveryBackendTakesTheDriftOfItsUri) {
+  auto file = FileOptionsFromUri(*ParseBackendUri("file:///tmp/d?drift_factor=0.1&drift_ms=7"));
+  ASSERT_TRUE(file.ok());
+  EXPECT_DOUBLE_EQ(file->drift.factor, 0.1);
+  EXPECT_EQ(file->drift.fixed, std::chrono::milliseconds(7));
+  auto backend = OpenBackend("file:///tmp/dlock-uri-test?drift_ms=7");
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  EXPECT_EQ((*backend)->drift().fixed, std::chrono::milliseconds(7));
+#ifdef DLOCK_WITH_REDIS
+  auto redis = RedisOptionsFromUri(*ParseBackendUri("redis://h?drift_ms=7"));
+  ASSERT_TRUE(redis.ok());
+  EXPECT_EQ(redis->drift.fixed, std::chrono::milliseconds(7));
+  auto redlock = RedlockOptionsFromUri(*ParseBackendUri("redlock://a,b,c?drift_ms=7"));
+  ASSERT_TRUE(redlock.ok());
+  EXPECT_EQ(redlock->instances.front().drift.fixed, std::chrono::milliseconds(7));
+#endif
+#ifdef DLOCK_WITH_ETCD
+  auto etcd = EtcdOptionsFromUri(*ParseBackendUri("etcd://h?drift_ms=7"));
+  ASSERT_TRUE(etcd.ok());
+  EXPECT_EQ(etcd->drift.fixed, std::chrono::milliseconds(7));
+#endif
+#ifdef DLOCK_WITH_ZOOKEEPER
+  auto zk = ZooKeeperOptionsFromUri(*ParseBackendUri("zk://h?drift_ms=7"));
+  ASSERT_TRUE(zk.ok());
+  EXPECT_EQ(zk->drift.fixed, std::chrono::milliseconds(7));
+#endif
 }
 
 TEST(OpenBackendTest, UnknownScheme) {

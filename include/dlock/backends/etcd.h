@@ -39,6 +39,8 @@ struct DLOCK_API EtcdOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{5000};  // one call; a later answer fails it
   std::shared_ptr<Clock> clock;             // null: SystemClock()
+  // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=.
+  DriftMargin drift;
 };
 
 // From etcd://[user:password@]host[:port][,host[:port]...][?opt=...]. Options: tls,

@@ -33,6 +33,8 @@ struct DLOCK_API FileOptions {
   std::chrono::milliseconds op_timeout = std::chrono::seconds(2);
   // null: SystemClock(). A ManualClock only makes sense within one process.
   std::shared_ptr<Clock> clock;
+  // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=.
+  DriftMargin drift;
 };
 
 // kFailedPrecondition if the directory cannot be created or used (permissions, not a

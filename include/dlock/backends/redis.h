@@ -43,6 +43,9 @@ struct DLOCK_API RedisOptions {
   std::chrono::milliseconds command_timeout{2000};  // a reply later than this fails the call
   int pool_size = 2;                                // command connections
   std::shared_ptr<Clock> clock;                     // null: SystemClock()
+  // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=. For
+  // redlock://, the first instance's, as its prefix and clock.
+  DriftMargin drift;
 };
 
 // From redis://[user[:password]@]host[:port][/db][?opt=...] or rediss://. Options:

@@ -38,6 +38,8 @@ struct DLOCK_API ZooKeeperOptions {
   std::chrono::milliseconds session_timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};  // to establish a session
   std::shared_ptr<Clock> clock;                     // null: SystemClock()
+  // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=.
+  DriftMargin drift;
 };
 
 // From zk://[user:password@]host[:port][,host[:port]...][/path][?opt=...]. Options:

@@ -61,6 +61,7 @@ class DLOCK_API FaultyBackend final : public Backend,
                                            std::stop_token stop) override;
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override;
   std::string_view kind() const override { return inner_->kind(); }
+  DriftMargin drift() const override { return inner_->drift(); }
   bool session_bound() const override { return inner_->session_bound(); }
   QueueingBackend* queueing() override { return inner_->queueing() ? this : nullptr; }
   BatchExtendBackend* batch() override { return inner_->batch() ? this : nullptr; }

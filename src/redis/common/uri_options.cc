@@ -23,6 +23,7 @@ Result<bool> ParseFlag(const std::string& key, const std::string& value) {
 Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
                 const std::vector<std::string>& extra_keys) {
   o.tls = tls;
+  o.drift = uri.drift;
   o.user = uri.user;
   o.password = uri.password;
   if (!uri.path.empty() && uri.path != "/") {
@@ -60,9 +61,10 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
         return InvalidArgumentError("pool must be a number from 1 to 64");
       }
     } else {
-      return InvalidArgumentError(fmt::format(
-          "unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, pool", key,
-          uri.scheme, o.tls ? "cacert, cert, key, insecure, " : ""));
+      return InvalidArgumentError(
+          fmt::format("unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, "
+                      "pool, drift_factor, drift_ms",
+                      key, uri.scheme, o.tls ? "cacert, cert, key, insecure, " : ""));
     }
   }
   return OkStatus();
