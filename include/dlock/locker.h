@@ -10,6 +10,15 @@
 //   if (!lock.ok()) return lock.status();
 //   Write(resource, lock->token());   // the resource rejects tokens older than it has seen
 //
+// Reentrancy is opt-in (AcquireOptions::reentrant), per holder: the holder of a lock is
+// this Locker together with the thread that called Acquire, as with Redisson's RLock and
+// Curator's InterProcessMutex. The Locker remembers which names each thread holds
+// through Acquire (until their last release or detach), so that a thread taking a name it
+// already holds through this Locker never waits on itself: a reentrant Acquire of it
+// returns at once another Lock on the same lease, and any other Acquire fails at once
+// with kFailedPrecondition. Another thread of the same Locker waits as another holder
+// would. The holder stays the acquiring thread even when the Lock is moved to another one.
+//
 // Thread-safety: a Locker is safe for concurrent use; one Locker serves a whole process.
 // It owns two threads, started at the first Acquire and shared by all its Locks (10,000
 // held locks are still two threads): one renews, one is a watchdog that declares a lease
@@ -62,6 +71,17 @@ struct DLOCK_API AcquireOptions {
   // Renew in the background while held. false: the lease ends at its TTL unless extended
   // by hand; lost() still fires shortly before valid_until.
   bool auto_renew = true;
+  // Reentrant: this thread may take the lock again through this Locker while it holds it.
+  // If it holds `name` already, from a reentrant Acquire whose lease is still held (not
+  // released, detached, lost or past valid_until), Acquire returns at once, with no store
+  // call, another Lock on that lease: the same token and lost(), one renewal, one hold
+  // more; wait, ttl, stop and auto_renew are then ignored (the first Acquire's hold). The
+  // lease is freed in the store when the last of its Locks is released or destroyed. Else
+  // Acquire acquires as usual, and the lock may be re-entered.
+  // false: an Acquire of a name this thread holds through this Locker, reentrant or not,
+  // fails at once with kFailedPrecondition; so does a reentrant Acquire of a name held
+  // from a non-reentrant one. TryAcquireAsync refuses true (kInvalidArgument).
+  bool reentrant = false;
 };
 
 class DLOCK_API Locker {
@@ -72,13 +92,18 @@ class DLOCK_API Locker {
   ~Locker();
 
   // Returns a held Lock, or
-  //   kContended         held by another owner and options.wait == 0,
-  //   kDeadlineExceeded  still held by another owner when options.wait ran out,
-  //   kUnavailable       the store kept failing (immediately when wait == 0),
-  //   kCancelled         options.stop was requested while waiting,
-  //   kInvalidArgument   bad name or TTL (at once, nothing sent to the store),
+  //   kContended           held by another owner and options.wait == 0,
+  //   kDeadlineExceeded    still held by another owner when options.wait ran out,
+  //   kUnavailable         the store kept failing (immediately when wait == 0),
+  //   kCancelled           options.stop was requested while waiting,
+  //   kInvalidArgument     bad name or TTL (at once, nothing sent to the store),
+  //   kFailedPrecondition  this thread already holds `name` through this Locker, and this
+  //                        is no re-entry (AcquireOptions::reentrant): at once, nothing
+  //                        sent to the store, instead of waiting on itself,
   //   or the backend's error that retrying cannot fix.
-  // Never returns later than the wait plus one store call.
+  // Never returns later than the wait plus one store call. A re-entry returns at once.
+  // Events tell of the lease in the store: a re-entry and the release of a hold that is
+  // not the last emit none; a self-deadlock refused emits kAcquireFailed.
   // Returns kFailedPrecondition, sending nothing, when called within a callback of
   // TryAcquireAsync or Lock::ReleaseAsync (it would block there).
   Result<Lock> Acquire(std::string_view name, const AcquireOptions& options = {});
@@ -89,10 +114,14 @@ class DLOCK_API Locker {
   // runs on the backend's I/O thread, so one thread can keep thousands of acquisitions
   // in flight, pipelined; otherwise `done` runs on the calling thread before this
   // returns. Bad input (a wait, a bad name or TTL) and a stop already requested
-  // (kCancelled) are answered on the calling thread before this returns, on any backend. `done`
-  // must be quick and must not block: release with Lock::ReleaseAsync (Release() and Acquire()
-  // return kFailedPrecondition there, and a Lock destroyed there is released asynchronously). The
-  // call keeps the backend alive until `done` has run, so the Locker may be destroyed meanwhile.
+  // (kCancelled) are answered on the calling thread before this returns, on any backend;
+  // so are options.reentrant (kInvalidArgument: no reentrant lock here) and a name this
+  // thread holds through Acquire (kFailedPrecondition, as Acquire). The Lock given to
+  // `done` has no holder thread: it is never re-entered, and an Acquire of its name waits
+  // for it as for another holder's. `done` must be quick and must not block: release with
+  // Lock::ReleaseAsync (Release() and Acquire() return kFailedPrecondition there, and a
+  // Lock destroyed there is released asynchronously). The call keeps the backend alive
+  // until `done` has run, so the Locker may be destroyed meanwhile.
   void TryAcquireAsync(std::string_view name, const AcquireOptions& options,
                        std::function<void(Result<Lock>)> done);
 

@@ -33,7 +33,9 @@ enum class Code : std::uint8_t {
   kCancelled,
   // Bad lock name, TTL, duration, URI or option. Fix the input; do not retry.
   kInvalidArgument,
-  // The store refuses us or is misconfigured (permissions, auth, corrupt state). Do not
+  // The store refuses us or is misconfigured (permissions, auth, corrupt state), or the
+  // call cannot work from where it was made (a blocking call in an asynchronous callback;
+  // an Acquire of a lock the same thread already holds through the same Locker). Do not
   // retry until it is fixed.
   kFailedPrecondition,
   // The backend or feature is not available in this build.

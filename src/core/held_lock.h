@@ -1,5 +1,6 @@
-// held_lock.h: the record of one held lease, shared by its Lock, the Locker's renewal
-// thread and its watchdog (HeldLock), and where it stands in their queues.
+// held_lock.h: the record of one held lease, shared by its Lock (its Locks, once
+// re-entered), the Locker's renewal thread and its watchdog (HeldLock), and where it
+// stands in their queues.
 //
 // Thread-safety: the lease granted and the options are constant; state and valid_until
 // are atomics, so Lock::held() never blocks; the rest is guarded as annotated (Clang's
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,16 +39,28 @@ struct RenewSlots {
   std::optional<RenewQueue::iterator> watch;  // its loss point, for the watchdog
 };
 
+// A number for the calling thread, never reused within the process: unlike a
+// std::thread::id, which may be once its thread has exited, while a Lock it acquired
+// lives on elsewhere. kNoThread is none.
+using ThreadSerial = std::uint64_t;
+inline constexpr ThreadSerial kNoThread = 0;
+ThreadSerial ThisThreadSerial();
+
 // How long before valid_until a lease that could not be renewed is declared lost.
 std::chrono::milliseconds LossMargin(std::chrono::milliseconds ttl);
 
 struct HeldLock {
-  HeldLock(Lease lease, bool auto_renew, std::chrono::milliseconds interval, TimePoint acquired_at);
+  HeldLock(Lease lease, bool auto_renew, bool reentrant, ThreadSerial holder,
+           std::chrono::milliseconds interval, TimePoint acquired_at);
 
   // Constant after construction. `granted.valid_until` is the first validity; the
   // current one is valid_until().
   const Lease granted;
   const bool auto_renew;
+  const bool reentrant;  // AcquireOptions::reentrant: its holder may take it again
+  // The thread that acquired it with Locker::Acquire, under which the LockerCore knows
+  // it (LockerCore::holders_); kNoThread for TryAcquireAsync.
+  const ThreadSerial holder;
   const std::chrono::milliseconds interval;  // between renewals
   const TimePoint acquired_at;
 
@@ -72,6 +86,9 @@ struct HeldLock {
   // ReleaseAsync cannot wait for it. At most one: a later release finds the lock
   // released already.
   std::function<void()> release_after_renewal GUARDED_BY(mu);
+  // The Locks on this lease that have not released it: 1, plus one per re-entry
+  // (AcquireOptions::reentrant). The one that brings it to 0 frees it in the store.
+  int holds GUARDED_BY(mu) = 1;
   // Returns once no renewal call is in flight (for Release and Detach).
   void AwaitNotRenewing(MutexLock& lock) REQUIRES(mu) {
     while (renewing) renewal_done.wait(lock.native());

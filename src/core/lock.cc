@@ -7,11 +7,17 @@ namespace dlock {
 Lock::Lock(std::shared_ptr<internal::LockerCore> core, std::shared_ptr<internal::HeldLock> held)
     : core_(std::move(core)), held_(std::move(held)) {}
 
+Lock::Lock(Lock&& other) noexcept
+    : core_(std::move(other.core_)),
+      held_(std::move(other.held_)),
+      released_(other.released_.load()) {}
+
 Lock& Lock::operator=(Lock&& other) noexcept {
   if (this != &other) {
     ReleaseOnDrop();
     core_ = std::move(other.core_);
     held_ = std::move(other.held_);
+    released_ = other.released_.load();
   }
   return *this;
 }
@@ -26,7 +32,7 @@ void Lock::ReleaseOnDrop() {
 }
 
 bool Lock::held() const {
-  if (!held_ || held_->state != internal::HeldState::kHeld) return false;
+  if (!held_ || released_ || held_->state != internal::HeldState::kHeld) return false;
   return core_->clock().Now() < held_->valid_until();
 }
 
@@ -51,12 +57,14 @@ Status Lock::Release() {
     ReleaseAsync();  // nothing is left locked: it is being released
     return internal::BlockingInCallback("Release()");
   }
+  if (released_.exchange(true)) return NotHeldError("already released");
   return core_->Release(*held_);
 }
 
 void Lock::ReleaseAsync(std::function<void(Status)> done) {
   if (!done) done = [](const Status&) {};
   if (!held_) return internal::Answer(done, NotHeldError("this Lock holds nothing"));
+  if (released_.exchange(true)) return internal::Answer(done, NotHeldError("already released"));
   core_->ReleaseAsync(held_, std::move(done));
 }
 

@@ -1,5 +1,6 @@
 // LockerCore's release and detach: a lease leaves the Renewer, and is freed in the store
 // (release) or left to its TTL (detach), never while a renewal call for it is in flight.
+// A lease re-entered (AcquireOptions::reentrant) is released by its last hold.
 #include <fmt/format.h>
 
 #include "core/locker_core.h"
@@ -26,14 +27,42 @@ LockerCore::ReleasePlan LockerCore::PlanRelease(HeldLock& held) {
   return plan;
 }
 
+std::optional<Status> LockerCore::DropOneOfSeveralHolds(HeldLock& held) {
+  if (held.holds <= 1) return std::nullopt;
+  --held.holds;
+  switch (held.state.load()) {
+    case HeldState::kHeld: return OkStatus();
+    case HeldState::kLost: {
+      MutexLock guard(held.reason_mu);
+      return NotHeldError(fmt::format("the lock was lost: {}", held.lost_reason.message()));
+    }
+    case HeldState::kReleased:
+    case HeldState::kDetached: break;
+  }
+  return NotHeldError("already released");
+}
+
+void LockerCore::Forget(const HeldLock& held) {
+  if (held.holder == kNoThread) return;
+  MutexLock lock(holders_mu_);
+  auto it = holders_.find({held.granted.name, held.holder});
+  // Only this lease's entry: a later lease of the name may have replaced it.
+  if (it != holders_.end() && it->second.lock().get() == &held) holders_.erase(it);
+}
+
 Status LockerCore::Release(HeldLock& held) {
   ReleasePlan plan;
   {
-    // Waits for a renewal in flight, so that it cannot extend a released lease.
     MutexLock lock(held.mu);
+    // Another hold keeps the lease: nothing to wait for, nothing sent.
+    if (auto answer = DropOneOfSeveralHolds(held)) return *answer;
+    // Waits for a renewal in flight, so that it cannot extend a released lease.
     held.AwaitNotRenewing(lock);
+    if (auto answer = DropOneOfSeveralHolds(held)) return *answer;  // re-entered meanwhile
+    held.holds = 0;
     plan = PlanRelease(held);
   }
+  Forget(held);
   if (plan.answer) {
     if (plan.free) backend_->Release(*plan.free).IgnoreError();  // without held.mu
     return *plan.answer;
@@ -49,6 +78,11 @@ void LockerCore::ReleaseAsync(const std::shared_ptr<HeldLock>& held, StatusCallb
   ReleasePlan plan;
   {
     MutexLock lock(held->mu);
+    if (auto answer = DropOneOfSeveralHolds(*held)) {
+      lock.Unlock();
+      return Answer(done, std::move(*answer));
+    }
+    held->holds = 0;
     // Marked released at once, so that this call is the one that releases (a later
     // Release or ReleaseAsync answers "already released").
     plan = PlanRelease(*held);
@@ -60,9 +94,12 @@ void LockerCore::ReleaseAsync(const std::shared_ptr<HeldLock>& held, StatusCallb
                                      done = std::move(done)] {
         self->SendRelease(held, plan, done);
       };
+      lock.Unlock();
+      Forget(*held);
       return;
     }
   }
+  Forget(*held);
   SendRelease(held, plan, std::move(done));
 }
 
@@ -94,10 +131,12 @@ Lease LockerCore::Detach(HeldLock& held) {
     // may need this thread): a renewal after a detach only extends a lease that is
     // meant to stay held until its TTL anyway.
     if (!InAsyncCallback()) held.AwaitNotRenewing(lock);
+    // Every hold of a re-entered lease: it is detached, not one of its Locks.
     HeldState state = HeldState::kHeld;
     was_held = held.state.compare_exchange_strong(state, HeldState::kDetached);
     lease = held.lease();
   }
+  Forget(held);
   renewer_.Unschedule(held);
   if (was_held) {
     Emit(EventKind::kDetached, lease.name, lease.token, options_.clock->Now() - held.acquired_at);

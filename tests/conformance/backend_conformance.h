@@ -1,5 +1,6 @@
 // backend_conformance.h: one suite of the semantics every backend meets (docs/semantics.md,
-// "Common to every backend"), run against every backend.
+// "Common to every backend", and the Locker's "Reentrancy and self-deadlock"), run against
+// every backend.
 // A backend joins with INSTANTIATE_TEST_SUITE_P(Name, BackendConformance, Values(...)).
 #ifndef DLOCK_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
 #define DLOCK_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_

@@ -669,5 +669,239 @@ TEST_F(LockerTest, ManyThreadsOneLockNeverOverlap) {
   EXPECT_EQ(done.load(), 400);
 }
 
+// --- Reentrancy (AcquireOptions::reentrant) and self-deadlock; each backend's share is
+// in tests/conformance/reentrancy_conformance.cc.
+
+TEST_F(LockerTest, AReentryIsAnotherLockOnTheSameLeaseWithoutAStoreCall) {
+  auto locker = MakeLocker(seconds(3));
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok()) << outer.status().ToString();
+  // The options of a re-entry but `reentrant` are the first hold's: no wait, no new TTL.
+  auto inner = locker->Acquire("a", {.wait = seconds(60), .ttl = seconds(20), .reentrant = true});
+  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 1);
+  EXPECT_EQ(inner->token(), outer->token());
+  EXPECT_EQ(inner->lease().owner_id, outer->lease().owner_id);
+  EXPECT_EQ(inner->lease().ttl, seconds(3));
+  EXPECT_TRUE(inner->lost() == outer->lost());
+  EXPECT_EQ(listener_->count(EventKind::kAcquired), 1);  // events tell of the lease
+  // One renewal serves both.
+  const auto first_valid_until = outer->lease().valid_until;
+  StepToNextDeadline();
+  ASSERT_TRUE(WaitFor([&] { return listener_->count(EventKind::kRenewed) == 1; }));
+  EXPECT_EQ(faulty_->calls(Op::kExtend), 1);
+  EXPECT_GT(inner->lease().valid_until, first_valid_until);
+  EXPECT_EQ(inner->lease().valid_until, outer->lease().valid_until);
+  // A third hold, then the releases in any order: the last one frees it.
+  auto third = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(outer->Release().ok());
+  EXPECT_FALSE(outer->held());
+  EXPECT_TRUE(inner->held());
+  EXPECT_TRUE(third->held());
+  EXPECT_TRUE(third->Release().ok());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  EXPECT_TRUE(inner->Release().ok());
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 1);
+  EXPECT_EQ(listener_->count(EventKind::kReleased), 1);
+}
+
+TEST_F(LockerTest, ReleasingOneHoldTwiceGivesUpOnlyThatHold) {
+  auto locker = MakeLocker();
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  auto inner = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok() && inner.ok());
+  EXPECT_TRUE(inner->Release().ok());
+  EXPECT_EQ(inner->Release().code(), Code::kNotHeld);
+  std::optional<Status> async;
+  inner->ReleaseAsync([&](Status s) { async = s; });
+  ASSERT_TRUE(async.has_value());
+  EXPECT_EQ(async->code(), Code::kNotHeld);
+  EXPECT_TRUE(outer->held());  // its hold is untouched
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  inner = Result<Lock>(Lock());  // dropping the released Lock gives up nothing more
+  EXPECT_TRUE(outer->held());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  EXPECT_TRUE(outer->Release().ok());
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, ReleaseAsyncOfOneOfSeveralHoldsAnswersAtOnce) {
+  auto locker = MakeLocker();
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  auto inner = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok() && inner.ok());
+  std::optional<Status> first;
+  inner->ReleaseAsync([&](Status s) { first = s; });
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->ok()) << first->ToString();
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  std::optional<Status> last;
+  outer->ReleaseAsync([&](Status s) { last = s; });
+  ASSERT_TRUE(last.has_value());
+  EXPECT_TRUE(last->ok()) << last->ToString();
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, ReassigningAReentrantLockKeepsTheLease) {
+  auto locker = MakeLocker();
+  auto lock = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(lock.ok());
+  const FencingToken token = lock->token();
+  // The new Acquire runs before the old Lock is released: a re-entry, then one hold less.
+  lock = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ(lock->token(), token);
+  EXPECT_TRUE(lock->held());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 1);
+  EXPECT_TRUE(lock->Release().ok());
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, ALossEndsEveryHoldAndIsNotReEntered) {
+  auto locker = MakeLocker(seconds(3));
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  auto inner = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok() && inner.ok());
+  std::atomic<int> callbacks{0};
+  std::stop_callback on_outer(outer->lost(), [&] { callbacks++; });
+  std::stop_callback on_inner(inner->lost(), [&] { callbacks++; });
+  faulty_->FailAlways(Op::kExtend, Code::kNotHeld);
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return callbacks == 2; }));
+  EXPECT_FALSE(outer->held());
+  EXPECT_FALSE(inner->held());
+  EXPECT_EQ(inner->lost_reason().code(), Code::kNotHeld);
+  EXPECT_EQ(inner->lost_reason(), outer->lost_reason());
+  EXPECT_EQ(listener_->count(EventKind::kLost), 1);
+  // A lost lease is no obstacle: the next Acquire goes to the store, reentrant or not
+  // (where the lease is gone, as the renewal said).
+  faulty_->Heal(Op::kExtend);
+  ASSERT_TRUE(memory_->ForceRelease("a").ok());
+  auto fresh = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
+  EXPECT_GT(fresh->token(), outer->token());
+  EXPECT_FALSE(fresh->lost().stop_requested());
+  // The lost holds release as lost ones, without touching the new lease.
+  EXPECT_EQ(inner->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(outer->Release().code(), Code::kNotHeld);
+  EXPECT_TRUE(fresh->held());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  // ...and the new one is still known as this thread's.
+  EXPECT_EQ(locker->Acquire("a").status().code(), Code::kFailedPrecondition);
+  auto again = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->token(), fresh->token());
+}
+
+TEST_F(LockerTest, DetachingOneHoldDetachesTheLeaseForAll) {
+  auto locker = MakeLocker(seconds(3));
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  auto inner = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok() && inner.ok());
+  Lease lease = inner->Detach();
+  EXPECT_EQ(lease.token, outer->token());
+  EXPECT_FALSE(inner->held());
+  EXPECT_FALSE(outer->held());
+  EXPECT_EQ(outer->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(inner->Release().code(), Code::kNotHeld);
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 0);
+  EXPECT_TRUE(memory_->Inspect("a")->held);  // left to its TTL, as a detached lease is
+  EXPECT_EQ(listener_->count(EventKind::kDetached), 1);
+  // Forgotten as this thread's: an Acquire now waits for the store like anyone's.
+  EXPECT_EQ(locker->Acquire("a", {.reentrant = true}).status().code(), Code::kContended);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
+  EXPECT_TRUE(memory_->Release(lease).ok());
+}
+
+TEST_F(LockerTest, ASelfDeadlockIsRefusedAtOnceWithoutAStoreCall) {
+  auto locker = MakeLocker();
+  auto plain = locker->Acquire("plain");
+  auto reentrant = locker->Acquire("reentrant", {.reentrant = true});
+  ASSERT_TRUE(plain.ok() && reentrant.ok());
+  const auto start = clock_->Now();
+  auto waited = locker->Acquire("plain", {.wait = seconds(60)});
+  EXPECT_EQ(waited.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(waited.status().message(),
+            "plain is already held by this thread through this Locker; use "
+            "AcquireOptions::reentrant, or release it first");
+  auto mixed = locker->Acquire("plain", {.wait = seconds(60), .reentrant = true});
+  EXPECT_EQ(mixed.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(mixed.status().message().find("not reentrantly"), std::string::npos)
+      << mixed.status().message();
+  EXPECT_EQ(locker->Acquire("reentrant").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(clock_->Now(), start);  // no time passed: nothing waited
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
+  EXPECT_EQ(faulty_->calls(Op::kWaitForRelease), 0);
+  EXPECT_EQ(listener_->count(EventKind::kAcquireFailed), 3);
+  EXPECT_TRUE(plain->held());
+  EXPECT_TRUE(reentrant->held());
+  // Once released, the name is free for this thread again.
+  EXPECT_TRUE(plain->Release().ok());
+  EXPECT_TRUE(locker->Acquire("plain").ok());
+}
+
+TEST_F(LockerTest, ALeasePastItsValidityIsNoSelfDeadlock) {
+  auto locker = MakeLocker(seconds(3));
+  auto first = locker->Acquire("a", {.auto_renew = false, .reentrant = true});
+  ASSERT_TRUE(first.ok());
+  clock_->Advance(seconds(4));  // expired in the store, whether or not the watchdog ran
+  auto second = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_GT(second->token(), first->token());
+  auto third = locker->Acquire("a");
+  EXPECT_EQ(third.status().code(), Code::kFailedPrecondition);  // `second` is held
+}
+
+TEST_F(LockerTest, TryAcquireAsyncTakesNoReentrantLockAndRefusesASelfDeadlock) {
+  auto locker = MakeLocker();
+  std::optional<Result<Lock>> got;
+  auto keep = [&](Result<Lock> lock) { got.emplace(std::move(lock)); };
+  locker->TryAcquireAsync("a", {.reentrant = true}, keep);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status().code(), Code::kInvalidArgument);
+
+  auto held = locker->Acquire("a");
+  ASSERT_TRUE(held.ok());
+  got.reset();
+  locker->TryAcquireAsync("a", {}, keep);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 1);
+  EXPECT_TRUE(held->Release().ok());
+
+  // A Lock from TryAcquireAsync has no holder thread: an Acquire of its name meets it
+  // in the store, as another holder's.
+  got.reset();
+  locker->TryAcquireAsync("a", {}, keep);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_EQ(locker->Acquire("a").status().code(), Code::kContended);
+  EXPECT_EQ(locker->Acquire("a", {.reentrant = true}).status().code(), Code::kContended);
+  EXPECT_TRUE((*got)->Release().ok());
+}
+
+TEST_F(LockerTest, AReentrantLockMovedToAnotherThreadIsStillItsAcquirersHold) {
+  auto locker = MakeLocker();
+  auto outer = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(outer.ok());
+  // Released by another thread: a hold of the acquiring thread all the same.
+  auto inner = locker->Acquire("a", {.reentrant = true});
+  ASSERT_TRUE(inner.ok());
+  std::thread([lock = std::move(*inner)]() mutable { EXPECT_TRUE(lock.Release().ok()); }).join();
+  EXPECT_TRUE(outer->held());
+  EXPECT_TRUE(memory_->Inspect("a")->held);
+  // A thread that did not acquire it is another holder: it does not re-enter.
+  Status other;
+  std::thread([&] { other = locker->Acquire("a", {.reentrant = true}).status(); }).join();
+  EXPECT_EQ(other.code(), Code::kContended);
+  EXPECT_TRUE(outer->Release().ok());
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
 }  // namespace
 }  // namespace dlock

@@ -94,7 +94,9 @@ TEST_F(PrometheusTest, ALockerTimeoutIsCountedAsTimeout) {
   auto clock = std::make_shared<testing::ManualClock>();
   auto backend = MakeMemoryBackend({.clock = clock});
   Locker locker(backend, {.clock = clock, .listener = listener_});
-  auto holder = locker.Acquire("busy", {.auto_renew = false});
+  // Another holder (this thread taking it again through `locker` would be refused at once).
+  Locker other(backend, {.clock = clock});
+  auto holder = other.Acquire("busy", {.auto_renew = false});
   ASSERT_TRUE(holder.ok());
   clock->SetAutoAdvance(true);
   auto waiter = locker.Acquire("busy", {.wait = seconds(2), .auto_renew = false});
