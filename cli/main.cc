@@ -59,8 +59,8 @@ int Main(int argc, char** argv) {
 
   dlock::cli::RunArgs run;
   auto* run_cmd =
-      app.add_subcommand("run", "Run a command while holding the lock: run NAME -- CMD");
-  run_cmd->add_option("name", run.name, "Lock name")->required();
+      app.add_subcommand("run", "Run a command while holding the lock: run NAME [NAME...] -- CMD");
+  run_cmd->add_option("name", run.names, "Lock name; several: all of them, or none")->required();
   run_cmd->add_option("--ttl", run.ttl, "Lease TTL, renewed while the command runs")
       ->capture_default_str();
   run_cmd->add_option("--wait", run.wait, "How long to wait for the lock; 0: one attempt")

@@ -11,7 +11,7 @@
 namespace dlock::cli {
 
 struct RunArgs {
-  std::string name;
+  std::vector<std::string> names;  // one lock, or a set taken all-or-nothing
   std::string ttl = "30s";
   std::string wait = "10s";
   std::string grace = "5s";

@@ -1,10 +1,10 @@
-// dlock run NAME [--ttl D] [--wait D] [--grace D] -- CMD [ARGS...]
+// dlock run NAME [NAME...] [--ttl D] [--wait D] [--grace D] -- CMD [ARGS...]
 //
-// Waits for the lock, runs CMD in its own process group with DLOCK_* in its environment,
-// renews the lock while CMD runs, forwards signals to CMD, releases when CMD exits, and
-// exits with CMD's status. If the lock is lost, CMD's process group gets SIGTERM, then
-// SIGKILL after --grace, and dlock exits 76. If dlock itself dies (kill -9), a watcher
-// process does the same to the group (see Watcher).
+// Waits for the lock (several names: all of them, all-or-nothing, Locker::AcquireAll), runs CMD in
+// its own process group with DLOCK_* in its environment, renews the lock while CMD runs, forwards
+// signals to CMD, releases when CMD exits, and exits with CMD's status. If the lock is lost, CMD's
+// process group gets SIGTERM, then SIGKILL after --grace, and dlock exits 76. If dlock itself dies
+// (kill -9), a watcher process does the same to the group (see Watcher).
 //
 // One thread (this one) waits on a signalfd and an eventfd: the eventfd is written when
 // the acquiring thread finishes and when the Lock's lost() fires.
@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -75,15 +76,28 @@ void PollFds(int sfd, int efd, int timeout_ms) {
   }
 }
 
-// The status line a waiting `run` shows on a terminal.
-void ShowWaiting(Backend& backend, const std::string& name, Steady::time_point start) {
+// The names of the lock or set, for messages: 'a' or 'a', 'b'.
+std::string Quoted(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += fmt::format("{}'{}'", out.empty() ? "" : ", ", name);
+  return out;
+}
+
+// The status line a waiting `run` shows on a terminal: of the first name held by another.
+void ShowWaiting(Backend& backend, const std::vector<std::string>& names,
+                 Steady::time_point start) {
   auto waited = std::chrono::duration<double>(Steady::now() - start).count();
+  std::string name = names.front();
   std::string who = "another owner";
-  auto state = backend.Inspect(name);
-  if (state.ok() && state->held) {
-    who = fmt::format("host {} pid {} (token {}, {:.1f}s of TTL left)", state->holder.host,
-                      state->holder.pid, state->token,
-                      static_cast<double>(state->remaining.count()) / 1000.0);
+  for (const auto& candidate : names) {
+    auto state = backend.Inspect(candidate);
+    if (state.ok() && state->held) {
+      name = candidate;
+      who = fmt::format("host {} pid {} (token {}, {:.1f}s of TTL left)", state->holder.host,
+                        state->holder.pid, state->token,
+                        static_cast<double>(state->remaining.count()) / 1000.0);
+      break;
+    }
   }
   std::string line =
       fmt::format("\rdlock: waiting for '{}', held by {}; waited {:.0f}s\033[K", name, who, waited);
@@ -91,20 +105,33 @@ void ShowWaiting(Backend& backend, const std::string& name, Steady::time_point s
   std::fflush(stderr);
 }
 
-// The child's environment: ours, with DLOCK_* replaced.
-std::vector<std::string> ChildEnvironment(const Lease& lease, const std::string& backend) {
+// The child's environment: ours, with DLOCK_* replaced. DLOCK_NAME, DLOCK_FENCING_TOKEN
+// and DLOCK_OWNER are of the first name given; DLOCK_FENCING_TOKENS has one line
+// NAME=TOKEN per name, in the order given (a name has no control character, so no newline;
+// its token is what follows the last '=').
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& names,
+                                          const MultiLock& set, const std::string& backend) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view entry(*e);
     if (entry.starts_with("DLOCK_NAME=") || entry.starts_with("DLOCK_FENCING_TOKEN=") ||
-        entry.starts_with("DLOCK_OWNER=") || entry.starts_with("DLOCK_BACKEND=")) {
+        entry.starts_with("DLOCK_FENCING_TOKENS=") || entry.starts_with("DLOCK_OWNER=") ||
+        entry.starts_with("DLOCK_BACKEND=")) {
       continue;
     }
     env.emplace_back(entry);
   }
-  env.push_back("DLOCK_NAME=" + lease.name);
-  env.push_back(fmt::format("DLOCK_FENCING_TOKEN={}", lease.token));
-  env.push_back("DLOCK_OWNER=" + lease.owner_id);
+  std::string tokens;
+  for (const auto& name : names) {
+    tokens += fmt::format("{}{}={}", tokens.empty() ? "" : "\n", name, set.token(name));
+  }
+  const Lease first = std::find_if(set.locks().begin(), set.locks().end(), [&](const Lock& lock) {
+                        return lock.lease().name == names.front();
+                      })->lease();
+  env.push_back("DLOCK_NAME=" + first.name);
+  env.push_back(fmt::format("DLOCK_FENCING_TOKEN={}", first.token));
+  env.push_back("DLOCK_FENCING_TOKENS=" + tokens);
+  env.push_back("DLOCK_OWNER=" + first.owner_id);
   env.push_back("DLOCK_BACKEND=" + backend);
   return env;
 }
@@ -314,7 +341,9 @@ Result<RunTimes> ParseRunArgs(const RunArgs& args) {
   if (args.command.empty()) {
     return InvalidArgumentError("missing command: use dlock run NAME [options] -- CMD [ARGS]");
   }
-  if (Status s = ValidateName(args.name); !s.ok()) return s;
+  for (const auto& name : args.names) {
+    if (Status s = ValidateName(name); !s.ok()) return s;
+  }
   if (Status s = ValidateTtl(*ttl); !s.ok()) return s;
   return RunTimes{*ttl, *wait, *grace};
 }
@@ -348,19 +377,20 @@ Result<Wakeups> WatchSignals() {
 // The end of the wait for the lock: the Locker's answer, and the signal (SIGINT,
 // SIGTERM...) that came meanwhile and cancelled the wait, if one did.
 struct Acquired {
-  Result<Lock> lock;
+  Result<MultiLock> lock;
   int stop_signal = 0;
 };
 
 // Acquires on a helper thread; this thread watches signals and, on a terminal, shows
 // who holds the lock once the wait has lasted a second.
-Acquired AcquireWatchingSignals(Locker& locker, Backend& backend, const std::string& name,
+Acquired AcquireWatchingSignals(Locker& locker, Backend& backend,
+                                const std::vector<std::string>& names,
                                 std::chrono::milliseconds wait, const Wakeups& w) {
   std::stop_source cancel;
-  std::optional<Result<Lock>> acquired;
+  std::optional<Result<MultiLock>> acquired;
   const auto start = Steady::now();
   std::jthread acquirer([&] {
-    acquired.emplace(locker.Acquire(name, {.wait = wait, .stop = cancel.get_token()}));
+    acquired.emplace(locker.AcquireAll(names, {.wait = wait, .stop = cancel.get_token()}));
     Notify(w.efd);
   });
   const bool show = ::isatty(STDERR_FILENO) && wait.count() > 0;
@@ -377,7 +407,7 @@ Acquired AcquireWatchingSignals(Locker& locker, Backend& backend, const std::str
     std::uint64_t done = 0;
     if (::read(w.efd, &done, sizeof done) > 0) break;
     if (show && Steady::now() - start >= std::chrono::seconds(1)) {
-      ShowWaiting(backend, name, start);
+      ShowWaiting(backend, names, start);
       shown = true;
     }
   }
@@ -396,11 +426,11 @@ struct Running {
 
 // Starts the command with the lease in its environment, in the foreground if dlock is,
 // watched by `watcher`. If it cannot be run, releases the lock and says why.
-Running StartCommand(const std::vector<std::string>& command, Lock& lock,
-                     const std::string& backend_redacted, const sigset_t& original,
+Running StartCommand(const std::vector<std::string>& command, const std::vector<std::string>& names,
+                     MultiLock& lock, const std::string& backend_redacted, const sigset_t& original,
                      Watcher& watcher) {
   const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
-  Child child = Spawn(command, ChildEnvironment(lock.lease(), backend_redacted), original,
+  Child child = Spawn(command, ChildEnvironment(names, lock, backend_redacted), original,
                       foreground, watcher);
   if (child.exec_errno != 0) {
     watcher.Stop();  // before the reaping, see Watcher
@@ -475,11 +505,11 @@ int PollTimeout(const Supervised& s) {
 }
 
 // Once the lock is lost: SIGTERM to the command at once, SIGKILL after --grace.
-void EnforceLoss(Lock& lock, const std::string& name, std::chrono::milliseconds grace, pid_t pid,
-                 Supervised& s) {
+void EnforceLoss(MultiLock& lock, const std::string& name, std::chrono::milliseconds grace,
+                 pid_t pid, Supervised& s) {
   if (!s.lost && lock.lost().stop_requested()) {
     s.lost = true;
-    PrintError(fmt::format("lost the lock '{}': {}; sending SIGTERM to the command", name,
+    PrintError(fmt::format("lost the lock {}: {}; sending SIGTERM to the command", name,
                            lock.lost_reason().message()));
     ::kill(-pid, SIGTERM);
     s.kill_at = Steady::now() + grace;
@@ -495,7 +525,7 @@ void EnforceLoss(Lock& lock, const std::string& name, std::chrono::milliseconds 
 
 // Until the command exits: forwards signals to it and enforces a loss of the lock. The
 // command is left unreaped.
-Supervised Supervise(const Running& child, Lock& lock, const std::string& name,
+Supervised Supervise(const Running& child, MultiLock& lock, const std::string& name,
                      std::chrono::milliseconds grace, const Wakeups& w) {
   std::stop_callback on_lost(lock.lost(), [efd = w.efd] { Notify(efd); });
   Supervised s;
@@ -520,17 +550,17 @@ void KillTheRestOfTheGroup(pid_t pid, const Supervised& s) {
 
 // The exit code once the command has exited: 76 if the lock was lost meanwhile (said
 // here if it was not said before), else the command's, after releasing the lock.
-int ReleaseAndReport(Lock& lock, const std::string& name, const Supervised& s) {
+int ReleaseAndReport(MultiLock& lock, const std::string& name, const Supervised& s) {
   if (s.lost || lock.lost().stop_requested()) {
     if (!s.lost) {
-      PrintError(fmt::format("lost the lock '{}' while the command ran: {}", name,
+      PrintError(fmt::format("lost the lock {} while the command ran: {}", name,
                              lock.lost_reason().message()));
     }
     return kExitLost;
   }
   if (Status status = lock.Release(); !status.ok()) {
-    PrintError(fmt::format("warning: releasing '{}' failed ({}); it frees when its TTL passes",
-                           name, status.message()));
+    PrintError(fmt::format("warning: releasing {} failed ({}); it frees when its TTL passes", name,
+                           status.message()));
   }
   return ExitCodeOf(s.wait_status);
 }
@@ -549,21 +579,22 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
   Locker locker(ctx->backend, {.ttl = times->ttl, .listener = ctx->listener});
 
   Acquired acquired =
-      AcquireWatchingSignals(locker, *ctx->backend, args.name, times->wait, *wakeups);
+      AcquireWatchingSignals(locker, *ctx->backend, args.names, times->wait, *wakeups);
   if (!acquired.lock.ok()) {
     if (acquired.stop_signal != 0) return 128 + acquired.stop_signal;
     return Fail(acquired.lock.status());
   }
-  Lock lock = std::move(acquired.lock).value();
+  MultiLock lock = std::move(acquired.lock).value();
+  const std::string quoted = Quoted(args.names);
   if (acquired.stop_signal != 0) {
     lock.Release().IgnoreError();
     return 128 + acquired.stop_signal;
   }
 
-  const Running child =
-      StartCommand(args.command, lock, ctx->backend_redacted, wakeups->original, watcher);
+  const Running child = StartCommand(args.command, args.names, lock, ctx->backend_redacted,
+                                     wakeups->original, watcher);
   if (child.failed != 0) return child.failed;
-  Supervised supervised = Supervise(child, lock, args.name, times->grace, *wakeups);
+  Supervised supervised = Supervise(child, lock, quoted, times->grace, *wakeups);
   // The watcher goes before the command is reaped (see Watcher), unless the lock was
   // lost: then it stays until the rest of the group is dealt with, in case dlock dies
   // meanwhile.
@@ -573,7 +604,7 @@ int RunCommand(const Globals& globals, const RunArgs& args) {
     KillTheRestOfTheGroup(child.pid, supervised);
     watcher.Stop();
   }
-  return ReleaseAndReport(lock, args.name, supervised);
+  return ReleaseAndReport(lock, quoted, supervised);
 }
 
 }  // namespace dlock::cli

@@ -30,7 +30,9 @@
 #include <functional>
 #include <memory>
 #include <stop_token>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "dlock/backend.h"
 #include "dlock/backoff.h"
@@ -38,6 +40,7 @@
 #include "dlock/events.h"
 #include "dlock/export.h"
 #include "dlock/lock.h"
+#include "dlock/multi_lock.h"
 #include "dlock/status.h"
 
 namespace dlock {
@@ -124,6 +127,19 @@ class DLOCK_API Locker {
   // until `done` has run, so the Locker may be destroyed meanwhile.
   void TryAcquireAsync(std::string_view name, const AcquireOptions& options,
                        std::function<void(Result<Lock>)> done);
+
+  // Takes every name of `names` or none (multi_lock.h: canonical order, and no waiting
+  // while holding part of the set), within options.wait in all; options.ttl, stop,
+  // auto_renew and reentrant apply to each lock. Returns the held MultiLock, or
+  //   kInvalidArgument     no names, a name listed twice, or a bad name or TTL (at once,
+  //                        nothing sent to the store),
+  //   kContended           options.wait == 0 and a name is held elsewhere,
+  //   kDeadlineExceeded    a name was still held elsewhere when options.wait ran out,
+  //   or the error Acquire gave for a name (the message says which name). Whenever it
+  //   fails, nothing of the set is left held. A set of one name is taken exactly as
+  //   Acquire takes it, and its errors are Acquire's.
+  Result<MultiLock> AcquireAll(const std::vector<std::string>& names,
+                               const AcquireOptions& options = {});
 
   Backend& backend() const;
   const LockerOptions& options() const;

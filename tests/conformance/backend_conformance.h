@@ -7,12 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
 
 #include "dlock/backend.h"
+#include "dlock/events.h"
 
 namespace dlock::test {
 
@@ -27,6 +29,18 @@ inline void PrintTo(const BackendFactory& factory, std::ostream* os) { *os << fa
 inline std::string FactoryName(const ::testing::TestParamInfo<BackendFactory>& info) {
   return info.param.name;
 }
+
+// Counts kWaiting events: an Acquire that found the lock held and waits.
+class WaitingCounter : public EventListener {
+ public:
+  void OnEvent(const Event& e) override {
+    if (e.kind == EventKind::kWaiting) waiting_++;
+  }
+  int waiting() const { return waiting_; }
+
+ private:
+  std::atomic<int> waiting_{0};
+};
 
 class BackendConformance : public ::testing::TestWithParam<BackendFactory> {
  protected:

@@ -49,18 +49,6 @@ Status ShipOrder(Locker& locker, const std::string& order, bool reentrant,
   return UpdateStock(locker, order, reentrant, tokens);
 }
 
-// Counts kWaiting events: an Acquire that found the lock held and waits.
-class WaitingCounter : public EventListener {
- public:
-  void OnEvent(const Event& e) override {
-    if (e.kind == EventKind::kWaiting) waiting_++;
-  }
-  int waiting() const { return waiting_; }
-
- private:
-  std::atomic<int> waiting_{0};
-};
-
 }  // namespace
 
 TEST_P(BackendConformance, AFunctionTakingAReentrantLockItHoldsCompletesAtOnce) {

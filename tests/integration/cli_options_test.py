@@ -56,7 +56,8 @@ class BadInputTest(DlockTestCase):
         ("run", "--grace", ["run", "a", "--grace", "abc", "--", "true"], "--grace"),
         ("run", "command", ["run", "a", "--"], "missing command"),
         ("run", "command", ["run", "a", "true"], "missing '--'"),
-        ("run", "command", ["run", "a", "b", "--", "true"], "unexpected argument 'b'"),
+        ("run", "name", ["run", "a", "b", "a", "--", "true"], "'a' is listed twice"),
+        ("run", "name", ["run", "a", "b\x01", "--", "true"], "control character"),
         ("run", "option", ["run", "a", "--bogus", "--", "true"], "unknown option '--bogus'"),
         ("acquire", "name", ["acquire", ""], "lock name is empty"),
         ("acquire", "--ttl", ["acquire", "a", "--ttl", "0"], "TTL 0ms is out of range"),
@@ -115,7 +116,7 @@ class BadInputTest(DlockTestCase):
 
     def test_help_usage_names_the_program(self):
         for command, usage in [("", "Usage: dlock [OPTIONS] SUBCOMMAND"),
-                               ("run", "Usage: dlock run [OPTIONS] name")]:
+                               ("run", "Usage: dlock run [OPTIONS] name...")]:
             code, out, err = self.dlock(*([command] if command else []), "--help")
             self.assertEqual(code, 0, err)
             lines = [l for l in out.splitlines() if l.startswith("Usage:")]

@@ -84,6 +84,111 @@ class MutualExclusionTest(DlockTestCase):
         self.assertEqual(self.inspect("shared")["fencing_token"], tokens[-1])
 
 
+class MultiLockTest(DlockTestCase):
+    """`dlock run NAME1 NAME2 ... -- cmd`: every name or none (Locker::AcquireAll)."""
+    # The resource's view of the set {a, b}: a directory per name, made on entry (mkdir
+    # fails if it exists, so an overlap on either name shows) and removed on exit.
+    CRITICAL = ('if mkdir "$D/a" 2>/dev/null; then :; else echo OVERLAP >> "$D/log"; exit 0; fi; '
+                'if mkdir "$D/b" 2>/dev/null; then :; else echo OVERLAP >> "$D/log"; exit 0; fi; '
+                'echo "$DLOCK_FENCING_TOKENS" >> "$D/log"; rmdir "$D/a" "$D/b"')
+
+    @staticmethod
+    def tokens_of(text):
+        """DLOCK_FENCING_TOKENS as {name: token}: one NAME=TOKEN per line."""
+        pairs = (line.rsplit("=", 1) for line in text.splitlines() if line)
+        return {name: int(token) for name, token in pairs}
+
+    def test_every_token_is_in_the_environment_in_the_order_given(self):
+        out = self.path("env")
+        code, _, err = self.dlock(
+            "run", "orders/1", "stock a=b", "--", "sh", "-c",
+            f'printf "%s\\n" "$DLOCK_FENCING_TOKENS" > {out}; '
+            f'printf "%s %s\\n" "$DLOCK_NAME" "$DLOCK_FENCING_TOKEN" >> {out}')
+        self.assertEqual(code, 0, err)
+        with open(out) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertTrue(lines[0].startswith("orders/1="), lines)
+        self.assertTrue(lines[1].startswith("stock a=b="), lines)
+        tokens = self.tokens_of("\n".join(lines[:2]))
+        self.assertEqual(lines[2], f"orders/1 {tokens['orders/1']}")
+        for name, token in tokens.items():
+            state = self.inspect(name)
+            self.assertFalse(state["held"])  # both released
+            self.assertEqual(state["fencing_token"], token)
+
+    def test_opposite_orders_for_30s_never_deadlock_nor_overlap(self):
+        # The issue's case: two processes taking {a, b} and {b, a} in a loop for 30 s.
+        env = dict(self.env, D=self.tmp.name)
+        until = time.monotonic() + float(os.environ.get("DLOCK_TEST_MULTI_SECONDS", "30"))
+        failures = []
+        rounds = {}
+
+        def loop(names):
+            rounds[names] = 0
+            while time.monotonic() < until:
+                r = subprocess.run([DLOCK, "run", *names, "--wait", "20s", "--", "sh", "-c",
+                                    self.CRITICAL], env=env, capture_output=True, text=True)
+                if r.returncode != 0:
+                    failures.append(f"{names}: exit {r.returncode}: {r.stderr}")
+                    return
+                rounds[names] += 1
+
+        threads = [threading.Thread(target=loop, args=(names,))
+                   for names in (("a", "b"), ("b", "a"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+        with open(self.path("log")) as f:
+            log = f.read()
+        self.assertNotIn("OVERLAP", log)
+        # One line per name per round; a's and b's tokens each increase in grant order.
+        for name in ("a", "b"):
+            seen = [int(line.rsplit("=", 1)[1]) for line in log.splitlines()
+                    if line.startswith(name + "=")]
+            self.assertEqual(len(seen), sum(rounds.values()))
+            self.assertEqual(seen, sorted(set(seen)), f"{name}'s tokens must strictly increase")
+        self.assertGreater(rounds[("a", "b")], 0)
+        self.assertGreater(rounds[("b", "a")], 0)
+        self.assertFalse(self.inspect("a")["held"])
+        self.assertFalse(self.inspect("b")["held"])
+
+    def test_a_set_waiting_for_one_held_name_takes_no_other(self):
+        holder, _ = self.hold("b")
+        marker = self.path("ran")
+        waiting = self.start("run", "a", "b", "--wait", "30s", "--", "sh", "-c",
+                             f'echo "$DLOCK_FENCING_TOKENS" > {marker}')
+        # It waits in b's line (the file backend keeps one), holding nothing else.
+        self.assertTrue(self.wait_until(lambda: self.inspect("b").get("waiters", 0) >= 1))
+        self.assertFalse(self.inspect("a")["held"])
+        code, _, err = self.dlock("run", "a", "--wait", "0", "--", "true")
+        self.assertEqual(code, 0, err)  # a was free for anyone meanwhile
+        self.assertIsNone(waiting.poll())
+        holder.send_signal(signal.SIGTERM)  # b comes free
+        holder.wait(timeout=30)
+        self.assertEqual(waiting.wait(timeout=30), 0, waiting.stderr.read())
+        with open(marker) as f:
+            self.assertEqual(sorted(self.tokens_of(f.read())), ["a", "b"])
+
+    def test_a_held_name_without_waiting_exits_75_and_names_it(self):
+        holder, _ = self.hold("b")
+        code, _, err = self.dlock("run", "a", "b", "c", "--wait", "0", "--", "true")
+        self.assertEqual(code, 75, err)
+        self.assertOneLineError(err)
+        self.assertIn("'b'", err)
+        self.assertFalse(self.inspect("a")["held"])
+        self.assertFalse(self.inspect("c")["held"])
+
+    def test_a_name_listed_twice_exits_64(self):
+        code, _, err = self.dlock("run", "a", "b", "a", "--", "true")
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("listed twice", err)
+        self.assertFalse(self.inspect("a")["held"])
+
+
 class WaitTest(DlockTestCase):
     def test_wait_zero_on_held_lock_exits_75_at_once(self):
         holder, _ = self.hold("busy")

@@ -903,5 +903,100 @@ TEST_F(LockerTest, AReentrantLockMovedToAnotherThreadIsStillItsAcquirersHold) {
   EXPECT_FALSE(memory_->Inspect("a")->held);
 }
 
+// Locker::AcquireAll (multi_lock.h). The waiting, the overlap of sets and the deadline are
+// in the conformance suite (tests/conformance/multi_lock_conformance.cc), on every backend.
+
+TEST_F(LockerTest, AcquireAllTakesEveryNameInCanonicalOrder) {
+  auto locker = MakeLocker();
+  auto set = locker->AcquireAll({"c", "a", "b"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_TRUE(set->held());
+  EXPECT_EQ(set->size(), 3u);
+  EXPECT_EQ(set->names(), (std::vector<std::string>{"a", "b", "c"}));
+  const auto tokens = set->tokens();
+  ASSERT_EQ(tokens.size(), 3u);
+  for (const auto& [name, token] : tokens) {
+    EXPECT_EQ(set->token(name), token);
+    EXPECT_EQ(memory_->Inspect(name)->token, token);
+  }
+  EXPECT_EQ(set->token("d"), 0u);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 3);
+  EXPECT_TRUE(set->Release().ok());
+  EXPECT_FALSE(set->held());
+  EXPECT_EQ(set->Release().code(), Code::kNotHeld);  // idempotent
+  EXPECT_EQ(faulty_->calls(Op::kRelease), 3);
+  for (const char* name : {"a", "b", "c"}) EXPECT_FALSE(memory_->Inspect(name)->held);
+}
+
+TEST_F(LockerTest, AcquireAllRefusesBadSetsBeforeTheStore) {
+  auto locker = MakeLocker();
+  EXPECT_EQ(locker->AcquireAll({}).status().code(), Code::kInvalidArgument);
+  auto twice = locker->AcquireAll({"a", "b", "a"});
+  EXPECT_EQ(twice.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(twice.status().message().find("'a' is listed twice"), std::string::npos)
+      << twice.status().message();
+  EXPECT_EQ(locker->AcquireAll({"a", std::string("b\n")}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(locker->AcquireAll({"a"}, {.ttl = milliseconds(1)}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 0);
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, AcquireAllWithoutWaitTakesNothingWhenOneNameIsHeld) {
+  Lease holder = HoldElsewhere("b");
+  auto locker = MakeLocker();
+  auto set = locker->AcquireAll({"a", "b", "c"});
+  EXPECT_EQ(set.status().code(), Code::kContended);
+  EXPECT_NE(set.status().message().find("'b' of the set"), std::string::npos)
+      << set.status().message();
+  EXPECT_FALSE(memory_->Inspect("a")->held);  // taken, then given back
+  EXPECT_FALSE(memory_->Inspect("c")->held);  // never tried
+  EXPECT_EQ(faulty_->calls(Op::kTryAcquire), 2);
+}
+
+TEST_F(LockerTest, AcquireAllOfANameThisThreadHoldsFailsAtOnceAndGivesBackTheRest) {
+  auto locker = MakeLocker();
+  auto b = locker->Acquire("b");
+  ASSERT_TRUE(b.ok());
+  // a is taken, then b would wait on this thread itself: refused, and a given back.
+  auto set = locker->AcquireAll({"a", "b"}, {.wait = seconds(10)});
+  EXPECT_EQ(set.status().code(), Code::kFailedPrecondition) << set.status().ToString();
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+  EXPECT_TRUE(b->held());
+  EXPECT_EQ(faulty_->calls(Op::kWaitForRelease), 0);
+}
+
+TEST_F(LockerTest, ASetIsLostWhenAnyOfItsLocksIsLost) {
+  auto locker = MakeLocker(seconds(3));
+  auto set = locker->AcquireAll({"a", "b"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_FALSE(set->lost().stop_requested());
+  EXPECT_TRUE(set->lost_reason().ok());
+  ASSERT_TRUE(memory_->ForceRelease("b").ok());  // an operator breaks one of them
+  clock_->Advance(seconds(1));  // the renewal finds it gone
+  ASSERT_TRUE(WaitFor([&] { return set->lost().stop_requested(); }));
+  EXPECT_FALSE(set->held());
+  EXPECT_EQ(set->lost_reason().code(), Code::kNotHeld);
+  EXPECT_NE(set->lost_reason().message().find("of the set"), std::string::npos);
+  Status released = set->Release();  // frees what is still held, says what was not
+  EXPECT_EQ(released.code(), Code::kNotHeld);
+  EXPECT_FALSE(memory_->Inspect("a")->held);
+}
+
+TEST_F(LockerTest, AMovedSetKeepsItsLossSignal) {
+  auto locker = MakeLocker(seconds(3));
+  auto set = locker->AcquireAll({"a", "b"});
+  ASSERT_TRUE(set.ok());
+  std::stop_token lost = set->lost();
+  MultiLock moved = std::move(*set);
+  MultiLock assigned;
+  assigned = std::move(moved);
+  faulty_->FailAlways(Op::kExtend, Code::kNotHeld);
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return lost.stop_requested(); }));
+  EXPECT_TRUE(assigned.lost().stop_requested());
+  EXPECT_EQ(set->size(), 0u);  // NOLINT(bugprone-use-after-move): moved-from holds nothing
+}
+
 }  // namespace
 }  // namespace dlock
