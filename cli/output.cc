@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -77,6 +79,26 @@ std::string FormatState(const LockState& state, const std::string& backend, bool
       state.waiters > 0 ? fmt::format(", {} waiting", state.waiters) : std::string();
   return fmt::format("{}: held{}, fencing token {}, {:.1f}s left{}\n", state.name, who, state.token,
                      static_cast<double>(state.remaining.count()) / 1000.0, waiting);
+}
+
+std::string FormatTable(std::string_view title, const TableRows& rows) {
+  std::size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size());
+  std::string out = fmt::format("{}\n", title);
+  for (const auto& [label, value] : rows) {
+    out += fmt::format("  {:<{}}  {}\n", label, width, value);
+  }
+  return out;
+}
+
+std::string Grouped(double n) {
+  const std::string digits = fmt::format("{:.0f}", std::fabs(n));
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (n <= -0.5 ? "-" : "") + out;
 }
 
 }  // namespace dlock::cli

@@ -13,6 +13,7 @@
 // acquire-wait histogram (when dlock is built with Prometheus).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -34,6 +36,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "dlock/locker.h"
 
 #ifdef DLOCK_WITH_PROMETHEUS
@@ -186,6 +189,29 @@ class AsyncLoop {
   Steady::time_point t0_{};
 };
 
+// The rows of the result table of --mode seq, conc and contended, from their JSON
+// summary `j`; `what` is what an operation is ("pairs": acquire + release, or
+// "acquisitions", whose latency is the wait).
+TableRows ResultRows(const nlohmann::json& j, std::string_view what) {
+  const std::string latency = what == "acquisitions" ? "wait" : "latency";
+  auto us = [&](const char* key) { return fmt::format("{} us", Grouped(j[key].get<double>())); };
+  TableRows rows = {
+      {"operations", fmt::format("{} {}", Grouped(j["ops"].get<double>()), what)},
+      {"throughput", fmt::format("{} {}/s", Grouped(j["ops_per_s"].get<double>()), what)},
+      {latency + " p50", us("p50_us")},
+      {latency + " p99", us("p99_us")},
+      {latency + " p99.9", us("p999_us")},
+      {latency + " max", us("max_us")},
+      {"client CPU", fmt::format("{:.1f} us per operation", j["cpu_us_per_op"].get<double>())}};
+  if (j.contains("worker_min")) {
+    rows.emplace_back("per worker",
+                      fmt::format("{} .. {} {}", Grouped(j["worker_min"].get<double>()),
+                                  Grouped(j["worker_max"].get<double>()), what));
+  }
+  rows.emplace_back("errors", Grouped(j["errors"].get<double>()));
+  return rows;
+}
+
 // --mode hold: what holding many locks costs this process.
 int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl,
               std::chrono::milliseconds duration) {
@@ -250,17 +276,58 @@ int BenchHold(Context& ctx, const BenchArgs& args, std::chrono::milliseconds ttl
   if (args.json) {
     std::puts(j.dump().c_str());
   } else {
-    std::string text = fmt::format(
-        "hold on {}: {} locks (TTL {}ms) for {:.1f}s, taken in {:.1f}s; {} threads, {:.0f} bytes "
-        "and {:.2f}us CPU per lock per second ({:.1f}% of a core); {:.0f} renewals ({:.0f}/s), "
-        "{:.0f} failed, {:.0f} lost, {} errors\n",
-        ctx.backend_redacted, locks.size(), ttl.count(), held_s, acquire_s, threads,
-        j["rss_bytes_per_lock"].get<double>(), j["cpu_us_per_lock_s"].get<double>(),
-        j["cpu_percent"].get<double>(), renewals, renewals / held_s, failed, lost, errors);
-    std::fputs(text.c_str(), stdout);
+    const TableRows rows = {
+        {"locks held",
+         fmt::format("{} (TTL {} ms, taken in {:.1f} s)", Grouped(n), ttl.count(), acquire_s)},
+        {"process threads", fmt::format("{}", threads)},
+        {"memory", fmt::format("{:.0f} bytes per lock", j["rss_bytes_per_lock"].get<double>())},
+        {"client CPU",
+         fmt::format("{:.2f} us per lock per second ({:.1f}% of a core)",
+                     j["cpu_us_per_lock_s"].get<double>(), j["cpu_percent"].get<double>())},
+        {"renewals", fmt::format("{} ({}/s)", Grouped(renewals), Grouped(renewals / held_s))},
+        {"renewals failed", Grouped(failed)},
+        {"locks lost", Grouped(lost)},
+        {"errors", fmt::format("{}", errors)}};
+    std::fputs(
+        FormatTable(fmt::format("dlock bench: hold on {}, {:.1f} s", ctx.backend_redacted, held_s),
+                    rows)
+            .c_str(),
+        stdout);
   }
   // Failed renewals and losses are results (reported above), not a failed run.
   return errors == 0 ? kExitOk : kExitUnavailable;
+}
+
+// Reads each of `fds` to its end of file and closes it; on a terminal, unless `json`, with
+// a progress line every second (the workers print nothing until they end).
+std::vector<std::string> ReadAllShowingProgress(std::vector<pollfd>& fds, bool json) {
+  const bool progress = ::isatty(STDERR_FILENO) && !json;
+  const auto start = Steady::now();
+  std::vector<std::string> texts(fds.size());
+  std::size_t open = fds.size();
+  while (open > 0) {
+    if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      std::array<char, 4096> buf{};
+      const ssize_t n = ::read(fds[i].fd, buf.data(), buf.size());
+      if (n > 0) {
+        texts[i].append(buf.data(), static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;  // poll ignores it from now on
+        --open;
+      }
+    }
+    if (progress) {
+      std::string line = fmt::format("\rdlock bench: {:.0f}s, {} of {} processes done\033[K",
+                                     std::chrono::duration<double>(Steady::now() - start).count(),
+                                     fds.size() - open, fds.size());
+      std::fputs(line.c_str(), stderr);
+    }
+  }
+  if (progress) std::fputs("\r\033[K", stderr);
+  return texts;
 }
 
 // --processes: runs `workers` copies of this program, each a one-thread contended bench
@@ -277,7 +344,8 @@ int BenchProcesses(const Globals& globals, const BenchArgs& args) {
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  std::vector<std::pair<pid_t, FILE*>> children;
+  std::vector<pid_t> pids;
+  std::vector<pollfd> outs;  // each worker's stdout, until its end of file
   for (int i = 0; i < args.workers; ++i) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return Fail(InternalError("pipe failed"));
@@ -288,17 +356,15 @@ int BenchProcesses(const Globals& globals, const BenchArgs& args) {
       ::_exit(kExitSoftware);
     }
     ::close(out[1]);
-    children.emplace_back(pid, ::fdopen(out[0], "r"));
+    pids.push_back(pid);
+    outs.push_back({out[0], POLLIN, 0});
   }
+  std::vector<std::string> texts = ReadAllShowingProgress(outs, args.json);
   std::vector<nlohmann::json> results;
-  for (auto& [pid, out] : children) {
-    std::string text;
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), buf.size(), out) != nullptr) text += buf.data();
-    std::fclose(out);
+  for (std::size_t i = 0; i < pids.size(); ++i) {
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    ::waitpid(pids[i], &status, 0);
+    auto j = nlohmann::json::parse(texts[i], nullptr, false);
     if (j.is_discarded() || !j.contains("ops")) {
       return Fail(UnavailableError("a worker process failed; run one without --processes"));
     }
@@ -337,12 +403,11 @@ int BenchProcesses(const Globals& globals, const BenchArgs& args) {
   if (args.json) {
     std::puts(j.dump().c_str());
   } else {
-    std::string text = fmt::format(
-        "contended on {} ({} processes), {:.1f}s: {:.0f} acquisitions/s, wait p50 {:.0f}us "
-        "p99 {:.0f}us max {:.0f}us, per process {:.0f}..{:.0f}, {:.1f}us CPU/op, {} errors\n",
-        j["backend"].get<std::string>(), args.workers, seconds, ops / seconds,
-        p50s[p50s.size() / 2], p99, max, lo, hi, j["cpu_us_per_op"].get<double>(), errors);
-    std::fputs(text.c_str(), stdout);
+    std::fputs(FormatTable(fmt::format("dlock bench: contended on {}, {} processes, {:.1f} s",
+                                       j["backend"].get<std::string>(), args.workers, seconds),
+                           ResultRows(j, "acquisitions"))
+                   .c_str(),
+               stdout);
   }
   return errors == 0 ? kExitOk : kExitUnavailable;
 }
@@ -525,17 +590,13 @@ void PrintSummary(const nlohmann::json& j, const Context& ctx, const BenchArgs& 
     return;
   }
   const int threads = j["in_flight"].get<int>();
-  std::string text = fmt::format(
-      "{} on {} ({} thread{}), {:.1f}s: {:.0f} ops/s, latency p50 {:.0f}us p99 {:.0f}us "
-      "p99.9 {:.0f}us max {:.0f}us, {:.1f}us CPU/op, {} errors\n",
-      args.mode, ctx.backend_redacted, async ? 1 : threads,
-      async          ? fmt::format(", {} loops asynchronous", threads)
-      : threads == 1 ? ""
-                     : "s",
-      j["seconds"].get<double>(), j["ops_per_s"].get<double>(), j["p50_us"].get<double>(),
-      j["p99_us"].get<double>(), j["p999_us"].get<double>(), j["max_us"].get<double>(),
-      j["cpu_us_per_op"].get<double>(), j["errors"].get<long>());
-  std::fputs(text.c_str(), stdout);
+  const std::string how = async ? fmt::format("1 thread, {} loops asynchronous", threads)
+                                : fmt::format("{} thread{}", threads, threads == 1 ? "" : "s");
+  std::fputs(FormatTable(fmt::format("dlock bench: {} on {}, {}, {:.1f} s", args.mode,
+                                     ctx.backend_redacted, how, j["seconds"].get<double>()),
+                         ResultRows(j, args.mode == "contended" ? "acquisitions" : "pairs"))
+                 .c_str(),
+             stdout);
   std::fputs(WaitHistogram(ctx.registry.get()).c_str(), stdout);
 }
 

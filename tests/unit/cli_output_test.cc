@@ -58,5 +58,21 @@ TEST(OutputTest, LeaseTextIsShellAssignments) {
             "DLOCK_TTL_MS=30000\n");
 }
 
+TEST(OutputTest, TableAlignsItsValues) {
+  EXPECT_EQ(FormatTable("dlock bench: seq", {{"throughput", "5,660 ops/s"}, {"p50", "171 us"}}),
+            "dlock bench: seq\n"
+            "  throughput  5,660 ops/s\n"
+            "  p50         171 us\n");
+  EXPECT_EQ(FormatTable("empty", {}), "empty\n");
+}
+
+TEST(OutputTest, GroupedCountsHaveThousandsSeparators) {
+  EXPECT_EQ(Grouped(0), "0");
+  EXPECT_EQ(Grouped(999.4), "999");
+  EXPECT_EQ(Grouped(1000), "1,000");
+  EXPECT_EQ(Grouped(1234567.6), "1,234,568");
+  EXPECT_EQ(Grouped(-4321), "-4,321");
+}
+
 }  // namespace
 }  // namespace dlock::cli
