@@ -18,13 +18,13 @@ done
 # Build dependencies, plus what the peers need.
 scripts/install-deps.sh --test
 missing=()
-for p in nodejs npm python3-redis redis-tools python3-etcd3; do
+for p in nodejs npm python3-redis redis-tools python3-etcd3 python3-matplotlib; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})) && ! command -v node >/dev/null; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif ((${#missing[@]})); then
-  for p in python3-redis redis-tools python3-etcd3; do
+  for p in python3-redis redis-tools python3-etcd3 python3-matplotlib; do
     [[ " ${missing[*]} " == *" $p "* ]] && apt-get install -y -qq "$p" >/dev/null
   done
 fi
@@ -118,6 +118,8 @@ for round in $(seq 1 "$rounds"); do
   run contended8 /usr/bin/python3 $peers/python/redispy_bench.py --secs "$secs" --port "$P" --mode contended --workers 8 --hold 1
   run redlock3 $dlock --backend "$R3" bench --mode seq --duration "${secs}s" --json
   run redlock3 node $peers/node/redlock_bench.js --secs "$secs" --mode redlock --ports "${ports[0]},${ports[1]},${ports[2]}"
+  run redlock3-conc256 $dlock --backend "$R3" bench --mode conc --concurrency 256 --duration "${secs}s" --json
+  run redlock3-conc256 node $peers/node/redlock_bench.js --secs "$secs" --mode conc --conc 256 --ports "${ports[0]},${ports[1]},${ports[2]}"
   run redlock5 $dlock --backend "$R5" bench --mode seq --duration "${secs}s" --json
   run redlock5 node $peers/node/redlock_bench.js --secs "$secs" --mode redlock --ports "$(IFS=,; echo "${ports[*]}")"
   for store in etcd zk; do
@@ -126,6 +128,7 @@ for round in $(seq 1 "$rounds"); do
     run "$store-seq" /usr/bin/python3 $peers/python/coord_bench.py --peer $peer --endpoint "$ep" --secs "$secs"
     run "$store-contended8" $dlock --backend "$uri" bench --mode contended --workers 8 --processes --hold 1ms --duration "${secs}s" --json
     run "$store-contended8" /usr/bin/python3 $peers/python/coord_bench.py --peer $peer --endpoint "$ep" --secs "$secs" --mode contended --workers 8 --hold 1
+    run "$store-hold10k" $dlock --backend "$uri" bench --mode hold --locks 10000 --ttl 10s --duration "$((secs * 4))s" --json
   done
   run hold10k $dlock --backend "redis://127.0.0.1:$P" bench --mode hold --locks 10000 --ttl 10s --duration "$((secs * 4))s" --json
   run limit rb "SET NX PX" 1 1 SET "k:__rand_int__" v NX PX 10000
@@ -133,6 +136,7 @@ for round in $(seq 1 "$rounds"); do
   run limit rb "SET NX PX" 50 16 SET "k:__rand_int__" v NX PX 10000
   run limit rb "EVALSHA" 50 16 EVALSHA "$cad_sha" 1 "k:__rand_int__" v
 done
-python3 bench/report.py "$results" "$secs" "$rounds" "$(redis-server --version | cut -d' ' -f3)" \
-  "$(node --version)" > BENCHMARKS.md
+# Debian's interpreter: the one python3-matplotlib is installed for (the charts).
+/usr/bin/python3 bench/report.py "$results" "$secs" "$rounds" \
+  "$(redis-server --version | cut -d' ' -f3)" "$(node --version)" --charts bench/charts > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -22,9 +22,10 @@ build_pkgs=(build-essential cmake pkg-config libcli11-dev libfmt-dev libspdlog-d
 # systemd: systemd-analyze verify checks the example units (offline: no systemd as PID 1).
 # man-db, bash-completion and zsh: the CLI's man page is rendered and its completions are
 # run by real bash and zsh (help2man, in build_pkgs, writes the man page at build time).
+# python3-matplotlib: bench/report.py draws the charts of BENCHMARKS.md (tests/bench).
 test_pkgs=(libgtest-dev libgmock-dev python3 clang clang-format procps redis-server redis-tools
   openssl prometheus zookeeper python3-kazoo etcd-server etcd-client faketime iproute2
-  nftables postgresql-15 systemd man-db bash-completion zsh)
+  nftables postgresql-15 systemd man-db bash-completion zsh python3-matplotlib)
 test_user=dlock-test
 
 pkgs=("${build_pkgs[@]}")
