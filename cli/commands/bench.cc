@@ -1,8 +1,8 @@
 // dlock bench: a load generator for any backend, like redis-benchmark.
 //   --mode seq        one loop of acquire+release on distinct names
 //   --mode conc       --concurrency loops at once, distinct names: asynchronous calls
-//                     from one thread where the backend has them (Redis: pipelined),
-//                     else a thread per loop
+//                     from one thread where the backend has them (Redis, Redlock:
+//                     pipelined), else a thread per loop
 //   --mode contended  --workers threads on one name, each holding it for --hold
 //   --mode hold       takes --locks distinct locks with auto-renewal and holds them for
 //                     --duration: the process's threads, memory and CPU per held lock,

@@ -2,7 +2,8 @@
 // Redisson's tryLockAsync/unlockAsync. One thread can keep thousands of calls in flight.
 //
 // Offered by: Redis (redis://, rediss://), whose calls are pipelined on the client's
-// connections with `done` run on its I/O thread. Locker finds it through
+// connections with `done` run on its I/O thread, and Redlock (redlock://), whose rounds
+// go to every instance at once and decide on an instance's I/O thread. Locker finds it through
 // Backend::async(); the free functions below fall back to the blocking calls elsewhere.
 //
 // Thread-safety: as the Backend that offers it.

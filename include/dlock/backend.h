@@ -7,7 +7,7 @@
 // an optional interface of its own, which a backend offers through an accessor here and
 // Locker discovers at run time; a new store implements none of them and works:
 //   queueing_backend.h  a FIFO wait line (file, memory, Redis, etcd, ZooKeeper)
-//   async_backend.h     acquire and release without blocking (Redis)
+//   async_backend.h     acquire and release without blocking (Redis, Redlock)
 //   batch_backend.h     many renewals in one round trip (Redis, memory)
 //
 // Thread-safety: implementations are safe for concurrent use from many threads.

@@ -113,7 +113,7 @@ class DLOCK_API Locker {
 
   // One attempt without blocking the caller (as Acquire with options.wait == 0; a wait
   // is kInvalidArgument): `done` gets the Lock or Acquire's error, exactly once. Where
-  // the backend has an AsyncBackend (Redis), this returns at once and `done`
+  // the backend has an AsyncBackend (Redis, Redlock), this returns at once and `done`
   // runs on the backend's I/O thread, so one thread can keep thousands of acquisitions
   // in flight, pipelined; otherwise `done` runs on the calling thread before this
   // returns. Bad input (a wait, a bad name or TTL) and a stop already requested

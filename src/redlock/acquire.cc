@@ -1,10 +1,11 @@
-// RedlockBackend::TryAcquire: round 1 on every instance, then the fencing round where the
-// won instances' counters differ.
+// RedlockBackend::TryAcquire and TryAcquireAsync: round 1 on every instance, then the
+// fencing round where the won instances' counters differ.
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "core/lease_rules.h"
+#include "dlock/async_backend.h"
 #include "redis/common/replies.h"
 #include "redlock/fencing.h"
 #include "redlock/redlock_backend.h"
@@ -21,15 +22,8 @@ bool Won(const std::optional<Result<redis::Reply>>& r) {
          (*r)->elements.size() >= 2;
 }
 
-// The instances round 1 won, and the counters they returned: the token is the largest.
-struct Tally {
-  std::vector<std::size_t> won;
-  FencingToken token = 0;
-  FencingToken lowest = 0;
-};
-
-Tally Count(const redis::Replies& round1) {
-  Tally out;
+RedlockBackend::Tally Count(const redis::Replies& round1) {
+  RedlockBackend::Tally out;
   for (std::size_t i = 0; i < round1.size(); ++i) {
     if (!Won(round1[i])) continue;
     auto counter = static_cast<FencingToken>(ToInt((*round1[i])->elements[1]));
@@ -52,21 +46,16 @@ std::vector<std::string> AcquireArgs(const AcquireRequest& request) {
 Result<Lease> RedlockBackend::TryAcquire(const AcquireRequest& request) {
   DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
   retries_->Stop(request.name, request.owner_id);
-  const auto start = clock_->Now();
-  const auto valid_until = ValidUntil(start, request.ttl, drift_);
+  const auto valid_until = ValidUntil(clock_->Now(), request.ttl, drift_);
   const auto keys = Keys(request.name);
-  redis::Replies round1 = Round(
-      clients_, acquire_, keys, AcquireArgs(request), Steady::now() + InstanceTimeout(request.ttl),
-      [&](const redis::Replies& r) { return std::count_if(r.begin(), r.end(), Won) >= quorum_; });
+  redis::Replies round1 = Round(clients_, acquire_, keys, AcquireArgs(request),
+                                Steady::now() + InstanceTimeout(request.ttl), WonQuorum());
   const Tally tally = Count(round1);
-  if (static_cast<int>(tally.won.size()) < quorum_ || clock_->Now() >= valid_until) {
-    ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
-    return AcquireFailure(request.name, round1, static_cast<int>(tally.won.size()));
-  }
+  if (auto failed = Round1Failure(request, round1, tally, valid_until)) return *failed;
   // Round 2 raises the won instances' counters to the token. Where round 1 already
   // returned the token on every won instance (their counters agree, as they do while
   // every acquire wins every instance), it would change nothing: skipped.
-  if (options_.strict_fencing && tally.lowest != tally.token) {
+  if (NeedsRaise(tally)) {
     Status raised =
         RaiseFencing(clients_, raise_, keys, request.name, request.owner_id, tally.won, tally.token,
                      quorum_, Steady::now() + InstanceTimeout(request.ttl));
@@ -75,6 +64,63 @@ Result<Lease> RedlockBackend::TryAcquire(const AcquireRequest& request) {
       return raised;
     }
   }
+  return Granted(request, round1, tally, valid_until);
+}
+
+void RedlockBackend::TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) {
+  if (Status s = internal::ValidateAcquireRequest(request); !s.ok()) return done(std::move(s));
+  retries_->Stop(request.name, request.owner_id);
+  const auto valid_until = ValidUntil(clock_->Now(), request.ttl, drift_);
+  // The callbacks run on the instances' I/O threads; the backend lives until `done` ran.
+  RoundAsync(clients_, acquire_, Keys(request.name), AcquireArgs(request),
+             InstanceTimeout(request.ttl), WonQuorum(),
+             [this, request, valid_until, done = std::move(done)](redis::Replies round1) mutable {
+               const Tally tally = Count(round1);
+               if (auto failed = Round1Failure(request, round1, tally, valid_until)) {
+                 return done(std::move(*failed));
+               }
+               if (!NeedsRaise(tally)) return done(Granted(request, round1, tally, valid_until));
+               const int quorum = quorum_;
+               RoundAsync(
+                   clients_, raise_, Keys(request.name),
+                   {request.owner_id, std::to_string(tally.token)}, InstanceTimeout(request.ttl),
+                   [quorum](const redis::Replies& r) { return CountInts(r, {1}) >= quorum; },
+                   [this, request, round1 = std::move(round1), tally, valid_until,
+                    done = std::move(done)](redis::Replies raised) {
+                     Status outcome = RaiseOutcome(raised, request.name, clients_.size(), quorum_);
+                     if (!outcome.ok()) {
+                       ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
+                       return done(std::move(outcome));
+                     }
+                     done(Granted(request, round1, tally, valid_until));
+                   },
+                   &tally.won);
+             });
+}
+
+redis::Gather::Enough RedlockBackend::WonQuorum() const {
+  return [quorum = quorum_](const redis::Replies& r) {
+    return std::count_if(r.begin(), r.end(), Won) >= quorum;
+  };
+}
+
+bool RedlockBackend::NeedsRaise(const Tally& tally) const {
+  return options_.strict_fencing && tally.lowest != tally.token;
+}
+
+std::optional<Status> RedlockBackend::Round1Failure(const AcquireRequest& request,
+                                                    const redis::Replies& round1,
+                                                    const Tally& tally,
+                                                    Steady::time_point valid_until) {
+  if (static_cast<int>(tally.won.size()) >= quorum_ && clock_->Now() < valid_until) {
+    return std::nullopt;
+  }
+  ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
+  return AcquireFailure(request.name, round1, static_cast<int>(tally.won.size()));
+}
+
+Result<Lease> RedlockBackend::Granted(const AcquireRequest& request, const redis::Replies& round1,
+                                      const Tally& tally, Steady::time_point valid_until) {
   if (clock_->Now() >= valid_until) {
     ReleaseEverywhere(request.name, request.owner_id, &round1, request.ttl);
     return UnavailableError(fmt::format(

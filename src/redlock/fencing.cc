@@ -12,11 +12,16 @@ Status RaiseFencing(const Clients& clients, const redis::Script& raise,
   redis::Replies raised = Round(
       clients, raise, keys, {owner, std::to_string(token)}, deadline,
       [&](const redis::Replies& r) { return CountInts(r, {1}) >= quorum; }, &won);
+  return RaiseOutcome(raised, name, clients.size(), quorum);
+}
+
+Status RaiseOutcome(const redis::Replies& raised, const std::string& name, std::size_t instances,
+                    int quorum) {
   int confirmed = CountInts(raised, {1});
   if (confirmed < quorum) {
     return UnavailableError(fmt::format(
         "lock '{}': the fencing round was confirmed by only {} of {} Redis instances ({})", name,
-        confirmed, clients.size(), FirstError(raised)));
+        confirmed, instances, FirstError(raised)));
   }
   return OkStatus();
 }

@@ -26,6 +26,11 @@ Status RaiseFencing(const Clients& clients, const redis::Script& raise,
                     const std::string& owner, const std::vector<std::size_t>& won,
                     FencingToken token, int quorum, std::chrono::steady_clock::time_point deadline);
 
+// The raise round's outcome from its replies, as RaiseFencing returns it (for the
+// asynchronous acquire, which runs the round with RoundAsync).
+Status RaiseOutcome(const redis::Replies& raised, const std::string& name, std::size_t instances,
+                    int quorum);
+
 }  // namespace dlock::redlock
 
 #endif  // DLOCK_SRC_REDLOCK_FENCING_H_

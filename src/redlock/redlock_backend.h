@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dlock/async_backend.h"
 #include "dlock/backend.h"
 #include "dlock/backends/redlock.h"
 #include "redis/client/client.h"
@@ -28,9 +29,16 @@ namespace dlock::redlock {
 
 class Retake;
 
-class RedlockBackend final : public Backend {
+class RedlockBackend final : public Backend, public AsyncBackend {
  public:
   using Steady = std::chrono::steady_clock;
+
+  // The instances round 1 won, and the counters they returned: the token is the largest.
+  struct Tally {
+    std::vector<std::size_t> won;
+    FencingToken token = 0;
+    FencingToken lowest = 0;
+  };
 
   // `clients`: one per options.instances entry, in that order.
   RedlockBackend(RedlockOptions options, Clients clients);
@@ -45,6 +53,12 @@ class RedlockBackend final : public Backend {
   // OK once a majority of instances is free of the key.
   Status WaitForRelease(std::string_view name, Steady::time_point deadline,
                         std::stop_token stop) override;
+  // The same rounds without blocking, each instance's call pipelined on its connections:
+  // `done` runs on an instance's I/O thread once a majority decided, or at the instance
+  // timeout (AsyncBackend). The fencing round, where it is needed, follows the first.
+  void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) override;
+  void ReleaseAsync(const Lease& lease, StatusCallback done) override;
+  AsyncBackend* async() override { return this; }
   std::string_view kind() const override { return "redlock"; }
   DriftMargin drift() const override { return drift_; }
 
@@ -58,6 +72,17 @@ class RedlockBackend final : public Backend {
   std::chrono::milliseconds DefaultTimeout() const;
   // A small fraction of the TTL, so that a slow instance does not eat the validity.
   std::chrono::milliseconds InstanceTimeout(std::chrono::milliseconds ttl) const;
+
+  // Round 1 is decided once a majority is won.
+  redis::Gather::Enough WonQuorum() const;
+  // Whether round 2 (fencing.h) must raise the won instances' counters to the token.
+  bool NeedsRaise(const Tally& tally) const;
+  // nullopt if round 1 won a majority in time; else its error, after releasing everywhere.
+  std::optional<Status> Round1Failure(const AcquireRequest& request, const redis::Replies& round1,
+                                      const Tally& tally, Steady::time_point valid_until);
+  // The lease, unless its validity ended meanwhile (then released everywhere, kUnavailable).
+  Result<Lease> Granted(const AcquireRequest& request, const redis::Replies& round1,
+                        const Tally& tally, Steady::time_point valid_until);
 
   // TryAcquire's error for a round 1 that won `won` instances, short of a majority (or too
   // late): kUnavailable if too few answered, else kContended, naming a holder if one
@@ -77,6 +102,12 @@ class RedlockBackend final : public Backend {
   // (`not_held` says why) or kUnavailable otherwise. The rest go on in the background.
   Status ReleaseWaiting(const std::string& name, const std::string& owner,
                         std::string_view not_held);
+  // A release round is decided when a majority released it, or when even the instances
+  // that have not answered could not make one.
+  redis::Gather::Enough ReleaseDecided() const;
+  // ReleaseWaiting's answer from the round's replies.
+  Status ReleaseOutcome(const std::string& name, const redis::Replies& replies,
+                        std::string_view not_held) const;
   // On every instance, also those that did not answer: fire and forget. An instance that
   // did not answer `round1` is sent the release again until `ttl` passed (ReleaseRetries).
   void ReleaseEverywhere(const std::string& name, const std::string& owner,

@@ -1,7 +1,9 @@
-// RedlockBackend::Release and ForceRelease, and the releases of a failed attempt.
+// RedlockBackend::Release, ReleaseAsync and ForceRelease, and the releases of a failed
+// attempt.
 #include <fmt/format.h>
 
 #include "core/lease_rules.h"
+#include "dlock/async_backend.h"
 #include "redlock/redlock_backend.h"
 
 namespace dlock::redlock {
@@ -20,14 +22,31 @@ Status RedlockBackend::ForceRelease(std::string_view name) {
 
 Status RedlockBackend::ReleaseWaiting(const std::string& name, const std::string& owner,
                                       std::string_view not_held) {
+  redis::Replies replies = Round(clients_, *release_script_, Keys(name), {owner, Channel(name)},
+                                 Steady::now() + DefaultTimeout(), ReleaseDecided());
+  return ReleaseOutcome(name, replies, not_held);
+}
+
+void RedlockBackend::ReleaseAsync(const Lease& lease, StatusCallback done) {
+  if (Status s = internal::ValidateLeaseForCall(lease); !s.ok()) return done(std::move(s));
+  RoundAsync(clients_, *release_script_, Keys(lease.name), {lease.owner_id, Channel(lease.name)},
+             DefaultTimeout(), ReleaseDecided(),
+             [this, name = lease.name, done = std::move(done)](redis::Replies replies) {
+               done(ReleaseOutcome(name, replies, "is not held by this owner"));
+             });
+}
+
+redis::Gather::Enough RedlockBackend::ReleaseDecided() const {
   // Decided when a majority released it, or when even the instances that have not
   // answered could not make one; the rest go on in the background.
-  auto decided = [&](const redis::Replies& r) {
+  return [n = n_, quorum = quorum_](const redis::Replies& r) {
     int released = CountInts(r, {1});
-    return released >= quorum_ || released + (n_ - CountAnswered(r)) < quorum_;
+    return released >= quorum || released + (n - CountAnswered(r)) < quorum;
   };
-  redis::Replies replies = Round(clients_, *release_script_, Keys(name), {owner, Channel(name)},
-                                 Steady::now() + DefaultTimeout(), decided);
+}
+
+Status RedlockBackend::ReleaseOutcome(const std::string& name, const redis::Replies& replies,
+                                      std::string_view not_held) const {
   int released = CountInts(replies, {1});
   int unanswered = n_ - CountAnswered(replies);
   if (released >= quorum_ || (released > 0 && released + unanswered >= quorum_)) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -29,6 +30,17 @@ redis::Replies Round(const Clients& clients, const redis::Script& script,
                      const std::vector<std::string>& keys, const std::vector<std::string>& args,
                      std::chrono::steady_clock::time_point deadline, redis::Gather::Enough enough,
                      const std::vector<std::size_t>* only = nullptr);
+
+// Round without blocking: `done` gets the replies so far, exactly once, as soon as
+// `enough` holds, every instance answered, or `timeout` passed; on an instance's I/O
+// thread (the timer's is the first instance sent to). `enough` is called under the
+// round's lock, on the I/O threads, never after `done` ran. REQUIRES: `clients` outlive
+// the call (Backend::async's contract: the backend lives until `done` has run).
+void RoundAsync(const Clients& clients, const redis::Script& script,
+                const std::vector<std::string>& keys, const std::vector<std::string>& args,
+                std::chrono::milliseconds timeout, redis::Gather::Enough enough,
+                std::function<void(redis::Replies)> done,
+                const std::vector<std::size_t>* only = nullptr);
 
 // A reply came, and is not an error.
 bool Answered(const std::optional<Result<redis::Reply>>& r);

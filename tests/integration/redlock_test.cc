@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include "conformance/backend_conformance.h"
+#include "dlock/async_backend.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
 #include "dlock/testing/faulty_backend.h"
@@ -194,19 +196,38 @@ TEST(RedlockTest, ExtendKeepsAMajorityWhenAMinorityIsCutOffAndAnotherNeverHadThe
   backend->ForceRelease("minority-cut").IgnoreError();  // the two keys left
 }
 
+// TryAcquire, or TryAcquireAsync waited for (`async`).
+Result<Lease> AcquireVia(Backend& backend, const AcquireRequest& request, bool async) {
+  if (!async) return backend.TryAcquire(request);
+  std::promise<Result<Lease>> answer;
+  backend.async()->TryAcquireAsync(
+      request, [&](Result<Lease> lease) { answer.set_value(std::move(lease)); });
+  return answer.get_future().get();
+}
+
+// Release, or ReleaseAsync waited for (`async`).
+Status ReleaseVia(Backend& backend, const Lease& lease, bool async) {
+  if (!async) return backend.Release(lease);
+  std::promise<Status> answer;
+  backend.async()->ReleaseAsync(lease, [&](Status s) { answer.set_value(std::move(s)); });
+  return answer.get_future().get();
+}
+
 // A holder A wins instances {0,1,2}, the next holder B wins {2,3,4}; instance 0's counter
 // was ahead. Round 1 alone would give B a smaller token than A's; round 2 prevents it.
+// `async`: through the asynchronous calls.
 FencingToken TokenOfBAfterA(const std::string& options, const std::string& name,
-                            FencingToken* token_a, std::string* counter_1_after_a) {
+                            FencingToken* token_a, std::string* counter_1_after_a,
+                            bool async = false) {
   Cluster& c = *shared_cluster;
   auto backend = Open(c.Uri(options));
   c[0].Cli({"SET", "dlock:{" + name + "}:fence", "10"});
   c[3].Pause();
   c[4].Pause();
-  auto a = backend->TryAcquire(Request(name));
+  auto a = AcquireVia(*backend, Request(name), async);
   *counter_1_after_a = Counter(c[1], name);
   if (a.ok()) {
-    EXPECT_TRUE(backend->Release(*a).ok());
+    EXPECT_TRUE(ReleaseVia(*backend, *a, async).ok());
   }
   c[3].Resume();
   c[4].Resume();
@@ -214,9 +235,9 @@ FencingToken TokenOfBAfterA(const std::string& options, const std::string& name,
   *token_a = a.ok() ? a->token : 0;
   c[0].Pause();
   c[1].Pause();
-  auto b = backend->TryAcquire(Request(name));
+  auto b = AcquireVia(*backend, Request(name), async);
   if (b.ok()) {
-    EXPECT_TRUE(backend->Release(*b).ok());
+    EXPECT_TRUE(ReleaseVia(*backend, *b, async).ok());
   }
   c[0].Resume();
   c[1].Resume();
@@ -237,6 +258,40 @@ TEST(RedlockTest, TokensIncreaseAcrossDifferentMajoritiesOnlyWithTheSecondRound)
   EXPECT_EQ(a_off, 11u);
   EXPECT_EQ(counter, "1");
   EXPECT_LT(b_off, a_off) << "without round 2 the later holder got a smaller token";
+}
+
+TEST(RedlockTest, AsyncCallsRunTheSecondRoundToo) {
+  auto backend = SharedClusterBackend();
+  ASSERT_NE(backend, nullptr);
+  ASSERT_NE(backend->async(), nullptr);  // redlock:// has asynchronous calls of its own
+  FencingToken a = 0;
+  std::string counter = "";
+  FencingToken b = TokenOfBAfterA("", "majorities-async", &a, &counter, /*async=*/true);
+  EXPECT_EQ(a, 11u);
+  EXPECT_GT(b, a);
+  EXPECT_EQ(counter, "11");
+}
+
+TEST(RedlockTest, AsyncCallsWithAMajorityDownAnswerUnavailableAtTheInstanceTimeout) {
+  Cluster c;
+  ASSERT_TRUE(c.Start());
+  auto backend = Open(c.Uri("?timeout=500ms"));
+  ASSERT_NE(backend, nullptr);
+  c[0].Stop();
+  c[1].Pause();
+  c[2].Pause();
+  const auto start = std::chrono::steady_clock::now();
+  auto lease = AcquireVia(*backend, Request("three-down-async", seconds(2)), /*async=*/true);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(lease.ok());
+  EXPECT_EQ(lease.status().code(), Code::kUnavailable);
+  EXPECT_NE(lease.status().message().find("only 2 of 5"), std::string::npos)
+      << lease.status().message();
+  EXPECT_LT(took, seconds(3));  // the instance timeout, not the paused servers
+  Lease stranger{"three-down-async", NewOwnerId(), 0, seconds(2), {}};
+  EXPECT_EQ(ReleaseVia(*backend, stranger, /*async=*/true).code(), Code::kUnavailable);
+  c[1].Resume();
+  c[2].Resume();
 }
 
 // Scripts (EVAL and EVALSHA) the server has run so far.
