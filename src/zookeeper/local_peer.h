@@ -3,10 +3,10 @@
 // its listener, and through it our TLS client certificate, to reach ZooKeeper.
 //
 // How (Linux): the accepted socket's peer address is the local address of the connecting
-// socket; /proc/net/tcp names that socket's inode, and the connection is ours if
+// socket; the kernel names that socket's inode (sock_diag, looked up by the address pair;
+// /proc/net/tcp where netlink is not available), and the connection is ours if
 // /proc/self/fd holds a descriptor of that inode. TCP over IPv4 only, in this process's
-// network namespace. It reads both files whole: cheap for the few connections a
-// ZooKeeper client makes, slower on a host with very many sockets.
+// network namespace.
 //
 // Thread-safety: a free function with no state; any thread.
 #ifndef DLOCK_SRC_ZOOKEEPER_LOCAL_PEER_H_
