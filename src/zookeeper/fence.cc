@@ -70,7 +70,13 @@ class ZooKeeperGuard final : public Guard {
   ZooKeeperGuard(ZooKeeperOptions options, std::string fence_root)
       : options_(std::move(options)), fence_root_(std::move(fence_root)), acl_(options_) {}
 
-  Status Connect() { return CurrentSession().status(); }
+  // Starts the TLS bridge (?tls=true) and opens the session. Called once, first.
+  Status Connect() {
+    auto bridge = zk::TlsBridge::Start(options_);
+    if (!bridge.ok()) return bridge.status();
+    bridge_ = std::move(*bridge);
+    return CurrentSession().status();
+  }
 
   Result<std::string> Apply(std::string_view resource, FencingToken token,
                             const std::vector<std::string>& write) override {
@@ -189,8 +195,8 @@ class ZooKeeperGuard final : public Guard {
   Result<std::shared_ptr<zk::Session>> CurrentSession() {
     std::lock_guard lock(session_mu_);
     if (session_ && !session_->dead()) return session_;
-    auto opened = zk::Session::Open(
-        {options_.hosts, options_.session_timeout, acl_.digest(), options_.connect_timeout});
+    auto opened = zk::Session::Open({options_.hosts, options_.session_timeout, acl_.digest(),
+                                     options_.connect_timeout, bridge_});
     if (!opened.ok()) return opened.status();
     session_ = std::move(*opened);
     return session_;
@@ -246,6 +252,7 @@ class ZooKeeperGuard final : public Guard {
   const ZooKeeperOptions options_;
   const std::string fence_root_;  // ROOT/fence
   const zk::NodeAcl acl_;
+  std::shared_ptr<zk::TlsBridge> bridge_;  // with TLS; set by Connect, constant after
 
   std::mutex session_mu_;
   std::shared_ptr<zk::Session> session_;

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <vector>
+
+#include "zookeeper/hosts.h"
 
 namespace dlock::zk {
 namespace {
@@ -20,8 +23,19 @@ void QuietLog(const char*) {}
 Result<std::shared_ptr<Session>> Session::Open(const SessionConfig& config) {
   std::shared_ptr<Session> session(new Session());
   const auto deadline = Clock::now() + config.connect_timeout;
+  session->bridge_ = config.bridge;
+  std::shared_ptr<void> watching;  // dropped before `session` can go
+  if (config.bridge) {
+    const std::size_t hosts = config.bridge->host_count();
+    session->tls_failed_.assign(hosts, false);
+    watching = config.bridge->WatchFailures(
+        [s = session.get(), hosts](std::size_t host, const Status& failure, bool refused) {
+          s->NoteTlsFailure(host, hosts, failure, refused);
+        });
+  }
+  const std::string& connect_to = config.bridge ? config.bridge->local_hosts() : config.hosts;
   zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-  session->zh_ = zookeeper_init2(config.hosts.c_str(), &Session::OnEvent,
+  session->zh_ = zookeeper_init2(connect_to.c_str(), &Session::OnEvent,
                                  static_cast<int>(config.timeout.count()), nullptr, session.get(),
                                  0, &QuietLog);
   if (session->zh_ == nullptr) {
@@ -38,16 +52,53 @@ Result<std::shared_ptr<Session>> Session::Open(const SessionConfig& config) {
     if (rc != ZOK) return ZkError(rc, "adding digest credentials");
   }
   if (!session->WaitConnected(deadline)) {
+    watching.reset();
     if (session->dead()) {
       return FailedPreconditionError(
           fmt::format("ZooKeeper at {} refused the session (authentication failed)", config.hosts));
     }
-    return UnavailableError(fmt::format("no ZooKeeper server at {} answered within {}ms",
-                                        config.hosts, config.connect_timeout.count()));
+    return session->NotOpened(config);
   }
+  watching.reset();
   session->NoteTimeout(zoo_recv_timeout(session->zh_));
   session->id_ = zoo_client_id(session->zh_)->client_id;
   return session;
+}
+
+void Session::NoteTlsFailure(std::size_t host, std::size_t hosts, const Status& failure,
+                             bool refused) {
+  {
+    std::lock_guard lock(mu_);
+    if (refused && host < tls_failed_.size()) tls_failed_[host] = true;
+    tls_failure_ = failure;
+    tls_all_failed_ = std::count(tls_failed_.begin(), tls_failed_.end(), true) ==
+                      static_cast<std::ptrdiff_t>(hosts);
+  }
+  cv_.notify_all();
+}
+
+Status Session::NotOpened(const SessionConfig& config) const {
+  {
+    std::lock_guard lock(mu_);
+    if (!tls_failure_.ok()) return tls_failure_;
+  }
+  std::string silent;  // hosts that took the TCP connection and said nothing
+  if (!config.bridge) {
+    auto hosts = ParseHosts(config.hosts);
+    for (const HostPort& hp : hosts.ok() ? *hosts : std::vector<HostPort>{}) {
+      if (AcceptsConnections(hp, std::chrono::milliseconds(500))) {
+        silent += (silent.empty() ? "" : ",") + hp.ToString();
+      }
+    }
+  }
+  if (!silent.empty()) {
+    return UnavailableError(fmt::format(
+        "ZooKeeper at {} took the connection but did not answer the ZooKeeper handshake within "
+        "{}ms: if it is a TLS port, use zk://...?tls=true&cacert=CA_FILE",
+        silent, config.connect_timeout.count()));
+  }
+  return UnavailableError(fmt::format("no ZooKeeper server at {} answered within {}ms",
+                                      config.hosts, config.connect_timeout.count()));
 }
 
 Session::~Session() {
@@ -84,7 +135,7 @@ bool Session::WaitConnected(Clock::time_point deadline) const {
   std::unique_lock lock(mu_);
   cv_.wait_until(lock, deadline, [&] {
     return state_ == ZOO_CONNECTED_STATE || state_ == ZOO_EXPIRED_SESSION_STATE ||
-           state_ == ZOO_AUTH_FAILED_STATE;
+           state_ == ZOO_AUTH_FAILED_STATE || tls_all_failed_;
   });
   return state_ == ZOO_CONNECTED_STATE;
 }

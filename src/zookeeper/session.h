@@ -16,8 +16,10 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "dlock/status.h"
+#include "zookeeper/tls_bridge.h"
 
 namespace dlock::zk {
 
@@ -26,12 +28,18 @@ struct SessionConfig {
   std::chrono::milliseconds timeout{30000};
   std::string digest;  // "user:password" for digest auth; empty: none
   std::chrono::milliseconds connect_timeout{5000};
+  // TLS (?tls=true): the C client connects to the bridge's loopback listeners for `hosts`
+  // instead; the session keeps the bridge alive. Null: plain TCP to `hosts`.
+  std::shared_ptr<TlsBridge> bridge;
 };
 
 class Session {
  public:
   // Connects and waits up to connect_timeout for the session. kUnavailable if no server
-  // answered in time, kFailedPrecondition if the server refused our credentials.
+  // answered in time (saying so if a server took the TCP connection but not the
+  // ZooKeeper handshake, as a TLS port does) or, with TLS, as soon as the TLS connection
+  // to every host has failed (the last failure, one line); kFailedPrecondition if the
+  // server refused our credentials.
   static Result<std::shared_ptr<Session>> Open(const SessionConfig& config);
 
   // Closes the session: the server deletes its ephemeral nodes at once.
@@ -56,13 +64,22 @@ class Session {
   Session() = default;
   static void OnEvent(zhandle_t* zh, int type, int state, const char* path, void* context);
   void NoteTimeout(int granted_ms);
+  // While opening: a TLS connection to host `host` (of `hosts` in all) failed; `refused`:
+  // TLS refused it (see TlsBridge::WatchFailures), which ends the wait once every host has.
+  void NoteTlsFailure(std::size_t host, std::size_t hosts, const Status& failure, bool refused);
+  // Why the session did not open by the deadline (the session is not dead).
+  Status NotOpened(const SessionConfig& config) const;
 
+  std::shared_ptr<TlsBridge> bridge_;  // outlives zh_ (closed in ~Session)
   zhandle_t* zh_ = nullptr;
   std::atomic<std::int64_t> timeout_ms_{0};
   std::int64_t id_ = 0;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   int state_ = 0;
+  std::vector<bool> tls_failed_;  // TLS refused, by host, while opening
+  bool tls_all_failed_ = false;
+  Status tls_failure_;  // the last one
 };
 
 // A one-shot wake-up for a thread that waits on a ZooKeeper watch. Pass Watch::Callback

@@ -21,7 +21,12 @@ using std::chrono::milliseconds;
 ZooKeeperBackend::ZooKeeperBackend(ZooKeeperOptions options)
     : options_(std::move(options)), acl_(options_) {}
 
-Status ZooKeeperBackend::Connect() { return SessionFor(options_.session_timeout).status(); }
+Status ZooKeeperBackend::Connect() {
+  auto bridge = TlsBridge::Start(options_);
+  if (!bridge.ok()) return bridge.status();
+  bridge_ = std::move(*bridge);
+  return SessionFor(options_.session_timeout).status();
+}
 
 Result<Lease> ZooKeeperBackend::TryAcquire(const AcquireRequest& request) {
   DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
@@ -289,7 +294,7 @@ Result<std::shared_ptr<Session>> ZooKeeperBackend::SessionFor(milliseconds ttl) 
   std::lock_guard lock(sessions_mu_);
   auto& session = sessions_[ttl];
   if (session && !session->dead()) return session;
-  SessionConfig config{options_.hosts, ttl, acl_.digest(), options_.connect_timeout};
+  SessionConfig config{options_.hosts, ttl, acl_.digest(), options_.connect_timeout, bridge_};
   auto opened = Session::Open(config);
   if (!opened.ok()) return opened.status();
   if ((*opened)->timeout() != ttl && warned_.insert(ttl).second) {

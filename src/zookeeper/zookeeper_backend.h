@@ -38,7 +38,8 @@ class ZooKeeperBackend final : public internal::LineBackend {
  public:
   explicit ZooKeeperBackend(ZooKeeperOptions options);
 
-  // Opens the default session, so that an unreachable ensemble is reported at once.
+  // Starts the TLS bridge (?tls=true) and opens the default session, so that an
+  // unreachable ensemble is reported at once. Called once, before any other call.
   Status Connect();
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override;
@@ -148,6 +149,7 @@ class ZooKeeperBackend final : public internal::LineBackend {
 
   const ZooKeeperOptions options_;
   const NodeAcl acl_;
+  std::shared_ptr<TlsBridge> bridge_;  // with TLS; set by Connect, constant after
 
   std::mutex sessions_mu_;
   std::map<std::chrono::milliseconds, std::shared_ptr<Session>> sessions_;

@@ -12,8 +12,8 @@ import time
 import unittest
 
 import cli_run_test
-from cli_util import ServerPerClass
-from servers import EtcdServer, ZkServer, closed_port
+from cli_util import DlockTestCase, ServerPerClass
+from servers import EtcdServer, TlsFiles, TlsZkServer, ZkServer, closed_port
 
 
 class StoreCases(ServerPerClass):
@@ -130,6 +130,64 @@ class ZkCliTest(StoreCases, cli_run_test.MutualExclusionTest):
                                   "run", "x", "--", "true")
         self.assertEqual(code, 69, err)
         self.assertOneLineError(err)
+
+    def test_tls_to_a_plain_port_exits_69_with_one_line(self):
+        tls = TlsFiles(self.path("tls"))
+        code, _, err = self.dlock("--backend", f"{self.backend}?tls=true&cacert={tls.ca_cert}",
+                                  "run", "x", "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+        self.assertIn(f"TLS to ZooKeeper at {self.server.hosts()} failed", err)
+
+
+class ZkTlsCliTest(ServerPerClass, DlockTestCase):
+    """zk:// over TLS through the CLI, on a TLS-only ZooKeeper (secureClientPort only)."""
+    SERVER = TlsZkServer
+
+    def setUp(self):
+        super().setUp()
+        self.base = f"zk://{self.server.hosts()}/tls{self.serial}"
+        self.env["DLOCK_BACKEND"] = f"{self.base}?{self.server.tls_query()}"
+
+    def test_run_over_tls_waits_and_tokens_increase(self):
+        holder = self.start("run", "job", "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"; sleep 1')
+        self.assertTrue(self.wait_until(lambda: self.inspect("job")["held"]))
+        code, out, err = self.dlock("run", "job", "--wait", "10s", "--", "sh", "-c",
+                                    'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        first, _ = holder.communicate(timeout=10)
+        self.assertEqual(holder.returncode, 0)
+        self.assertGreater(int(out), int(first))
+
+    def test_a_plain_client_at_the_tls_port_exits_69_with_one_line(self):
+        start = time.monotonic()
+        code, _, err = self.dlock("--backend", f"{self.base}?connect_timeout=1s", "run", "x",
+                                  "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+        self.assertIn("did not answer the ZooKeeper handshake", err)
+        self.assertIn("tls=true", err)
+        self.assertLess(time.monotonic() - start, 5)
+
+    def test_missing_or_misplaced_tls_files_exit_64(self):
+        for query, says in [("tls=true&cacert=/nonexistent/ca.crt", "/nonexistent/ca.crt"),
+                            (f"cacert={self.server.tls.ca_cert}", "tls=true"),
+                            (f"tls=true&cert={self.server.tls.client_cert}", "key="),
+                            ("tls=maybe", "true or false")]:
+            with self.subTest(query=query):
+                code, _, err = self.dlock("--backend", f"{self.base}?{query}", "run", "x", "--",
+                                          "true")
+                self.assertEqual(code, 64, err)
+                self.assertOneLineError(err)
+                self.assertIn(says, err)
+
+    def test_an_untrusted_server_exits_69_with_one_line(self):
+        other = TlsFiles(self.path("other"), "another-ca")
+        code, _, err = self.dlock("--backend", f"{self.base}?tls=true&cacert={other.ca_cert}",
+                                  "run", "x", "--", "true")
+        self.assertEqual(code, 69, err)
+        self.assertOneLineError(err)
+        self.assertIn("certificate verify failed", err)
 
 
 class EtcdCliTest(StoreCases, cli_run_test.MutualExclusionTest):

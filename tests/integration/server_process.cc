@@ -33,12 +33,12 @@ int ConnectLoopback(std::uint16_t port) {
   return fd;
 }
 
-bool Run(const std::string& command) {
+}  // namespace
+
+bool RunQuiet(const std::string& command) {
   int rc = std::system((command + " >/dev/null 2>&1").c_str());
   return rc == 0;
 }
-
-}  // namespace
 
 bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name) {
   std::filesystem::create_directories(dir);
@@ -50,17 +50,19 @@ bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name
   auto d = dir.string();
   std::ofstream(dir / "san.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
   bool ok =
-      Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      RunQuiet(
+          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
           "-keyout " +
           d + "/ca.key -out " + d + "/ca.crt -days 2 -subj /CN=" + ca_name) &&
-      Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
-          "/server.key -out " + d + "/server.csr -subj /CN=localhost") &&
-      Run("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
-          "/ca.key -CAcreateserial -out " + d + "/server.crt -days 2 -extfile " + d + "/san.ext") &&
-      Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
-          "/client.key -out " + d + "/client.csr -subj /CN=dlock-client") &&
-      Run("openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.crt -CAkey " + d +
-          "/ca.key -CAcreateserial -out " + d + "/client.crt -days 2");
+      RunQuiet("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
+               "/server.key -out " + d + "/server.csr -subj /CN=localhost") &&
+      RunQuiet("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d +
+               "/ca.key -CAcreateserial -out " + d + "/server.crt -days 2 -extfile " + d +
+               "/san.ext") &&
+      RunQuiet("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + d +
+               "/client.key -out " + d + "/client.csr -subj /CN=dlock-client") &&
+      RunQuiet("openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.crt -CAkey " + d +
+               "/ca.key -CAcreateserial -out " + d + "/client.crt -days 2");
   if (!ok) ADD_FAILURE() << "openssl could not make test certificates in " << d;
   return ok;
 }

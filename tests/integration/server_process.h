@@ -20,6 +20,9 @@ struct TlsFiles {
   bool Make(const std::filesystem::path& dir, const std::string& ca_name);
 };
 
+// Runs `command` with /bin/sh, its output discarded; true if it exited 0.
+bool RunQuiet(const std::string& command);
+
 // A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
 std::uint16_t FreePort();
 

@@ -108,28 +108,89 @@ class RedisServer(Server):
                               text=True, check=True).stdout
 
 
-class ZkServer(Server):
-    """A real standalone ZooKeeper on a free loopback port with its own data dir."""
-    package = "zookeeper"
+class TlsFiles:
+    """A CA, a server certificate for IP:127.0.0.1 and DNS:localhost, and a client
+    certificate of that CA (EC P-256 keys, PEM), made with openssl in `directory`."""
 
-    def __init__(self, workdir):
+    def __init__(self, directory, ca_name="dlock-test-ca"):
+        os.makedirs(directory, exist_ok=True)
+        self.dir = directory
+        for name in ("ca_cert", "server_cert", "client_cert"):
+            setattr(self, name, os.path.join(directory, name.replace("_cert", ".crt")))
+        for name in ("server_key", "client_key"):
+            setattr(self, name, os.path.join(directory, name.replace("_key", ".key")))
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        with open(os.path.join(directory, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        self._openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                      "-subj", f"/CN={ca_name}")
+        for who, subject, ext in (("server", "/CN=localhost", ["-extfile", "san.ext"]),
+                                  ("client", "/CN=dlock-client", [])):
+            self._openssl("req", *ec, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj",
+                          subject)
+            self._openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey",
+                          "ca.key", "-CAcreateserial", "-out", f"{who}.crt", "-days", "2", *ext)
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True)
+
+
+class ZkServer(Server):
+    """A real standalone ZooKeeper on a free loopback port with its own data dir. With
+    `tls` (a TlsFiles), TLS-only: a secureClientPort and no clientPort, on Netty, with
+    PKCS12 key and trust stores made from it; `client_auth` requires a client certificate
+    of its CA (as tests/integration/zk_server.cc; see there)."""
+    package = "zookeeper"
+    STORE_PASSWORD = "dlock-test-store"
+
+    def __init__(self, workdir, tls=None, client_auth=False):
         self.port = free_port()
+        self.tls = tls
         conf = os.path.join(workdir, "conf")
         os.makedirs(conf)
         os.makedirs(os.path.join(workdir, "data"))
+        cfg = (f"tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={workdir}/data\n"
+               "admin.enableServer=false\n4lw.commands.whitelist=srvr\n"
+               "minSessionTimeout=1000\nmaxSessionTimeout=30000\n")
+        if tls is None:
+            cfg += f"clientPort={self.port}\nclientPortAddress=127.0.0.1\n"
+        else:
+            pw = self.STORE_PASSWORD
+            subprocess.run(["openssl", "pkcs12", "-export", "-in", tls.server_cert, "-inkey",
+                            tls.server_key, "-name", "server", "-out", f"{workdir}/server.p12",
+                            "-passout", f"pass:{pw}"], check=True, capture_output=True)
+            subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "ca", "-file",
+                            tls.ca_cert, "-keystore", f"{workdir}/trust.p12", "-storetype",
+                            "PKCS12", "-storepass", pw], check=True, capture_output=True)
+            cfg += (f"secureClientPort={self.port}\nsecureClientPortAddress=127.0.0.1\n"
+                    "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+                    f"ssl.keyStore.location={workdir}/server.p12\nssl.keyStore.type=PKCS12\n"
+                    f"ssl.keyStore.password={pw}\n"
+                    f"ssl.trustStore.location={workdir}/trust.p12\n"
+                    f"ssl.trustStore.type=PKCS12\nssl.trustStore.password={pw}\n"
+                    f"ssl.clientAuth={'need' if client_auth else 'none'}\n")
         with open(os.path.join(conf, "zoo.cfg"), "w") as f:
-            f.write(f"tickTime=500\ninitLimit=10\nsyncLimit=5\n"
-                    f"dataDir={workdir}/data\nclientPort={self.port}\n"
-                    "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
-                    "4lw.commands.whitelist=srvr\nminSessionTimeout=1000\n"
-                    "maxSessionTimeout=30000\n")
+            f.write(cfg)
+        # Netty's codec and resolver (for the TLS port) are not on zookeeper.jar's class path.
+        jars = ":".join(f"/usr/share/java/{j}.jar"
+                        for j in ("zookeeper", "netty-codec", "netty-resolver"))
         super().__init__(
-            ["java", "-Xmx256m", f"-Dzookeeper.log.dir={workdir}", "-cp",
-             f"{conf}:/usr/share/java/zookeeper.jar",
+            ["java", "-Xmx256m", f"-Dzookeeper.log.dir={workdir}", "-cp", f"{conf}:{jars}",
              "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{conf}/zoo.cfg"],
             os.path.join(workdir, "zk.out"))
 
     def ready(self):
+        if self.tls is not None:
+            # The four-letter word over TLS, with the client certificate in case.
+            t = self.tls
+            try:
+                r = subprocess.run(["openssl", "s_client", "-connect", self.hosts(), "-quiet",
+                                    "-ign_eof", "-CAfile", t.ca_cert, "-cert", t.client_cert,
+                                    "-key", t.client_key], input=b"srvr", capture_output=True,
+                                   timeout=5)
+            except subprocess.TimeoutExpired:
+                return False
+            return b"Mode: standalone" in r.stdout
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
                 c.sendall(b"srvr")
@@ -139,6 +200,21 @@ class ZkServer(Server):
 
     def hosts(self):
         return f"127.0.0.1:{self.port}"
+
+    def tls_query(self, client_cert=False):
+        """With TLS: "tls=true&cacert=CA" and, with `client_cert`, "&cert=...&key=..."."""
+        query = f"tls=true&cacert={self.tls.ca_cert}"
+        if client_cert:
+            query += f"&cert={self.tls.client_cert}&key={self.tls.client_key}"
+        return query
+
+
+class TlsZkServer(ZkServer):
+    """A TLS-only ZooKeeper (no client certificate required) with certificates of its
+    own, made in `workdir`/tls."""
+
+    def __init__(self, workdir):
+        super().__init__(workdir, tls=TlsFiles(os.path.join(workdir, "tls"), "dlock-zk-test-ca"))
 
 
 class EtcdServer(Server):

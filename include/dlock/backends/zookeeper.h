@@ -11,8 +11,15 @@
 // Backend::session_bound(). Guarantees and assumptions: docs/semantics.md,
 // "zk".
 //
+// TLS (`?tls=true`): Debian's ZooKeeper C client (3.8) is built without OpenSSL, so it
+// cannot speak TLS itself. dlock then runs a TLS bridge inside the process: a listener
+// on 127.0.0.1 (an ephemeral port) per host, which the C client connects to, each
+// connection carried over TLS to the real host. The bridge accepts only connections
+// from this process. See docs/semantics.md, "zk", for what it checks and its limits.
+//
 // Thread-safety: safe for concurrent use. One session (with the client library's two
-// threads) per distinct TTL in use, shared by all locks with that TTL.
+// threads) per distinct TTL in use, shared by all locks with that TTL; with TLS, one more
+// thread for the bridge.
 #ifndef DLOCK_BACKENDS_ZOOKEEPER_H_
 #define DLOCK_BACKENDS_ZOOKEEPER_H_
 
@@ -40,14 +47,23 @@ struct DLOCK_API ZooKeeperOptions {
   std::shared_ptr<Clock> clock;                     // null: SystemClock()
   // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=.
   DriftMargin drift;
+  // TLS to every host (?tls=true), TLS 1.2 or later. The server's certificate must chain
+  // to `cacert` (a PEM file; empty: the system's trusted CAs) and name the host as it is
+  // written in `hosts` (a DNS name or an IP address); there is no way to turn that off.
+  bool tls = false;
+  std::string cacert;
+  std::string cert;  // PEM client certificate (chain) and its key, both or neither
+  std::string key;
 };
 
 // From zk://[user:password@]host[:port][,host[:port]...][/path][?opt=...]. Options:
-// connect_timeout, session_timeout.
+// connect_timeout, session_timeout, tls=true|false, and with tls=true: cacert, cert, key
+// (readable files; cert and key together). kInvalidArgument otherwise.
 DLOCK_API Result<ZooKeeperOptions> ZooKeeperOptionsFromUri(const BackendUri& uri);
 
 // Opens the first session, so that an unreachable ensemble is reported here:
-// kUnavailable.
+// kUnavailable (a failed TLS connection too: one line naming the host and OpenSSL's
+// reason). kInvalidArgument if the TLS files cannot be loaded.
 DLOCK_API Result<std::shared_ptr<Backend>> MakeZooKeeperBackend(const ZooKeeperOptions& options);
 
 }  // namespace dlock
