@@ -6,6 +6,7 @@
 #include "dlock/fence/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
+#include "dlock/backends/redis_sentinel.h"
 #include "dlock/fence/redis.h"
 #endif
 #ifdef DLOCK_WITH_REDLOCK
@@ -37,6 +38,11 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     if (!options.ok()) return options.status();
     return MakeRedisBackend(*options);
   }
+  if (uri.scheme == "redis+sentinel" || uri.scheme == "rediss+sentinel") {
+    auto options = RedisSentinelOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeRedisSentinelBackend(*options);
+  }
 #endif
 #ifdef DLOCK_WITH_REDLOCK
   if (uri.scheme == "redlock") {
@@ -59,14 +65,15 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     return MakeZooKeeperBackend(*options);
   }
 #endif
-  if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redlock" ||
-      uri.scheme == "etcd" || uri.scheme == "zk") {
+  if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redis+sentinel" ||
+      uri.scheme == "rediss+sentinel" || uri.scheme == "redlock" || uri.scheme == "etcd" ||
+      uri.scheme == "zk") {
     return UnimplementedError(fmt::format(
         "the {}:// backend is not in this build (see README for what is built)", uri.scheme));
   }
   return InvalidArgumentError(fmt::format(
-      "unknown backend scheme '{}://'; use file://, redis://, rediss://, redlock://, etcd:// or "
-      "zk://",
+      "unknown backend scheme '{}://'; use file://, redis://, rediss://, redis+sentinel://, "
+      "rediss+sentinel://, redlock://, etcd:// or zk://",
       uri.scheme));
 }
 

@@ -1,5 +1,8 @@
 // The redis:// and rediss:// backend: Lua scripts over a pipelined client, and waiting
-// by pub/sub on the lock's channel.
+// by pub/sub on the lock's channel. redis+sentinel:// runs one per master it finds
+// (redis/redis_backend.h).
+#include "redis/redis_backend.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -28,11 +31,13 @@ using redis::Reply;
 using redis::ToInt;
 using std::chrono::milliseconds;
 
-// A script that changes the wait line (lua/line.lua) is sent after the line's functions
-// and the prelude that finds its head and hands the lock off (which grants with
-// lua/grant.lua). The one that only reads the line needs line.lua alone.
+// A script that changes the wait line (lua/line.lua) is sent after the tokens' functions
+// and their epoch check (lua/token.lua, lua/epoch_check.lua), the line's functions, and
+// the prelude that finds its head and hands the lock off (which grants with
+// lua/grant.lua). The one that only reads the line needs token.lua and line.lua alone.
 redis::Script OnLine(std::string_view script) {
-  return redis::Script({lua::kGrant, lua::kLine, lua::kLinePrelude, script});
+  return redis::Script(
+      {lua::kToken, lua::kEpochCheck, lua::kGrant, lua::kLine, lua::kLinePrelude, script});
 }
 
 class RedisBackend final : public Backend,
@@ -40,12 +45,13 @@ class RedisBackend final : public Backend,
                            public AsyncBackend,
                            public BatchExtendBackend {
  public:
-  RedisBackend(RedisOptions options, std::unique_ptr<redis::Client> client)
+  RedisBackend(RedisOptions options, std::uint32_t epoch, std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
+        epoch_(std::to_string(epoch)),
         acquire_(OnLine(lua::kLineAcquire)),
         extend_({lua::kExtend}),
         release_(OnLine(lua::kRelease)),
-        inspect_({lua::kLine, lua::kLineInspect}),
+        inspect_({lua::kToken, lua::kLine, lua::kLineInspect}),
         leave_(OnLine(lua::kLeaveLine)),
         client_(std::move(client)) {}
 
@@ -167,8 +173,8 @@ class RedisBackend final : public Backend,
 
   Status LeaveQueue(std::string_view name, std::string_view owner_id) override {
     DLOCK_RETURN_IF_ERROR(ValidateName(name));
-    auto reply = Run(leave_, std::string(name), {std::string(owner_id), Key(name, ":released")},
-                     /*with_line=*/true);
+    auto reply = Run(leave_, std::string(name),
+                     {std::string(owner_id), Key(name, ":released"), epoch_}, /*with_line=*/true);
     return reply.ok() ? OkStatus() : reply.status();
   }
 
@@ -302,7 +308,7 @@ class RedisBackend final : public Backend,
       return NotHeldError(fmt::format("lock '{}' is not held by this owner", lease.name));
     }
     if (reply->is_error()) return redis::ReplyError(client_->endpoint(), *reply);
-    return Lease{lease.name, lease.owner_id, static_cast<FencingToken>(ToInt(*reply)), ttl,
+    return Lease{lease.name, lease.owner_id, redis::ToToken(*reply), ttl,
                  ValidUntil(start, ttl, options_.drift)};
   }
 
@@ -313,16 +319,17 @@ class RedisBackend final : public Backend,
                                        std::chrono::steady_clock::time_point start) const {
     auto since_ms =
         std::chrono::duration_cast<milliseconds>(request.holder.since.time_since_epoch()).count();
-    return {request.owner_id,
-            std::to_string(request.ttl.count()),
-            request.holder.host,
-            std::to_string(request.holder.pid),
-            std::to_string(since_ms),
-            request.queue ? "1" : "0",
-            std::to_string(kPlaceTtl.count()),
-            std::to_string(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch())
-                    .count())};
+    return {
+        request.owner_id,
+        std::to_string(request.ttl.count()),
+        request.holder.host,
+        std::to_string(request.holder.pid),
+        std::to_string(since_ms),
+        request.queue ? "1" : "0",
+        std::to_string(kPlaceTtl.count()),
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count()),
+        epoch_};
   }
 
   // The acquire script's reply, sent at `start`, as TryAcquire's result. A grant whose
@@ -349,7 +356,7 @@ class RedisBackend final : public Backend,
       }
       return redis::ReplyError(client_->endpoint(), *reply);
     }
-    Lease lease{request.name, request.owner_id, static_cast<FencingToken>(ToInt(e[1])), request.ttl,
+    Lease lease{request.name, request.owner_id, redis::ToToken(e[1]), request.ttl,
                 ValidUntil(start, request.ttl, options_.drift)};
     if (options_.clock->Now() >= lease.valid_until) {
       *too_late = true;
@@ -366,11 +373,13 @@ class RedisBackend final : public Backend,
     return OkStatus();
   }
 
-  // `with_line`: the script also gets the wait line's keys (KEYS[3] to KEYS[5]).
+  // `with_line`: the script also gets the wait line's keys (KEYS[3] to KEYS[5]) and the
+  // epoch of the lock's last grant (KEYS[6], lua/token.lua).
   std::vector<std::string> Keys(const std::string& name, bool with_line = false) const {
     std::vector<std::string> keys = {Key(name), Key(name, ":fence")};
     if (with_line) {
-      keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places"), Key(name, ":wants")});
+      keys.insert(keys.end(), {Key(name, ":line"), Key(name, ":places"), Key(name, ":wants"),
+                               Key(name, ":epoch")});
     }
     return keys;
   }
@@ -390,16 +399,20 @@ class RedisBackend final : public Backend,
   // thread. Uses nothing of this backend after the call, so it may go out unwatched.
   void SendRelease(const std::string& name, const std::string& owner, redis::ReplyCallback done) {
     if (!done) done = [](const Result<Reply>&) {};
-    client_->EvalAsync(release_, Keys(name, /*with_line=*/true), {owner, Key(name, ":released")},
-                       std::move(done));
+    client_->EvalAsync(release_, Keys(name, /*with_line=*/true),
+                       {owner, Key(name, ":released"), epoch_}, std::move(done));
   }
 
   Status ReleaseAs(const std::string& name, const std::string& owner, std::string_view not_held) {
-    return Released(name, Run(release_, name, {owner, Key(name, ":released")}, /*with_line=*/true),
-                    not_held);
+    return Released(
+        name, Run(release_, name, {owner, Key(name, ":released"), epoch_}, /*with_line=*/true),
+        not_held);
   }
 
   const RedisOptions options_;
+  // The failover epoch of this server (decimal): the last argument of every script that may
+  // grant (lua/token.lua). "0" for redis://.
+  const std::string epoch_;
   const redis::Script acquire_, extend_, release_, inspect_, leave_;
   // Declared last, so destroyed first: its I/O thread stops while the scripts its
   // callbacks use still exist.
@@ -408,14 +421,40 @@ class RedisBackend final : public Backend,
 
 }  // namespace
 
-Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options) {
+namespace redis {
+
+Result<std::shared_ptr<Backend>> MakeBackendOn(const RedisOptions& options, std::uint32_t epoch,
+                                               std::unique_ptr<Client> client) {
+  if (epoch > kMaxFencingEpoch) {
+    return FailedPreconditionError(
+        fmt::format("failover epoch {} does not fit in the 24 bits of a fencing token", epoch));
+  }
   RedisOptions o = options;
   if (!o.clock) o.clock = SystemClock();
-  auto client_options = redis::MakeClientOptions(o);
+  return std::shared_ptr<Backend>(
+      std::make_shared<RedisBackend>(std::move(o), epoch, std::move(client)));
+}
+
+Status CheckMaster(Client& client) {
+  auto role = client.Call({"ROLE"});
+  if (!role.ok()) return role.status();
+  if (role->is_error()) return ReplyError(client.endpoint(), *role);
+  if (role->elements.empty() || role->elements[0].str != "master") {
+    return UnavailableError(
+        fmt::format("{} answers ROLE as {}, not master (a stale answer of a sentinel?)",
+                    client.endpoint(), role->elements.empty() ? "nothing" : role->elements[0].str));
+  }
+  return OkStatus();
+}
+
+}  // namespace redis
+
+Result<std::shared_ptr<Backend>> MakeRedisBackend(const RedisOptions& options) {
+  auto client_options = redis::MakeClientOptions(options);
   if (!client_options.ok()) return client_options.status();
   auto client = std::make_unique<redis::Client>(*client_options);
   DLOCK_RETURN_IF_ERROR(client->Ping());
-  return std::shared_ptr<Backend>(std::make_shared<RedisBackend>(std::move(o), std::move(client)));
+  return redis::MakeBackendOn(options, /*epoch=*/0, std::move(client));
 }
 
 }  // namespace dlock

@@ -26,9 +26,10 @@ RedlockBackend::RedlockBackend(RedlockOptions options, Clients clients)
       prefix_(options_.instances.front().prefix),
       drift_(options_.instances.front().drift),
       holder_(HolderInfo::ThisProcess()),
-      // Sent after the files whose functions they use: redis://'s grant.lua; and, before
+      // Sent after the files whose functions they use: counter.lua, then redis://'s grant.lua;
+      // and, before
       // the release script redis:// shares, no_line.lua in place of redis://'s line.
-      acquire_({redis::lua::kGrant, lua::kAcquire}),
+      acquire_({lua::kCounter, redis::lua::kGrant, lua::kAcquire}),
       raise_({lua::kRaise}),
       extend_({lua::kExtend}),
       inspect_({lua::kInspect}),

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The redis:// and redlock:// backends through the CLI, on redis-servers of their own."""
+"""The redis://, redis+sentinel:// and redlock:// backends through the CLI, on redis-servers
+(and sentinels) of their own."""
 import json
 import os
 import signal
@@ -8,7 +9,7 @@ import unittest
 
 import cli_run_test
 from cli_util import DlockTestCase
-from servers import RedisServer
+from servers import RedisSentinelSet, RedisServer
 
 
 class RedisCliTest(cli_run_test.MutualExclusionTest):
@@ -173,6 +174,55 @@ class RedlockCliTest(DlockTestCase):
         self.assertOneLineError(err)
         self.assertIn("of 5 Redis instances answered", err)
 
+
+
+class RedisSentinelCliTest(DlockTestCase):
+    """dlock on redis+sentinel://: run, inspect and bench work, and follow a failover."""
+
+    def setUp(self):
+        super().setUp()
+        self.set = RedisSentinelSet(self.tmp.name)
+        self.env["DLOCK_BACKEND"] = self.set.uri()
+
+    def tearDown(self):
+        self.set.stop()
+        super().tearDown()
+
+    def token(self, name):
+        code, out, err = self.dlock("run", name, "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        return int(out)
+
+    def test_run_exports_tokens_that_increase_across_a_failover(self):
+        before = [self.token("job") for _ in range(3)]
+        self.assertEqual(before, sorted(set(before)))
+        self.assertEqual(before[-1] >> 40, self.set.config_epoch())
+        old = self.set.master
+        self.set.failover()
+        self.set.await_new_master(old)
+        after = self.token("job")
+        self.assertGreater(after, before[-1])
+        self.assertEqual(after >> 40, self.set.config_epoch())
+        self.assertGreater(after >> 40, before[-1] >> 40)
+        state = self.inspect("job")
+        self.assertFalse(state["held"])
+        self.assertEqual(state["fencing_token"], after)
+        code, out, err = self.dlock("run", "job", "--", "sh", "-c", 'echo "$DLOCK_BACKEND"')
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), self.set.uri())
+
+    def test_bench_and_bad_uris(self):
+        code, out, err = self.dlock("bench", "--mode", "conc", "--concurrency", "16",
+                                    "--duration", "300ms", "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["errors"], 0)
+        code, _, err = self.dlock("--backend", self.set.uri() + "?bogus=1", "inspect", "x")
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("unknown option 'bogus'", err)
+        code, _, err = self.dlock("--backend", "redis+sentinel://127.0.0.1:1", "inspect", "x")
+        self.assertEqual(code, 64, err)
+        self.assertIn("master's name", err)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -24,7 +24,9 @@ SOURCE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)
 MAN_PAGE = os.environ.get("DLOCK_MAN_PAGE", os.path.join(os.path.dirname(DLOCK), "dlock.1.gz"))
 COMPLETION_DIR = os.environ.get("DLOCK_COMPLETION_DIR", os.path.join(SOURCE, "cli", "completion"))
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
-SCHEMES = ["file://", "redis://", "rediss://", "redlock://", "etcd://", "zk://"]
+SCHEMES = ["file://", "redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://",
+           "redlock://", "etcd://", "zk://"]
+RE_SCHEMES = [s for s in SCHEMES if s.startswith("re")]
 
 
 def dlock_help(*sub):
@@ -334,11 +336,11 @@ complete -F dlock_test_capture dlock
         for helpers in (True, False):
             self.assertEqual(self.complete("dlock --backend ", helpers), SCHEMES)
             self.assertEqual(self.complete("dlock --backend re", helpers),
-                             ["redis://", "rediss://", "redlock://"])
+                             RE_SCHEMES)
         self.assertEqual(self.complete("dlock --backend=", True), SCHEMES)
         self.assertEqual(self.complete_on_terminal("dlock --backend "), SCHEMES)
         self.assertEqual(self.complete_on_terminal("dlock --backend=re"),
-                         ["redis://", "rediss://", "redlock://"])
+                         RE_SCHEMES)
         # bash splits words at ':', and replaces what follows the last one.
         self.assertEqual(self.complete_on_terminal("dlock --backend rediss:"), ["//"])
         os.makedirs(self.dir)
@@ -432,7 +434,7 @@ bindkey '^I' complete-word
         self.assertEqual(self.complete("dlock --backend "), SCHEMES)
         self.assertEqual(self.complete("dlock --backend="), SCHEMES)
         self.assertEqual(self.complete("dlock run x --backend red"),
-                         ["redis://", "rediss://", "redlock://"])
+                         RE_SCHEMES)
         os.makedirs(self.dir)
         self.assertEqual(set(self.complete(f"dlock --backend file://{self.dir[:-2]}")),
                          {os.path.basename(self.dir)})

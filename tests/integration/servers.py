@@ -108,6 +108,132 @@ class RedisServer(Server):
                               text=True, check=True).stdout
 
 
+class RedisSentinel(Server):
+    """`redis-server sentinel.conf --sentinel` on a free loopback port, with its own config
+    file (a sentinel rewrites it), monitoring `name` at `master_port` with `quorum`."""
+    package = "redis-server"
+
+    def __init__(self, workdir, name, master_port, quorum=2):
+        self.port = free_port()
+        os.makedirs(workdir, exist_ok=True)
+        conf = os.path.join(workdir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
+                    f"logfile {os.path.join(workdir, 'sentinel.log')}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n"
+                    f"sentinel down-after-milliseconds {name} 1000\n"
+                    f"sentinel failover-timeout {name} 2000\n"
+                    f"sentinel parallel-syncs {name} 2\n")
+        super().__init__(["redis-server", conf, "--sentinel"],
+                         os.path.join(workdir, "sentinel.out"))
+
+    def ready(self):
+        return RedisServer.ready(self)
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "--raw", "-p", str(self.port), *args],
+                              capture_output=True, text=True).stdout.split("\n")
+
+
+class RedisSentinelSet:
+    """A master, two replicas and three sentinels (quorum 2) on loopback, as
+    tests/integration/redis_sentinel_set.h: a failover takes 1 to 3 s."""
+    NAME = "dlockmaster"
+
+    def __init__(self, workdir):
+        fast = ("--repl-diskless-sync-delay", "0")
+        self.servers = []
+        self.sentinels = []
+        try:
+            for i in range(3):
+                d = os.path.join(workdir, f"redis{i}")
+                os.makedirs(d)
+                replica = () if i == 0 else ("--replicaof", "127.0.0.1",
+                                             str(self.servers[0].port))
+                self.servers.append(RedisServer(d, *fast, *replica))
+            self._await(lambda: self._online(0) == 2, "the replicas did not come online")
+            for i in range(3):
+                self.sentinels.append(RedisSentinel(os.path.join(workdir, f"sentinel{i}"),
+                                                    self.NAME, self.servers[0].port))
+            self.await_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def uri(self, scheme="redis+sentinel"):
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"{scheme}://{hosts}/{self.NAME}"
+
+    @staticmethod
+    def _await(pred, what, limit=30):
+        give_up = time.monotonic() + limit
+        while not pred():
+            if time.monotonic() >= give_up:
+                raise RuntimeError(what)
+            time.sleep(0.05)
+
+    def _online(self, i):
+        info = self.servers[i].cli("INFO", "replication")
+        return info.count("state=online")
+
+    def named(self, s):
+        """The index of the server sentinel `s` names as master, or -1."""
+        addr = self.sentinels[s].cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.NAME)
+        ports = [str(r.port) for r in self.servers]
+        return ports.index(addr[1]) if len(addr) > 1 and addr[1] in ports else -1
+
+    def role(self, i):
+        try:
+            return self.servers[i].cli("ROLE").split("\n")[0]
+        except subprocess.CalledProcessError:
+            return ""
+
+    def config_epoch(self, s=0):
+        lines = self.sentinels[s].cli("SENTINEL", "MASTER", self.NAME)
+        return int(lines[lines.index("config-epoch") + 1])
+
+    def await_healthy(self):
+        """Every sentinel names one master, which has both replicas online, knows both
+        replicas and the other two sentinels; returns the master's index."""
+        def healthy():
+            named = {self.named(s) for s in range(len(self.sentinels))}
+            if len(named) != 1 or -1 in named:
+                return False
+            m = named.pop()
+            for s in self.sentinels:
+                info = s.cli("SENTINEL", "MASTER", self.NAME)
+                fields = dict(zip(info[0::2], info[1::2]))
+                if fields.get("flags") != "master" or fields.get("num-other-sentinels") != "2":
+                    return False
+                replicas = s.cli("SENTINEL", "REPLICAS", self.NAME)
+                pairs = zip(replicas, replicas[1:])
+                if sum(1 for pair in pairs if pair == ("flags", "slave")) != 2:
+                    return False
+            self.master = m
+            return self.role(m) == "master" and self._online(m) == 2
+        self._await(healthy, "the sentinel set did not become healthy")
+        return self.master
+
+    def await_new_master(self, old):
+        def switched():
+            named = {self.named(s) for s in range(len(self.sentinels))}
+            if len(named) != 1 or old in named or -1 in named:
+                return False
+            self.master = named.pop()
+            return self.role(self.master) == "master"
+        self._await(switched, "the sentinels did not name a new master", limit=20)
+        return self.master
+
+    def failover(self):
+        reply = self.sentinels[0].cli("SENTINEL", "FAILOVER", self.NAME)
+        if reply[0] != "OK":
+            raise RuntimeError(f"SENTINEL FAILOVER: {reply}")
+
+    def stop(self):
+        for p in self.sentinels + self.servers:
+            p.stop()
+
+
 class TlsFiles:
     """A CA, a server certificate for IP:127.0.0.1 and DNS:localhost, and a client
     certificate of that CA (EC P-256 keys, PEM), made with openssl in `directory`."""

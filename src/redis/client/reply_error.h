@@ -12,7 +12,8 @@
 namespace dlock::redis {
 
 // An error reply (or a reply of the wrong shape) as a Status: kFailedPrecondition for
-// authentication and permission errors, kUnavailable for the rest.
+// authentication and permission errors and for a fencing token that would overflow
+// (DLOCK_OVERFLOW, from the scripts: asking again cannot help), kUnavailable for the rest.
 Status ReplyError(const std::string& endpoint, const Reply& r);
 
 }  // namespace dlock::redis

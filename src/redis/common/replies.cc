@@ -15,15 +15,22 @@ std::int64_t ToInt(const Reply& r) {
   return v;
 }
 
+FencingToken ToToken(const Reply& r) {
+  if (r.type == Reply::Type::kInteger) return static_cast<FencingToken>(r.integer);
+  FencingToken v = 0;
+  auto [end, ec] = std::from_chars(r.str.data(), r.str.data() + r.str.size(), v);
+  return ec == std::errc() && end == r.str.data() + r.str.size() ? v : 0;
+}
+
 std::optional<InstanceState> ParseInspectReply(std::string_view name, const Reply& reply) {
   if (reply.elements.size() < 6) return std::nullopt;
   const auto& e = reply.elements;
   InstanceState out;
   out.state.name = std::string(name);
-  out.counter = static_cast<FencingToken>(ToInt(e[5]));
+  out.counter = ToToken(e[5]);
   std::int64_t pttl = ToInt(e[0]);
   out.state.held = pttl > 0;
-  out.state.token = out.state.held ? static_cast<FencingToken>(ToInt(e[1])) : out.counter;
+  out.state.token = out.state.held ? ToToken(e[1]) : out.counter;
   if (out.state.held) {
     using std::chrono::milliseconds;
     out.state.remaining = milliseconds(pttl);

@@ -17,6 +17,9 @@ namespace dlock::redis {
 
 // An integer reply, or a string holding one; 0 otherwise.
 std::int64_t ToInt(const Reply& r);
+// A fencing token: an integer reply, or a string holding an unsigned 64-bit decimal (the
+// scripts of redis:// send tokens as strings, beyond 2^53 and 2^63); 0 otherwise.
+FencingToken ToToken(const Reply& r);
 
 // One server's answer to the inspect script: the lock's state there, and its fencing
 // counter. kInternal-free: a malformed reply gives nullopt.

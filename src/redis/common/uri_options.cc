@@ -61,10 +61,12 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
         return InvalidArgumentError("pool must be a number from 1 to 64");
       }
     } else {
+      std::string extra;
+      for (const auto& k : extra_keys) extra += ", " + k;
       return InvalidArgumentError(
           fmt::format("unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, "
-                      "pool, drift_factor, drift_ms",
-                      key, uri.scheme, o.tls ? "cacert, cert, key, insecure, " : ""));
+                      "pool, drift_factor, drift_ms{}",
+                      key, uri.scheme, o.tls ? "cacert, cert, key, insecure, " : "", extra));
     }
   }
   return OkStatus();

@@ -1,7 +1,8 @@
--- Sent before every script that changes the line, after grant.lua and line.lua: the stale heads
--- dropped, `head`, the first owner in line (nil if none), which `find_head()` sets again, and
--- `hand_off(channel)`. Without a line, it costs one EXISTS. (redlock://, which keeps no line,
--- sends its no_line.lua before the release script instead: no head, and no hand-off.)
+-- Sent before every script that changes the line, after token.lua, epoch_check.lua, grant.lua and
+-- line.lua: the stale heads dropped, `head`, the first owner in line (nil if none), which
+-- `find_head()` sets again, and `hand_off(channel)`. Without a line, it costs one EXISTS.
+-- (redlock://, which keeps no line, sends its no_line.lua before the release script instead: no
+-- head, and no hand-off.)
 
 local head
 local function find_head()
@@ -12,7 +13,7 @@ find_head()
 -- Gives the free lock to `head`, as its own acquire would, if the head left its request and a
 -- client is subscribed to its channel (channel:OWNER, which only the head's process listens to;
 -- patterns do not count), which is told 'granted:TOKEN:SENT'. Otherwise (gone, not subscribed
--- yet, a request this version cannot read) the head is not given the lock: false.
+-- yet, a request this version cannot read, no token left) the head is not given the lock: false.
 local function hand_off(channel)
   local want = redis.call('HGET', KEYS[5], head)
   if not want then return false end
@@ -22,10 +23,11 @@ local function hand_off(channel)
     if type(w[i]) ~= 'string' then return false end
   end
   if not tonumber(w[1]) or tonumber(w[1]) < 1 then return false end
+  if not token_left() then return false end
   channel = channel .. ':' .. head
   if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return false end
   local token = grant(head, w[1], w[2], w[3], w[4])
-  redis.call('PUBLISH', channel, 'granted:' .. string.format('%.0f', token) .. ':' .. w[5])
+  redis.call('PUBLISH', channel, 'granted:' .. token .. ':' .. w[5])
   leave_line(head)
   return true
 end
