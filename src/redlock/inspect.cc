@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "core/lease_rules.h"
 #include "redis/common/replies.h"
@@ -15,13 +17,15 @@ bool HeldHere(const std::optional<Result<redis::Reply>>& r) {
 }
 
 // The instances' answers as one state: held if `quorum` of them hold it, for the
-// quorum-th longest TTL, by the holder with the highest token; else free, with the highest
-// counter as its token.
+// quorum-th longest TTL, by the holder found on the most instances (the higher token on a
+// tie: a failed attempt's key on a minority, not yet released, is not the holder); else
+// free, with the highest counter as its token.
 LockState Combine(std::string_view name, const redis::Replies& replies, int quorum) {
   LockState state;
   state.name = std::string(name);
   FencingToken counter = 0;
   std::vector<std::chrono::milliseconds> ttls;
+  std::map<FencingToken, std::pair<int, HolderInfo>> holders;  // token: instances, holder
   for (const auto& r : replies) {
     if (!Answered(r)) continue;
     auto here = redis::ParseInspectReply(name, **r);
@@ -29,9 +33,16 @@ LockState Combine(std::string_view name, const redis::Replies& replies, int quor
     counter = std::max(counter, here->counter);
     if (!here->state.held) continue;
     ttls.push_back(here->state.remaining);
-    if (here->state.token >= state.token) {
-      state.token = here->state.token;
-      state.holder = here->state.holder;
+    auto& [instances, holder] = holders[here->state.token];
+    ++instances;
+    holder = here->state.holder;
+  }
+  int most = 0;
+  for (const auto& [token, found] : holders) {  // ascending tokens: a tie goes to the later
+    if (found.first >= most) {
+      most = found.first;
+      state.token = token;
+      state.holder = found.second;
     }
   }
   state.held = static_cast<int>(ttls.size()) >= quorum;

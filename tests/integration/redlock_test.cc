@@ -279,6 +279,33 @@ TEST(RedlockTest, AsyncCallsRunTheSecondRoundToo) {
   EXPECT_EQ(counter, "11");
 }
 
+TEST(RedlockTest, InspectNamesTheHolderOfTheMajorityNotAMinoritysNewerKey) {
+  // A failed attempt can hold a minority of instances for a moment (its releases are
+  // still on their way): Inspect must name the majority's holder, not the higher token.
+  auto backend = SharedClusterBackend();
+  ASSERT_NE(backend, nullptr);
+  Cluster& c = *shared_cluster;
+  const std::string name = "inspect-majority";
+  auto a = backend->TryAcquire(Request(name));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::vector<Lease> minority;
+  for (std::size_t i : {3, 4}) {
+    c[i].Cli({"DEL", "dlock:{" + name + "}"});
+    auto single = Open("redis://127.0.0.1:" + std::to_string(c[i].port()));
+    ASSERT_NE(single, nullptr);
+    auto b = single->TryAcquire(Request(name));
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_GT(b->token, a->token);
+    minority.push_back(*b);
+  }
+  auto state = backend->Inspect(name);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_TRUE(state->held);
+  EXPECT_EQ(state->token, a->token);
+  for (std::size_t i : {3, 4}) c[i].Cli({"DEL", "dlock:{" + name + "}"});
+  EXPECT_TRUE(backend->Release(*a).ok());
+}
+
 // Scripts (EVAL and EVALSHA) the server has run so far.
 long ScriptsRun(RedisServer& server) {
   std::string stats = server.Cli({"INFO", "commandstats"});
