@@ -16,6 +16,18 @@ bool HeldHere(const std::optional<Result<redis::Reply>>& r) {
   return Answered(r) && !(*r)->elements.empty() && redis::ToInt((*r)->elements[0]) > 0;
 }
 
+// The most instances that hold the lock with one same token.
+int MostForOneToken(std::string_view name, const redis::Replies& replies) {
+  std::map<FencingToken, int> instances;
+  int most = 0;
+  for (const auto& r : replies) {
+    if (!HeldHere(r)) continue;
+    auto here = redis::ParseInspectReply(name, **r);
+    if (here && here->state.held) most = std::max(most, ++instances[here->state.token]);
+  }
+  return most;
+}
+
 // The instances' answers as one state: held if `quorum` of them hold it, for the
 // quorum-th longest TTL, by the holder found on the most instances (the higher token on a
 // tie: a failed attempt's key on a minority, not yet released, is not the holder); else
@@ -61,12 +73,14 @@ LockState Combine(std::string_view name, const redis::Replies& replies, int quor
 
 Result<LockState> RedlockBackend::Inspect(std::string_view name) {
   DLOCK_RETURN_IF_ERROR(ValidateName(name));
-  // Decided once a majority holds it, or more than N - majority do not.
-  redis::Replies replies = Round(clients_, inspect_, Keys(std::string(name)), {},
-                                 Steady::now() + DefaultTimeout(), [&](const redis::Replies& r) {
-                                   auto held = std::count_if(r.begin(), r.end(), HeldHere);
-                                   return held >= quorum_ || CountAnswered(r) - held > n_ - quorum_;
-                                 });
+  // Decided once one holder (one token) has a majority, or more than N - majority do not
+  // hold it; else when every instance answered (a split between holders).
+  redis::Replies replies =
+      Round(clients_, inspect_, Keys(std::string(name)), {}, Steady::now() + DefaultTimeout(),
+            [&](const redis::Replies& r) {
+              auto held = std::count_if(r.begin(), r.end(), HeldHere);
+              return MostForOneToken(name, r) >= quorum_ || CountAnswered(r) - held > n_ - quorum_;
+            });
   if (CountAnswered(replies) < quorum_) {
     return UnavailableError(fmt::format("only {} of {} Redis instances answered ({})",
                                         CountAnswered(replies), n_, FirstError(replies)));
