@@ -4,6 +4,7 @@
 // the master) without the caller doing anything, and fencing tokens that never go back
 // across them, including those a client still talking to the old master gets.
 #include "dlock/backends/redis_sentinel.h"
+#include "dlock/batch_backend.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "conformance/backend_conformance.h"
+#include "dlock/async_backend.h"
 #include "dlock/backends/redis.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
@@ -132,6 +134,67 @@ TEST(RedisSentinelUriTest, BadUrisAreInvalidArgumentInOneLine) {
   ASSERT_EQ(o->sentinels.size(), 2U);
   EXPECT_EQ(o->sentinels[0].port, 26379);
   EXPECT_EQ(o->sentinels[1].port, 26380);
+}
+
+TEST(RedisSentinelUriTest, WaitReplicasAndItsTimeoutAreChecked) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"redis://127.0.0.1:1?wait_replicas=17", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=-1", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=x", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=0", "wait_timeout must be positive"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=x", "duration"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=3s", "must be below timeout (2s)"},
+      {"redis+sentinel://127.0.0.1:1/m?wait_replicas=1&wait_timeout=2s&timeout=2s",
+       "must be below timeout"},
+      {"redlock://127.0.0.1:1,127.0.0.1:2,127.0.0.1:3?wait_replicas=1", "no wait_replicas"},
+  };
+  for (const auto& [uri, says] : cases) {
+    Status s = OpenStatus(uri);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << uri << ": " << s.ToString();
+    EXPECT_NE(s.message().find(says), std::string::npos) << uri << ": " << s.message();
+  }
+  auto parsed = ParseBackendUri("redis://127.0.0.1:1?wait_replicas=2&wait_timeout=500ms");
+  ASSERT_TRUE(parsed.ok());
+  auto o = RedisOptionsFromUri(*parsed);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->wait_replicas, 2);
+  EXPECT_EQ(o->wait_timeout, milliseconds(500));
+}
+
+// ?wait_replicas=N: every acquire, extend and release waits for N replicas; an acquire
+// that fewer acknowledge in time is not a grant, and leaves the lock free.
+TEST(RedisSentinelTest, WaitReplicasAcknowledgesEachCallOrRefusesTheGrant) {
+  auto* set = Shared::get();
+  ASSERT_NE(set, nullptr);
+  ASSERT_GE(set->AwaitHealthy(), 0);
+  auto backend = Open(set->Uri("?wait_replicas=2&wait_timeout=1s"));
+  ASSERT_NE(backend, nullptr);
+  Locker locker(backend, {.ttl = seconds(3)});
+  auto lock = locker.Acquire("wr");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto extended = backend->Extend(lock->lease(), seconds(3));
+  EXPECT_TRUE(extended.ok()) << extended.status().ToString();
+  auto many = backend->batch()->ExtendMany({lock->lease(), lock->lease()});
+  for (const auto& r : many) EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(lock->Release().ok());
+  std::promise<Result<Lease>> async_grant;
+  backend->async()->TryAcquireAsync(Request("wr-async"),
+                                    [&](Result<Lease> l) { async_grant.set_value(std::move(l)); });
+  auto granted = async_grant.get_future().get();
+  ASSERT_TRUE(granted.ok()) << granted.status().ToString();
+  EXPECT_TRUE(backend->Release(*granted).ok());
+
+  auto too_many = Open(set->Uri("?wait_replicas=3&wait_timeout=200ms"));
+  ASSERT_NE(too_many, nullptr);
+  auto refused = too_many->TryAcquire(Request("wr3"));
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("2 of the 3 replicas"), std::string_view::npos)
+      << refused.status().message();
+  std::promise<Result<Lease>> async_refusal;
+  too_many->async()->TryAcquireAsync(
+      Request("wr3"), [&](Result<Lease> l) { async_refusal.set_value(std::move(l)); });
+  EXPECT_EQ(async_refusal.get_future().get().status().code(), Code::kUnavailable);
+  ASSERT_TRUE(WaitFor([&] { return !backend->Inspect("wr3")->held; }, seconds(2)));
 }
 
 TEST(RedisSentinelTest, AllSentinelsDownIsUnavailableNamingEachInOneLine) {
