@@ -49,6 +49,8 @@ class RedisSentinelSet {
   // The index of the server that sentinel `s` names as master (GET-MASTER-ADDR-BY-NAME),
   // -1 if it does not answer or names none of ours.
   int NamedBy(std::size_t s) const;
+  // The server that every sentinel not paused names, if they agree; else -1.
+  int Agreed() const;
   // Sentinel `s`'s config-epoch of the master (SENTINEL MASTER); -1 if it does not answer.
   std::int64_t ConfigEpoch(std::size_t s) const;
   // Waits until every sentinel that is not paused names the same server, which answers
