@@ -88,7 +88,7 @@ std::unique_ptr<RedisSentinelSet> RedisSentinelSet::Start() {
 }
 
 pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const std::string& name,
-                    std::uint16_t master_port, int quorum) {
+                    std::uint16_t master_port, int quorum, const std::string& extra) {
   std::filesystem::create_directories(dir);
   const auto conf = dir / "sentinel.conf";
   {
@@ -97,7 +97,8 @@ pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const 
         << (dir / "sentinel.log").string() << "\nsentinel monitor " << name << " 127.0.0.1 "
         << master_port << " " << quorum << "\nsentinel down-after-milliseconds " << name
         << " 1000\nsentinel failover-timeout " << name << " 2000\nsentinel parallel-syncs " << name
-        << " 2\n";
+        << " 2\n"
+        << extra;
   }
   pid_t pid = SpawnServer(
       {"redis-server", conf.string(), "--sentinel"}, (dir / "sentinel.out").string(),

@@ -24,10 +24,10 @@ namespace dlock::test {
 std::vector<std::string> RedisCliLines(std::uint16_t port, const std::vector<std::string>& args);
 
 // Starts a sentinel on `port` with its config under `dir` (it rewrites it), monitoring
-// `name` at 127.0.0.1:`master_port` with `quorum`, down after 1 s, failover timeout 2 s.
-// Its pid, or -1 after a test failure.
+// `name` at 127.0.0.1:`master_port` with `quorum`, down after 1 s, failover timeout 2 s,
+// and the config lines `extra`. Its pid, or -1 after a test failure.
 pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const std::string& name,
-                    std::uint16_t master_port, int quorum);
+                    std::uint16_t master_port, int quorum, const std::string& extra = "");
 
 class RedisSentinelSet {
  public:

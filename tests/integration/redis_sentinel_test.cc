@@ -4,7 +4,6 @@
 // the master) without the caller doing anything, and fencing tokens that never go back
 // across them, including those a client still talking to the old master gets.
 #include "dlock/backends/redis_sentinel.h"
-#include "dlock/batch_backend.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 #include "conformance/backend_conformance.h"
 #include "dlock/async_backend.h"
 #include "dlock/backends/redis.h"
+#include "dlock/batch_backend.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
 #include "integration/backend_util.h"
@@ -246,6 +246,28 @@ TEST(RedisSentinelTest, ASentinelNamingAReplicaIsRefusedAndTheNextOneAsked) {
   EXPECT_TRUE(backend->Release(*lease).ok());
   KillServer(stale);
   KillServer(good);
+}
+
+// Sentinels with their own password: ?sentinel_password= (never shown); without it, the
+// sentinel's refusal is kFailedPrecondition, as a wrong password of the master's.
+TEST(RedisSentinelTest, SentinelsWithTheirOwnPassword) {
+  TempDir dir;
+  auto master = RedisServer::Start({"--requirepass", "mpw"});
+  ASSERT_NE(master, nullptr);
+  const auto port = FreePort();
+  pid_t sentinel = StartSentinel(dir.path() / "s", port, "auth", master->port(), 1,
+                                 "sentinel auth-pass auth mpw\nrequirepass spw\n");
+  ASSERT_GT(sentinel, 0);
+  const std::string base = fmt::format("redis+sentinel://:mpw@127.0.0.1:{}/auth", port);
+  Status refused = OpenStatus(base);
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition) << refused.ToString();
+  Status wrong = OpenStatus(base + "?sentinel_password=nope");
+  EXPECT_EQ(wrong.code(), Code::kFailedPrecondition) << wrong.ToString();
+  EXPECT_EQ(wrong.message().find("nope"), std::string::npos);
+  auto backend = Open(base + "?sentinel_password=spw");
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(Grants(*backend, "auth-lock", 2), (std::vector<FencingToken>{1, 2}));
+  KillServer(sentinel);
 }
 
 // SENTINEL FAILOVER while one client holds a lock and another waits for it: both follow
