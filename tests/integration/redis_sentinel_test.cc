@@ -270,6 +270,31 @@ TEST(RedisSentinelTest, SentinelsWithTheirOwnPassword) {
   KillServer(sentinel);
 }
 
+// rediss+sentinel://: TLS to the sentinels and to the master, both verified against
+// ?cacert=; without it, the untrusted certificate is kFailedPrecondition.
+TEST(RedisSentinelTest, RedissSentinelVerifiesTheSentinelsAndTheMaster) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-test-ca"));
+  auto master = RedisServer::Start({}, &tls);
+  ASSERT_NE(master, nullptr);
+  const auto port = FreePort();
+  pid_t sentinel = StartSentinel(
+      dir.path() / "s", port, "tls", master->port(), 1,
+      fmt::format("port 0\ntls-port {}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n"
+                  "tls-auth-clients no\ntls-replication yes\n",
+                  port, tls.server_cert.string(), tls.server_key.string(), tls.ca_cert.string()));
+  ASSERT_GT(sentinel, 0);
+  const std::string uri = fmt::format("rediss+sentinel://127.0.0.1:{}/tls", port);
+  auto backend = Open(uri + "?cacert=" + tls.ca_cert.string());
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(Grants(*backend, "tls-lock", 2), (std::vector<FencingToken>{1, 2}));
+  Status untrusted = OpenStatus(uri);
+  EXPECT_EQ(untrusted.code(), Code::kFailedPrecondition) << untrusted.ToString();
+  EXPECT_NE(untrusted.message().find("cacert"), std::string::npos) << untrusted.message();
+  KillServer(sentinel);
+}
+
 // SENTINEL FAILOVER while one client holds a lock and another waits for it: both follow
 // the new master by themselves; the waiter gets the lock with a higher token, whose epoch
 // is the new master's config-epoch.
