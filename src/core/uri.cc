@@ -257,7 +257,9 @@ std::string BackendUri::Redacted() const {
     sep = '&';
     out += PercentEncode(key, "");
     out += '=';
-    out += key == "password" ? "***" : PercentEncode(value, "/");
+    // ?password= and the like (redis+sentinel://'s ?sentinel_password=).
+    const bool secret = key == "password" || key.ends_with("_password");
+    out += secret ? "***" : PercentEncode(value, "/");
   }
   return out;
 }

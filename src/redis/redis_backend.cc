@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <optional>
@@ -62,11 +63,17 @@ class RedisBackend final : public Backend,
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     DLOCK_RETURN_IF_ERROR(internal::ValidateAcquireRequest(request));
     const auto start = options_.clock->Now();
-    auto reply = Run(acquire_, request.name, AcquireArgs(request, start), /*with_line=*/true);
+    std::int64_t acked = 0;
+    auto reply =
+        RunWaited(acquire_, request.name, AcquireArgs(request, start), /*with_line=*/true, &acked);
     bool too_late = false;
     auto lease = Granted(request, start, std::move(reply), &too_late);
     if (too_late && !request.queue) {
       ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
+    }
+    if (lease.ok() && acked < options_.wait_replicas) {
+      ReleaseAs(request.name, request.owner_id, kNotOurs).IgnoreError();
+      return Unacknowledged("granted, and released again", request.name, acked);
     }
     return lease;
   }
@@ -75,16 +82,18 @@ class RedisBackend final : public Backend,
   void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) override {
     if (Status valid = internal::ValidateAcquireRequest(request); !valid.ok()) return done(valid);
     const auto start = options_.clock->Now();
-    client_->EvalAsync(acquire_, Keys(request.name, /*with_line=*/true),
-                       AcquireArgs(request, start),
-                       [this, request, start, done = std::move(done)](Result<Reply> reply) {
-                         bool too_late = false;
-                         auto lease = Granted(request, start, Checked(std::move(reply)), &too_late);
-                         if (too_late && !request.queue) {
-                           SendRelease(request.name, request.owner_id, nullptr);
-                         }
-                         done(std::move(lease));
-                       });
+    EvalWaitedAsync(
+        acquire_, Keys(request.name, /*with_line=*/true), AcquireArgs(request, start),
+        [this, request, start, done = std::move(done)](Result<Reply> reply, std::int64_t acked) {
+          bool too_late = false;
+          auto lease = Granted(request, start, Checked(std::move(reply)), &too_late);
+          if (too_late && !request.queue) SendRelease(request.name, request.owner_id, nullptr);
+          if (lease.ok() && acked < options_.wait_replicas) {
+            SendRelease(request.name, request.owner_id, nullptr);
+            lease = Unacknowledged("granted, and released again", request.name, acked);
+          }
+          done(std::move(lease));
+        });
   }
 
   void ReleaseAsync(const Lease& lease, StatusCallback done) override {
@@ -99,7 +108,13 @@ class RedisBackend final : public Backend,
     DLOCK_RETURN_IF_ERROR(internal::ValidateLeaseForCall(lease));
     DLOCK_RETURN_IF_ERROR(ValidateTtl(ttl));
     const auto start = options_.clock->Now();
-    return Extended(lease, ttl, start, Run(extend_, lease.name, ExtendArgs(lease, ttl)));
+    std::int64_t acked = 0;
+    auto extended = Extended(lease, ttl, start,
+                             RunWaited(extend_, lease.name, ExtendArgs(lease, ttl), false, &acked));
+    if (extended.ok() && acked < options_.wait_replicas) {
+      return Unacknowledged("extended", lease.name, acked);
+    }
+    return extended;
   }
 
   // All sent at once over the I/O thread's connections (pipelined), then gathered.
@@ -109,6 +124,8 @@ class RedisBackend final : public Backend,
     redis::Gather gather(leases.size());
     const auto start = options_.clock->Now();
     std::vector<std::size_t> sent;
+    // Written on the I/O thread before each slot's reply, read after the gather.
+    auto acked = std::make_shared<std::vector<std::int64_t>>(leases.size(), 0);
     for (std::size_t i = 0; i < leases.size(); ++i) {
       Status valid = internal::ValidateLeaseForCall(leases[i]);
       if (valid.ok()) valid = ValidateTtl(leases[i].ttl);
@@ -117,8 +134,11 @@ class RedisBackend final : public Backend,
         gather.Slot(i)(valid);
         continue;
       }
-      client_->EvalAsync(extend_, Keys(leases[i].name), ExtendArgs(leases[i], leases[i].ttl),
-                         gather.Slot(i));
+      EvalWaitedAsync(extend_, Keys(leases[i].name), ExtendArgs(leases[i], leases[i].ttl),
+                      [acked, i, slot = gather.Slot(i)](Result<Reply> r, std::int64_t n) {
+                        (*acked)[i] = n;
+                        slot(std::move(r));
+                      });
       sent.push_back(i);
     }
     // The connections time out stalled replies themselves; this bound only guards.
@@ -132,6 +152,9 @@ class RedisBackend final : public Backend,
         reply = redis::ReplyError(client_->endpoint(), *reply);
       }
       out[i] = Extended(leases[i], leases[i].ttl, start, std::move(reply));
+      if (out[i].ok() && replies[i] && (*acked)[i] < options_.wait_replicas) {
+        out[i] = Unacknowledged("extended", leases[i].name, (*acked)[i]);
+      }
     }
     return out;
   }
@@ -243,9 +266,11 @@ class RedisBackend final : public Backend,
   // One with less than half its TTL left is not returned: the caller's next TryAcquire
   // takes it (same owner) with a fresh TTL. (Not released here: a release could reach the
   // server after that attempt, and free the lock it took.)
+  // With wait_replicas, none is returned either: the next TryAcquire then waits for the
+  // replicas to acknowledge the lock.
   std::optional<Lease> HandedOver(const AcquireRequest& request, std::string_view message) {
     constexpr std::string_view kGranted = "granted:";
-    if (!message.starts_with(kGranted)) return std::nullopt;
+    if (!message.starts_with(kGranted) || options_.wait_replicas > 0) return std::nullopt;
     message.remove_prefix(kGranted.size());
     const auto colon = message.find(':');
     FencingToken token = 0;
@@ -395,18 +420,52 @@ class RedisBackend final : public Backend,
     return Checked(client_->Eval(script, Keys(name, with_line), args));
   }
 
+  // Run, then (with wait_replicas) WAIT on the same connection: *acked is how many
+  // replicas acknowledged its writes (wait_replicas without WAIT).
+  Result<Reply> RunWaited(const redis::Script& script, const std::string& name,
+                          const std::vector<std::string>& args, bool with_line,
+                          std::int64_t* acked) {
+    *acked = options_.wait_replicas;
+    if (options_.wait_replicas == 0) return Run(script, name, args, with_line);
+    return Checked(client_->EvalWaited(script, Keys(name, with_line), args, options_.wait_replicas,
+                                       options_.wait_timeout, acked));
+  }
+
+  // EvalAsync, then (with wait_replicas) WAIT, as RunWaited.
+  void EvalWaitedAsync(const redis::Script& script, const std::vector<std::string>& keys,
+                       const std::vector<std::string>& args, redis::Client::WaitedCallback done) {
+    if (options_.wait_replicas == 0) {
+      return client_->EvalAsync(
+          script, keys, args, [done = std::move(done)](Result<Reply> r) { done(std::move(r), 0); });
+    }
+    client_->EvalWaitedAsync(script, keys, args, options_.wait_replicas, options_.wait_timeout,
+                             std::move(done));
+  }
+
+  // A grant or an extension that fewer than wait_replicas replicas acknowledged in time.
+  Status Unacknowledged(std::string_view what, const std::string& name, std::int64_t acked) const {
+    return UnavailableError(
+        fmt::format("{}: lock '{}' was {} on the master, but {} of the {} replicas asked for "
+                    "(wait_replicas) acknowledged it within {}",
+                    client_->endpoint(), name, what, std::max<std::int64_t>(acked, 0),
+                    options_.wait_replicas, FormatDuration(options_.wait_timeout)));
+  }
+
   // The release script without waiting; `done` (null: none) gets its reply on the I/O
   // thread. Uses nothing of this backend after the call, so it may go out unwatched.
   void SendRelease(const std::string& name, const std::string& owner, redis::ReplyCallback done) {
     if (!done) done = [](const Result<Reply>&) {};
-    client_->EvalAsync(release_, Keys(name, /*with_line=*/true),
-                       {owner, Key(name, ":released"), epoch_}, std::move(done));
+    EvalWaitedAsync(
+        release_, Keys(name, /*with_line=*/true), {owner, Key(name, ":released"), epoch_},
+        [done = std::move(done)](Result<Reply> r, std::int64_t) { done(std::move(r)); });
   }
 
   Status ReleaseAs(const std::string& name, const std::string& owner, std::string_view not_held) {
-    return Released(
-        name, Run(release_, name, {owner, Key(name, ":released"), epoch_}, /*with_line=*/true),
-        not_held);
+    std::int64_t acked = 0;  // a release is done either way
+    return Released(name,
+                    RunWaited(release_, name, {owner, Key(name, ":released"), epoch_},
+                              /*with_line=*/true, &acked),
+                    not_held);
   }
 
   const RedisOptions options_;

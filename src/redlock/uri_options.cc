@@ -32,6 +32,10 @@ Result<RedlockOptions> RedlockOptionsFromUri(const BackendUri& uri) {
     o.host = hp.host;
     if (hp.port != 0) o.port = hp.port;
     DLOCK_RETURN_IF_ERROR(redis::ApplyUri(uri, tls, o, {"tls", "instance_timeout", "fencing"}));
+    if (o.wait_replicas != 0) {
+      return InvalidArgumentError(
+          "redlock:// takes no wait_replicas: its instances are independent servers");
+    }
     out.instances.push_back(std::move(o));
   }
   return out;

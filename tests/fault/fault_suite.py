@@ -38,7 +38,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from servers import EtcdServer, RedisServer, ZkServer  # noqa: E402
+from servers import EtcdServer, RedisSentinelSet, RedisServer, ZkServer  # noqa: E402
 from guards import Guards, stale_accepted as guard_stale_writes  # noqa: E402
 
 ROOT = os.path.join(HERE, "..", "..")
@@ -190,13 +190,18 @@ class Backend:
     """A store for the suite: its URI and the faults that apply to it. `proxies`: the
     clients reach the store (each of its servers) through them (for late replies)."""
 
-    def __init__(self, name, uri, servers, proxies=(), volatile=False):
+    def __init__(self, name, uri, servers, proxies=(), volatile=False, sentinels=None):
         self.name, self.uri, self.servers, self.proxies = name, uri, servers, proxies
         self.volatile = volatile  # loses its data on restart: a documented limitation
+        # A RedisSentinelSet: the fault is a failover, across which mutual exclusion is not
+        # guaranteed (asynchronous replication), but fencing is.
+        self.sentinels = sentinels
 
     def faults(self):
         if self.volatile:
             return ["store-restart"]
+        if self.sentinels:
+            return ["failover", "failover-stop"]
         out = ["holder-pause", "holder-kill", "clock-jump"]
         if self.servers:
             out += ["store-pause", "store-restart", "partition"]
@@ -209,6 +214,8 @@ class Backend:
     def stop(self):
         for s in self.servers:
             s.stop()
+        if self.sentinels:
+            self.sentinels.stop()
 
 
 def make_backends(workdir, which):
@@ -229,6 +236,10 @@ def make_backends(workdir, which):
             # No persistence: a restart forgets locks and counters (semantics.md says so).
             r = RedisServer(sub("redis-volatile"))
             made.append(Backend("redis-volatile", r.uri(), [r], volatile=True))
+        elif name == "redis-sentinel":
+            # A master, two replicas and three sentinels; SENTINEL FAILOVER is the fault.
+            ss = RedisSentinelSet(sub("redis-sentinel"))
+            made.append(Backend("redis-sentinel", ss.uri(), [], sentinels=ss))
         elif name == "redlock":
             rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(5)]
             proxies = [DelayProxy(r.port) for r in rs]
@@ -404,6 +415,25 @@ def inject(fault, run, backend, rng, partition=None):
             time.sleep(TTL + 1.5)
         finally:
             partition.heal()
+    elif fault == "failover":
+        # SENTINEL FAILOVER while the clients run; done when every sentinel names the
+        # promoted replica. The clients follow by themselves.
+        old = backend.sentinels.await_healthy()  # a previous failover's old master demoted
+        info.update(t=time.monotonic())
+        backend.sentinels.failover()
+        backend.sentinels.await_new_master(old)
+    elif fault == "failover-stop":
+        # The master stopped (SIGSTOP) until the sentinels promote a replica, then resumed:
+        # requests that reached it meanwhile run there when it wakes, before the sentinels
+        # demote it (grants of the old epoch, lost on the new master).
+        old = backend.sentinels.await_healthy()
+        master = backend.sentinels.servers[old]
+        master.pause()
+        info.update(t=time.monotonic())
+        try:
+            backend.sentinels.await_new_master(old)
+        finally:
+            master.resume()
     elif fault == "store-restart":
         victims = backend.servers[:1] if backend.name != "redlock" else \
             rng.sample(backend.servers, 2)
@@ -448,7 +478,8 @@ def check(run, info, failures):
                         f"(fault at {info['t']:.3f}): {overlapping[:2]}")
     # A run that starts while the store is down or restarting exits 69 (unreachable), as
     # documented; under the other faults the store is up and 69 is an error.
-    store_fault = info["fault"].startswith("store-") or info["fault"] == "late-replies"
+    store_fault = info["fault"].startswith(("store-", "failover")) or \
+        info["fault"] == "late-replies"
     allowed = (0, 76, 69) if store_fault else (0, 76)
     errors = [(code, err) for pid, code, _, err in run.exits
               if code not in allowed and pid != info.get("dlock")]  # not the one we killed
@@ -514,10 +545,16 @@ def check(run, info, failures):
         problems.append(f"{run.backend.name}/{info['fault']}: lock left held or inspect failed: "
                         f"{held.stdout or held.stderr}")
     documented = run.backend.volatile and info["fault"] == "store-restart"
-    row["note"] = ("documented: " + "; ".join(p.split(": ", 1)[1][:60] for p in problems)
-                   if documented and problems else "")
+    # Across a failover a grant of the old master may be lost and granted again, so order
+    # and overlaps are documented limitations there; stale writes accepted are not.
+    limits = ("tokens not increasing", "overlapping grants")
+    failover = [p for p in problems if info["fault"].startswith("failover") and
+                any(x in p for x in limits)]
+    noted = problems if documented else failover
+    row["note"] = ("documented: " + "; ".join(p.split(": ", 1)[1][:60] for p in noted)
+                   if noted else "")
     if not documented:
-        failures.extend(problems)
+        failures.extend(p for p in problems if p not in failover)
     return row
 
 
@@ -545,7 +582,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="each fault once per backend")
     ap.add_argument("--duration", default="0", help="soak: random faults for this long "
                     "(e.g. 30m)")
-    ap.add_argument("--backends", default="file,redis,redlock,zk,etcd,redis-volatile")
+    ap.add_argument("--backends",
+                    default="file,redis,redis-sentinel,redlock,zk,etcd,redis-volatile")
     ap.add_argument("--faults", default="", help="only these faults (comma-separated)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
@@ -568,7 +606,10 @@ def main():
             if only - known:
                 ap.error(f"unknown faults for these backends: {sorted(only - known)}; "
                          f"known: {sorted(known)}")
-            plan = [(b, f) for b in backends for f in b.faults() if not only or f in only]
+            # The smoke run leaves out the slow failover (a stopped master, demoted only at
+            # the sentinels' next INFO, up to 10 s later).
+            plan = [(b, f) for b in backends for f in b.faults() if (not only or f in only) and
+                    not (args.smoke and f == "failover-stop")]
             index = 0
             end = time.monotonic() + soak
             while plan:

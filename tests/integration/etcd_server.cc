@@ -58,16 +58,10 @@ int EtcdServer::Ctl(const std::vector<std::string>& args, std::string* out) cons
   if (tls_) cmd += " --cacert " + tls_->ca_cert.string();
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>&1";
-  std::string text;
   int status = -1;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) text.append(buf.data(), n);
-    status = ::pclose(p);
-  }
+  std::string text = CommandOutput(cmd, &status);
   if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return status;
 }
 
 bool EtcdServer::Restart() {

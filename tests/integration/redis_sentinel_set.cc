@@ -4,8 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -41,16 +39,8 @@ std::string Field(const std::vector<std::string>& lines, const std::string& fiel
 std::vector<std::string> RedisCliLines(std::uint16_t port, const std::vector<std::string>& args) {
   std::string cmd = "redis-cli --raw -p " + std::to_string(port);
   for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>/dev/null";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ::pclose(p);
-  }
   std::vector<std::string> lines;
-  std::istringstream in(out);
+  std::istringstream in(CommandOutput(cmd + " 2>/dev/null"));
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
@@ -98,7 +88,7 @@ std::unique_ptr<RedisSentinelSet> RedisSentinelSet::Start() {
 }
 
 pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const std::string& name,
-                    std::uint16_t master_port, int quorum) {
+                    std::uint16_t master_port, int quorum, const std::string& extra) {
   std::filesystem::create_directories(dir);
   const auto conf = dir / "sentinel.conf";
   {
@@ -107,7 +97,8 @@ pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const 
         << (dir / "sentinel.log").string() << "\nsentinel monitor " << name << " 127.0.0.1 "
         << master_port << " " << quorum << "\nsentinel down-after-milliseconds " << name
         << " 1000\nsentinel failover-timeout " << name << " 2000\nsentinel parallel-syncs " << name
-        << " 2\n";
+        << " 2\n"
+        << extra;
   }
   pid_t pid = SpawnServer(
       {"redis-server", conf.string(), "--sentinel"}, (dir / "sentinel.out").string(),
@@ -160,38 +151,42 @@ std::string RedisSentinelSet::Role(std::size_t i) const {
   return role.empty() ? "" : role[0];
 }
 
+int RedisSentinelSet::Agreed() const {
+  int master = -1;
+  for (std::size_t s = 0; s < sentinel_ports_.size(); ++s) {
+    if (paused_[s]) continue;
+    int named = NamedBy(s);
+    if (named < 0 || (master >= 0 && named != master)) return -1;
+    master = named;
+  }
+  return master;
+}
+
 int RedisSentinelSet::AwaitHealthy(std::chrono::milliseconds limit) {
   int master = -1;
   std::string why;
-  bool ok = Await(
-      [&] {
-        master = -1;
-        for (std::size_t s = 0; s < sentinel_ports_.size(); ++s) {
-          if (paused_[s]) continue;
-          int named = NamedBy(s);
-          if (named < 0 || (master >= 0 && named != master))
-            return (why = "sentinels disagree"), false;
-          master = named;
-          auto m = RedisCliLines(sentinel_ports_[s], {"SENTINEL", "MASTER", kName});
-          if (Field(m, "flags") != "master")
-            return (why = "master flags " + Field(m, "flags")), false;
-          if (Field(m, "num-other-sentinels") != "2") return (why = "sentinels unknown"), false;
-          auto replicas = RedisCliLines(sentinel_ports_[s], {"SENTINEL", "REPLICAS", kName});
-          int good = 0;
-          for (std::size_t i = 0; i + 1 < replicas.size(); ++i) {
-            good += replicas[i] == "flags" && replicas[i + 1] == "slave";
-          }
-          if (good != 2) return (why = "replicas not known or down to a sentinel"), false;
-        }
-        if (master < 0 || Role(master) != "master") return (why = "no master"), false;
-        auto info = RedisCliLines(servers_[master]->port(), {"INFO", "replication"});
-        int online = 0;
-        for (const auto& l : info) online += l.find("state=online") != std::string::npos;
-        if (online != 2) return (why = "replicas not online"), false;
-        return true;
-      },
-      limit);
-  if (!ok) {
+  auto healthy = [&] {
+    master = Agreed();
+    if (master < 0) return (why = "the sentinels disagree"), false;
+    for (std::size_t s = 0; s < sentinel_ports_.size(); ++s) {
+      if (paused_[s]) continue;
+      auto m = RedisCliLines(sentinel_ports_[s], {"SENTINEL", "MASTER", kName});
+      if (Field(m, "flags") != "master") return (why = "master flags " + Field(m, "flags")), false;
+      if (Field(m, "num-other-sentinels") != "2") return (why = "sentinels unknown"), false;
+      auto replicas = RedisCliLines(sentinel_ports_[s], {"SENTINEL", "REPLICAS", kName});
+      int good = 0;
+      for (std::size_t i = 0; i + 1 < replicas.size(); ++i) {
+        good += replicas[i] == "flags" && replicas[i + 1] == "slave";
+      }
+      if (good != 2) return (why = "replicas not known or down to a sentinel"), false;
+    }
+    if (Role(master) != "master") return (why = "no master"), false;
+    auto info = RedisCliLines(servers_[master]->port(), {"INFO", "replication"});
+    int online = 0;
+    for (const auto& l : info) online += l.find("state=online") != std::string::npos;
+    return online == 2 || ((why = "replicas not online"), false);
+  };
+  if (!Await(healthy, limit)) {
     ADD_FAILURE() << "the sentinel set did not become healthy: " << why;
     return -1;
   }
@@ -200,22 +195,16 @@ int RedisSentinelSet::AwaitHealthy(std::chrono::milliseconds limit) {
 
 int RedisSentinelSet::AwaitNewMaster(int old, std::chrono::milliseconds limit) {
   int master = -1;
-  bool ok = Await(
-      [&] {
-        master = -1;
-        for (std::size_t s = 0; s < sentinel_ports_.size(); ++s) {
-          if (paused_[s]) continue;
-          int named = NamedBy(s);
-          if (named < 0 || named == old || (master >= 0 && named != master)) return false;
-          auto flags =
-              Field(RedisCliLines(sentinel_ports_[s], {"SENTINEL", "MASTER", kName}), "flags");
-          if (flags.find("failover_in_progress") != std::string::npos) return false;
-          master = named;
-        }
-        return master >= 0 && Role(master) == "master";
-      },
-      limit);
-  if (!ok) {
+  auto switched = [&] {
+    master = Agreed();
+    if (master < 0 || master == old) return false;
+    for (std::size_t s = 0; s < sentinel_ports_.size(); ++s) {
+      auto flags = Field(RedisCliLines(sentinel_ports_[s], {"SENTINEL", "MASTER", kName}), "flags");
+      if (!paused_[s] && flags.find("failover_in_progress") != std::string::npos) return false;
+    }
+    return Role(master) == "master";
+  };
+  if (!Await(switched, limit)) {
     ADD_FAILURE() << "the sentinels did not name a new master";
     return -1;
   }

@@ -24,10 +24,10 @@ namespace dlock::test {
 std::vector<std::string> RedisCliLines(std::uint16_t port, const std::vector<std::string>& args);
 
 // Starts a sentinel on `port` with its config under `dir` (it rewrites it), monitoring
-// `name` at 127.0.0.1:`master_port` with `quorum`, down after 1 s, failover timeout 2 s.
-// Its pid, or -1 after a test failure.
+// `name` at 127.0.0.1:`master_port` with `quorum`, down after 1 s, failover timeout 2 s,
+// and the config lines `extra`. Its pid, or -1 after a test failure.
 pid_t StartSentinel(const std::filesystem::path& dir, std::uint16_t port, const std::string& name,
-                    std::uint16_t master_port, int quorum);
+                    std::uint16_t master_port, int quorum, const std::string& extra = "");
 
 class RedisSentinelSet {
  public:
@@ -49,6 +49,8 @@ class RedisSentinelSet {
   // The index of the server that sentinel `s` names as master (GET-MASTER-ADDR-BY-NAME),
   // -1 if it does not answer or names none of ours.
   int NamedBy(std::size_t s) const;
+  // The server that every sentinel not paused names, if they agree; else -1.
+  int Agreed() const;
   // Sentinel `s`'s config-epoch of the master (SENTINEL MASTER); -1 if it does not answer.
   std::int64_t ConfigEpoch(std::size_t s) const;
   // Waits until every sentinel that is not paused names the same server, which answers

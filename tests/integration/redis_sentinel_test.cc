@@ -13,7 +13,9 @@
 #include <thread>
 
 #include "conformance/backend_conformance.h"
+#include "dlock/async_backend.h"
 #include "dlock/backends/redis.h"
+#include "dlock/batch_backend.h"
 #include "dlock/locker.h"
 #include "dlock/open.h"
 #include "integration/backend_util.h"
@@ -134,6 +136,67 @@ TEST(RedisSentinelUriTest, BadUrisAreInvalidArgumentInOneLine) {
   EXPECT_EQ(o->sentinels[1].port, 26380);
 }
 
+TEST(RedisSentinelUriTest, WaitReplicasAndItsTimeoutAreChecked) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"redis://127.0.0.1:1?wait_replicas=17", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=-1", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=x", "from 0 to 16"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=0", "wait_timeout must be positive"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=x", "duration"},
+      {"redis://127.0.0.1:1?wait_replicas=1&wait_timeout=3s", "must be below timeout (2s)"},
+      {"redis+sentinel://127.0.0.1:1/m?wait_replicas=1&wait_timeout=2s&timeout=2s",
+       "must be below timeout"},
+      {"redlock://127.0.0.1:1,127.0.0.1:2,127.0.0.1:3?wait_replicas=1", "no wait_replicas"},
+  };
+  for (const auto& [uri, says] : cases) {
+    Status s = OpenStatus(uri);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << uri << ": " << s.ToString();
+    EXPECT_NE(s.message().find(says), std::string::npos) << uri << ": " << s.message();
+  }
+  auto parsed = ParseBackendUri("redis://127.0.0.1:1?wait_replicas=2&wait_timeout=500ms");
+  ASSERT_TRUE(parsed.ok());
+  auto o = RedisOptionsFromUri(*parsed);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->wait_replicas, 2);
+  EXPECT_EQ(o->wait_timeout, milliseconds(500));
+}
+
+// ?wait_replicas=N: every acquire, extend and release waits for N replicas; an acquire
+// that fewer acknowledge in time is not a grant, and leaves the lock free.
+TEST(RedisSentinelTest, WaitReplicasAcknowledgesEachCallOrRefusesTheGrant) {
+  auto* set = Shared::get();
+  ASSERT_NE(set, nullptr);
+  ASSERT_GE(set->AwaitHealthy(), 0);
+  auto backend = Open(set->Uri("?wait_replicas=2&wait_timeout=1s"));
+  ASSERT_NE(backend, nullptr);
+  Locker locker(backend, {.ttl = seconds(3)});
+  auto lock = locker.Acquire("wr");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto extended = backend->Extend(lock->lease(), seconds(3));
+  EXPECT_TRUE(extended.ok()) << extended.status().ToString();
+  auto many = backend->batch()->ExtendMany({lock->lease(), lock->lease()});
+  for (const auto& r : many) EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(lock->Release().ok());
+  std::promise<Result<Lease>> async_grant;
+  backend->async()->TryAcquireAsync(Request("wr-async"),
+                                    [&](Result<Lease> l) { async_grant.set_value(std::move(l)); });
+  auto granted = async_grant.get_future().get();
+  ASSERT_TRUE(granted.ok()) << granted.status().ToString();
+  EXPECT_TRUE(backend->Release(*granted).ok());
+
+  auto too_many = Open(set->Uri("?wait_replicas=3&wait_timeout=200ms"));
+  ASSERT_NE(too_many, nullptr);
+  auto refused = too_many->TryAcquire(Request("wr3"));
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("2 of the 3 replicas"), std::string_view::npos)
+      << refused.status().message();
+  std::promise<Result<Lease>> async_refusal;
+  too_many->async()->TryAcquireAsync(
+      Request("wr3"), [&](Result<Lease> l) { async_refusal.set_value(std::move(l)); });
+  EXPECT_EQ(async_refusal.get_future().get().status().code(), Code::kUnavailable);
+  ASSERT_TRUE(WaitFor([&] { return !backend->Inspect("wr3")->held; }, seconds(2)));
+}
+
 TEST(RedisSentinelTest, AllSentinelsDownIsUnavailableNamingEachInOneLine) {
   const auto a = ClosedPort(), b = ClosedPort(), c = ClosedPort();
   Status s =
@@ -183,6 +246,53 @@ TEST(RedisSentinelTest, ASentinelNamingAReplicaIsRefusedAndTheNextOneAsked) {
   EXPECT_TRUE(backend->Release(*lease).ok());
   KillServer(stale);
   KillServer(good);
+}
+
+// Sentinels with their own password: ?sentinel_password= (never shown); without it, the
+// sentinel's refusal is kFailedPrecondition, as a wrong password of the master's.
+TEST(RedisSentinelTest, SentinelsWithTheirOwnPassword) {
+  TempDir dir;
+  auto master = RedisServer::Start({"--requirepass", "mpw"});
+  ASSERT_NE(master, nullptr);
+  const auto port = FreePort();
+  pid_t sentinel = StartSentinel(dir.path() / "s", port, "auth", master->port(), 1,
+                                 "sentinel auth-pass auth mpw\nrequirepass spw\n");
+  ASSERT_GT(sentinel, 0);
+  const std::string base = fmt::format("redis+sentinel://:mpw@127.0.0.1:{}/auth", port);
+  Status refused = OpenStatus(base);
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition) << refused.ToString();
+  Status wrong = OpenStatus(base + "?sentinel_password=nope");
+  EXPECT_EQ(wrong.code(), Code::kFailedPrecondition) << wrong.ToString();
+  EXPECT_EQ(wrong.message().find("nope"), std::string::npos);
+  auto backend = Open(base + "?sentinel_password=spw");
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(Grants(*backend, "auth-lock", 2), (std::vector<FencingToken>{1, 2}));
+  KillServer(sentinel);
+}
+
+// rediss+sentinel://: TLS to the sentinels and to the master, both verified against
+// ?cacert=; without it, the untrusted certificate is kFailedPrecondition.
+TEST(RedisSentinelTest, RedissSentinelVerifiesTheSentinelsAndTheMaster) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-test-ca"));
+  auto master = RedisServer::Start({}, &tls);
+  ASSERT_NE(master, nullptr);
+  const auto port = FreePort();
+  pid_t sentinel = StartSentinel(
+      dir.path() / "s", port, "tls", master->port(), 1,
+      fmt::format("port 0\ntls-port {}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n"
+                  "tls-auth-clients no\ntls-replication yes\n",
+                  port, tls.server_cert.string(), tls.server_key.string(), tls.ca_cert.string()));
+  ASSERT_GT(sentinel, 0);
+  const std::string uri = fmt::format("rediss+sentinel://127.0.0.1:{}/tls", port);
+  auto backend = Open(uri + "?cacert=" + tls.ca_cert.string());
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(Grants(*backend, "tls-lock", 2), (std::vector<FencingToken>{1, 2}));
+  Status untrusted = OpenStatus(uri);
+  EXPECT_EQ(untrusted.code(), Code::kFailedPrecondition) << untrusted.ToString();
+  EXPECT_NE(untrusted.message().find("cacert"), std::string::npos) << untrusted.message();
+  KillServer(sentinel);
 }
 
 // SENTINEL FAILOVER while one client holds a lock and another waits for it: both follow

@@ -80,14 +80,7 @@ std::string RedisServer::Cli(const std::vector<std::string>& args) const {
   std::string cmd = "redis-cli --no-auth-warning -p " + std::to_string(port_);
   for (const auto& a : cli_auth_) cmd += " '" + a + "'";
   for (const auto& a : args) cmd += " '" + a + "'";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ::pclose(p);
-  }
-  return out;
+  return CommandOutput(cmd);
 }
 
 }  // namespace dlock::test

@@ -67,6 +67,19 @@ bool TlsFiles::Make(const std::filesystem::path& dir, const std::string& ca_name
   return ok;
 }
 
+std::string CommandOutput(const std::string& command, int* exit_code) {
+  std::string out;
+  int status = -1;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    std::array<char, 4096> buf{};
+    std::size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    status = ::pclose(p);
+  }
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
 std::uint16_t FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

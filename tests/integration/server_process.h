@@ -38,6 +38,10 @@ bool PortAccepts(std::uint16_t port);
 // (empty if it cannot connect): for ZooKeeper's four-letter words.
 std::string TcpExchange(std::uint16_t port, const std::string& request);
 
+// Runs `command` with /bin/sh and returns what it wrote to stdout; *exit_code (if given)
+// gets its exit status (-1 if it did not exit normally or could not run).
+std::string CommandOutput(const std::string& command, int* exit_code = nullptr);
+
 // Forks and execs `args` (args[0] looked up in PATH; output to `log`) and waits up to
 // 20 s for `ready`. Returns the pid, or -1 after ADD_FAILURE naming `package` if the
 // program exited or never became ready. `in_child`, if given, runs in the child just

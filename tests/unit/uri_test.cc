@@ -48,6 +48,9 @@ TEST(UriTest, RedactedHidesPasswords) {
   EXPECT_EQ(shown.find("topsecret"), std::string::npos) << shown;
   EXPECT_EQ(shown.find("alsosecret"), std::string::npos) << shown;
   EXPECT_NE(shown.find("alice:***@h:1"), std::string::npos) << shown;
+  auto sentinel = ParseBackendUri("redis+sentinel://h:1,h:2/m?sentinel_password=s3cret&prefix=p");
+  ASSERT_TRUE(sentinel.ok());
+  EXPECT_EQ(sentinel->Redacted(), "redis+sentinel://h:1,h:2/m?prefix=p&sentinel_password=***");
 }
 
 TEST(UriTest, SeveralHostsAndIpv6) {

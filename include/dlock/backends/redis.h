@@ -42,14 +42,22 @@ struct DLOCK_API RedisOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};  // a reply later than this fails the call
   int pool_size = 2;                                // command connections
-  std::shared_ptr<Clock> clock;                     // null: SystemClock()
+  // Durability: after each acquire, extend and release, WAIT until `wait_replicas`
+  // replicas acknowledged its writes (0 to 16; 0: no WAIT), for at most `wait_timeout`
+  // (below command_timeout). An acquire not acknowledged in time is released and fails
+  // (kUnavailable), an extend fails (kUnavailable; the master has extended it), a release
+  // is done either way. ?wait_replicas=N&wait_timeout=DURATION; not for redlock://.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
+  std::shared_ptr<Clock> clock;  // null: SystemClock()
   // Left out of every lease's validity (dlock/lease.h); ?drift_factor=&drift_ms=. For
   // redlock://, the first instance's, as its prefix and clock.
   DriftMargin drift;
 };
 
 // From redis://[user[:password]@]host[:port][/db][?opt=...] or rediss://. Options:
-// cacert, cert, key, insecure, prefix, timeout, connect_timeout, pool.
+// cacert, cert, key, insecure, prefix, timeout, connect_timeout, pool, wait_replicas,
+// wait_timeout.
 DLOCK_API Result<RedisOptions> RedisOptionsFromUri(const BackendUri& uri);
 
 // Connects and PINGs once, so that an unreachable server, a wrong password or an

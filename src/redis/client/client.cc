@@ -331,6 +331,65 @@ Result<Reply> Client::Eval(const Script& script, const std::vector<std::string>&
                 });
 }
 
+namespace {
+
+std::vector<std::string> WaitCommand(int replicas, std::chrono::milliseconds timeout) {
+  return {"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
+}
+
+std::int64_t Acked(const Result<Reply>& wait) {
+  return wait.ok() && wait->type == Reply::Type::kInteger ? wait->integer : -1;
+}
+
+bool Succeeded(const Result<Reply>& r) { return r.ok() && !r->is_error(); }
+
+}  // namespace
+
+void Client::EvalWaitedAsync(const Script& script, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args, int replicas,
+                             std::chrono::milliseconds timeout, WaitedCallback done) {
+  // EvalAsync's shard: the WAIT goes over the connection that ran the script.
+  const std::size_t shard = keys.empty() ? 0 : std::hash<std::string>{}(keys[0]);
+  EvalAsync(script, keys, args,
+            [this, shard, wait = WaitCommand(replicas, timeout),
+             done = std::move(done)](Result<Reply> r) mutable {
+              if (!Succeeded(r)) return done(std::move(r), 0);
+              CallAsync(
+                  std::move(wait),
+                  [r = std::move(r), done = std::move(done)](Result<Reply> w) mutable {
+                    done(std::move(r), Acked(w));
+                  },
+                  shard);
+            });
+}
+
+Result<Reply> Client::EvalWaited(const Script& script, const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& args, int replicas,
+                                 std::chrono::milliseconds timeout, std::int64_t* acked) {
+  *acked = 0;
+  return OnLent(
+      [&](BlockingConnection& c) {
+        auto reply = EvalOn(c, script, keys, args);
+        if (Succeeded(reply)) *acked = Acked(c.Call(EncodeCommand(WaitCommand(replicas, timeout))));
+        return reply;
+      },
+      [&] {
+        auto count = std::make_shared<std::atomic<std::int64_t>>(0);
+        // Three calls at most: EVALSHA, EVAL, WAIT.
+        auto reply = Await(
+            [&](ReplyCallback done) {
+              EvalWaitedAsync(script, keys, args, replicas, timeout,
+                              [count, done = std::move(done)](Result<Reply> r, std::int64_t n) {
+                                *count = n;
+                                done(std::move(r));
+                              });
+            },
+            3);
+        *acked = count->load();
+        return reply;
+      });
+}
+
 void Client::After(std::chrono::milliseconds delay, std::function<void()> fn) {
   asio::post(io_, [this, delay, fn = std::move(fn)]() mutable {
     auto timer = std::make_shared<asio::steady_timer>(io_, delay);

@@ -129,6 +129,19 @@ class Client {
                  const std::vector<std::string>& args, ReplyCallback done,
                  bool send_source = false);
 
+  // Eval, then `WAIT replicas timeout` on the same connection, so that it waits for this
+  // script's writes: the script's reply, and in *acked how many replicas acknowledged them
+  // (WAIT's answer; -1 if it got none; 0 if the script failed, and no WAIT is sent).
+  // `timeout` must be below the command timeout. Blocks like Eval.
+  Result<Reply> EvalWaited(const Script& script, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args, int replicas,
+                           std::chrono::milliseconds timeout, std::int64_t* acked);
+  using WaitedCallback = std::function<void(Result<Reply>, std::int64_t acked)>;
+  // The same without blocking; `done` runs on the I/O thread.
+  void EvalWaitedAsync(const Script& script, const std::vector<std::string>& keys,
+                       const std::vector<std::string>& args, int replicas,
+                       std::chrono::milliseconds timeout, WaitedCallback done);
+
   // Runs `fn` on the I/O thread after `delay` (dropped if the client stops first).
   void After(std::chrono::milliseconds delay, std::function<void()> fn);
 

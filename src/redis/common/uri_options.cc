@@ -54,6 +54,17 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
       if (!d.ok()) return d.status();
       if (d->count() <= 0) return InvalidArgumentError(fmt::format("{} must be positive", key));
       (key == "timeout" ? o.command_timeout : o.connect_timeout) = *d;
+    } else if (key == "wait_replicas") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), o.wait_replicas);
+      if (ec != std::errc() || end != value.data() + value.size() || o.wait_replicas < 0 ||
+          o.wait_replicas > 16) {
+        return InvalidArgumentError("wait_replicas must be a number from 0 to 16");
+      }
+    } else if (key == "wait_timeout") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return d.status();
+      if (d->count() <= 0) return InvalidArgumentError("wait_timeout must be positive");
+      o.wait_timeout = *d;
     } else if (key == "pool") {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), o.pool_size);
       if (ec != std::errc() || end != value.data() + value.size() || o.pool_size < 1 ||
@@ -65,9 +76,14 @@ Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
       for (const auto& k : extra_keys) extra += ", " + k;
       return InvalidArgumentError(
           fmt::format("unknown option '{}' for {}://; known: {}prefix, timeout, connect_timeout, "
-                      "pool, drift_factor, drift_ms{}",
+                      "pool, wait_replicas, wait_timeout, drift_factor, drift_ms{}",
                       key, uri.scheme, o.tls ? "cacert, cert, key, insecure, " : "", extra));
     }
+  }
+  if (o.wait_replicas > 0 && o.wait_timeout >= o.command_timeout) {
+    return InvalidArgumentError(
+        fmt::format("wait_timeout ({}) must be below timeout ({}), which bounds every reply",
+                    FormatDuration(o.wait_timeout), FormatDuration(o.command_timeout)));
   }
   return OkStatus();
 }

@@ -17,7 +17,7 @@ namespace dlock::redis {
 // Applies the URI's user, password, database and options to `o`. `tls` turns TLS on and
 // allows its options (cacert, cert, key, insecure). `extra_keys` names options the
 // caller handles itself (they are skipped here). kInvalidArgument names a bad or unknown
-// option.
+// option, or a wait_timeout not below the timeout.
 Status ApplyUri(const BackendUri& uri, bool tls, RedisOptions& o,
                 const std::vector<std::string>& extra_keys = {});
 
