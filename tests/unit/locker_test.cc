@@ -973,7 +973,7 @@ TEST_F(LockerTest, ASetIsLostWhenAnyOfItsLocksIsLost) {
   EXPECT_FALSE(set->lost().stop_requested());
   EXPECT_TRUE(set->lost_reason().ok());
   ASSERT_TRUE(memory_->ForceRelease("b").ok());  // an operator breaks one of them
-  clock_->Advance(seconds(1));  // the renewal finds it gone
+  clock_->Advance(seconds(1));                   // the renewal finds it gone
   ASSERT_TRUE(WaitFor([&] { return set->lost().stop_requested(); }));
   EXPECT_FALSE(set->held());
   EXPECT_EQ(set->lost_reason().code(), Code::kNotHeld);
