@@ -87,7 +87,8 @@ Status Session::NotOpened(const SessionConfig& config) const {
     auto hosts = ParseHosts(config.hosts);
     for (const HostPort& hp : hosts.ok() ? *hosts : std::vector<HostPort>{}) {
       if (AcceptsConnections(hp, std::chrono::milliseconds(500))) {
-        silent += (silent.empty() ? "" : ",") + hp.ToString();
+        if (!silent.empty()) silent += ',';
+        silent += hp.ToString();
       }
     }
   }
