@@ -47,7 +47,9 @@ int Main(int argc, char** argv) {
       app.add_option(
              "--backend", globals.backend,
              "Store URI: file:///DIR (default: a per-user runtime dir), redis://, rediss://, "
-             "redis+sentinel://, rediss+sentinel://, redlock://, etcd://, zk://")
+             "redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster://, "
+             "redlock://, "
+             "etcd://, zk://")
           ->envname("DLOCK_BACKEND");
   app.add_option("--log-level", globals.log_level, "off, error, warn, info or debug")
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));

@@ -82,7 +82,7 @@ dlock_install(COMPONENT open TARGETS dlock)
 
 # The public headers, less those of the parts this build left out.
 set(excluded)
-foreach(c redis:backends/redis.h redis:backends/redis_sentinel.h redis:backends/redlock.h
+foreach(c redis:backends/redis.h redis:backends/redis_sentinel.h redis:backends/redis_cluster.h redis:backends/redlock.h
           redis:fence/redis.h etcd:backends/etcd.h etcd:fence/etcd.h zookeeper:backends/zookeeper.h
           zookeeper:fence/zookeeper.h postgres:fence/postgres.h prometheus:prometheus.h)
   string(REPLACE ":" ";" pair ${c})

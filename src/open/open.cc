@@ -6,6 +6,7 @@
 #include "dlock/fence/file.h"
 #ifdef DLOCK_WITH_REDIS
 #include "dlock/backends/redis.h"
+#include "dlock/backends/redis_cluster.h"
 #include "dlock/backends/redis_sentinel.h"
 #include "dlock/fence/redis.h"
 #endif
@@ -43,6 +44,11 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
     if (!options.ok()) return options.status();
     return MakeRedisSentinelBackend(*options);
   }
+  if (uri.scheme == "redis+cluster" || uri.scheme == "rediss+cluster") {
+    auto options = RedisClusterOptionsFromUri(uri);
+    if (!options.ok()) return options.status();
+    return MakeRedisClusterBackend(*options);
+  }
 #endif
 #ifdef DLOCK_WITH_REDLOCK
   if (uri.scheme == "redlock") {
@@ -66,14 +72,15 @@ Result<std::shared_ptr<Backend>> OpenBackend(const BackendUri& uri) {
   }
 #endif
   if (uri.scheme == "redis" || uri.scheme == "rediss" || uri.scheme == "redis+sentinel" ||
-      uri.scheme == "rediss+sentinel" || uri.scheme == "redlock" || uri.scheme == "etcd" ||
+      uri.scheme == "rediss+sentinel" || uri.scheme == "redis+cluster" ||
+      uri.scheme == "rediss+cluster" || uri.scheme == "redlock" || uri.scheme == "etcd" ||
       uri.scheme == "zk") {
     return UnimplementedError(fmt::format(
         "the {}:// backend is not in this build (see README for what is built)", uri.scheme));
   }
   return InvalidArgumentError(fmt::format(
       "unknown backend scheme '{}://'; use file://, redis://, rediss://, redis+sentinel://, "
-      "rediss+sentinel://, redlock://, etcd:// or zk://",
+      "rediss+sentinel://, redis+cluster://, rediss+cluster://, redlock://, etcd:// or zk://",
       uri.scheme));
 }
 
