@@ -104,7 +104,7 @@ _dlock() {
 
   if [[ $prev == -* ]] && _dlock_takes_value "$prev"; then
     case $prev in
-      --backend) _dlock_uris file:// redis:// rediss:// redis+sentinel:// rediss+sentinel:// redlock:// etcd:// zk:// ;;
+      --backend) _dlock_uris file:// redis:// rediss:// redis+sentinel:// rediss+sentinel:// redis+cluster:// rediss+cluster:// redlock:// etcd:// zk:// ;;
       --log-level) COMPREPLY=($(compgen -W 'off error warn info debug trace' -- "$cur")) ;;
       --log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
       --mode) COMPREPLY=($(compgen -W 'seq conc contended hold' -- "$cur")) ;;

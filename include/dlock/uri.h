@@ -3,6 +3,7 @@
 //   file:///var/lib/dlock           file://relative/dir      file://localhost/abs/dir
 //   redis://[user[:password]@]host[:port][/db][?opt=v&...]   rediss://... (TLS)
 //   redis+sentinel://host:port,host:port,.../MASTER_NAME[/db]   rediss+sentinel://... (TLS)
+//   redis+cluster://host:port,host:port,...   rediss+cluster://... (TLS)
 //   redlock://host:port,host:port,...   etcd://host:port[,...]   zk://host:port[,...][/path]
 //
 // Thread-safety: pure functions and plain values.

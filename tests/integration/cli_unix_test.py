@@ -25,7 +25,7 @@ MAN_PAGE = os.environ.get("DLOCK_MAN_PAGE", os.path.join(os.path.dirname(DLOCK),
 COMPLETION_DIR = os.environ.get("DLOCK_COMPLETION_DIR", os.path.join(SOURCE, "cli", "completion"))
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 SCHEMES = ["file://", "redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://",
-           "redlock://", "etcd://", "zk://"]
+           "redis+cluster://", "rediss+cluster://", "redlock://", "etcd://", "zk://"]
 RE_SCHEMES = [s for s in SCHEMES if s.startswith("re")]
 
 
