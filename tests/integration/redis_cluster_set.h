@@ -115,6 +115,8 @@ class RedisClusterSet {
   bool BeginMigration(int slot, int to);
   int MigrateKeys(int slot);
   bool FinishMigration(int slot, int to);
+  // Whether `slot` is between BeginMigration and a FinishMigration that succeeded.
+  bool migrating(int slot) const { return migrations_.count(slot) > 0; }
 
  private:
   RedisClusterSet() = default;
@@ -123,6 +125,42 @@ class RedisClusterSet {
   std::vector<std::string> ids_;
   std::vector<bool> paused_;
   std::map<int, std::pair<int, int>> migrations_;  // slot -> (from, to)
+};
+
+// Pause(i) for a scope: node i is resumed at its end if it is still paused, so that a test
+// that fails half-way does not leave the shared cluster without it.
+class ScopedPause {
+ public:
+  ScopedPause(RedisClusterSet& set, std::size_t i) : set_(set), i_(i) { set_.Pause(i_); }
+  ~ScopedPause() {
+    if (set_.paused(i_)) set_.Resume(i_);
+  }
+  ScopedPause(const ScopedPause&) = delete;
+  ScopedPause& operator=(const ScopedPause&) = delete;
+
+ private:
+  RedisClusterSet& set_;
+  const std::size_t i_;
+};
+
+// BeginMigration(slot, to) for a scope: a migration still open at its end (a test failed
+// half-way) is completed (MigrateKeys, FinishMigration), so that the shared cluster has no
+// open slot. ok() is BeginMigration's answer.
+class ScopedMigration {
+ public:
+  ScopedMigration(RedisClusterSet& set, int slot, int to)
+      : set_(set), slot_(slot), to_(to), ok_(set.BeginMigration(slot, to)) {}
+  ~ScopedMigration() {
+    if (set_.migrating(slot_) && set_.MigrateKeys(slot_) >= 0) set_.FinishMigration(slot_, to_);
+  }
+  ScopedMigration(const ScopedMigration&) = delete;
+  ScopedMigration& operator=(const ScopedMigration&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  RedisClusterSet& set_;
+  const int slot_, to_;
+  const bool ok_;
 };
 
 }  // namespace dlock::test

@@ -428,7 +428,7 @@ TEST(RedisClusterTest, TokensIncreaseAcrossAFailoverOfAStoppedMaster) {
 
   AcquireLoop loop(backend, name, /*contended_ok=*/true);
   ASSERT_TRUE(loop.AwaitMore(3));
-  set->Pause(old);
+  ScopedPause pause(*set, old);
   const int now = set->AwaitPromotion(old, slot);
   ASSERT_EQ(now, heir);
   const auto new_epoch = set->ConfigEpoch(now);
@@ -507,7 +507,8 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   // A caller that gives up on a call after 500 ms.
   auto impatient = Open(set->Uri("?timeout=500ms"));
   ASSERT_NE(impatient, nullptr);
-  ASSERT_TRUE(set->BeginMigration(slot, to));
+  ScopedMigration migration(*set, slot, to);
+  ASSERT_TRUE(migration.ok());
   const int moved = set->MigrateKeys(slot);
   EXPECT_GE(moved, 1);  // the counter at least
   // Every key is on the new owner, which does not own the slot yet: the old one answers
@@ -588,7 +589,8 @@ TEST(RedisClusterSetTest, AMigrationMovesTheSlotAndItsKeys) {
   const auto masters = set->Masters();
   const int to = masters[(std::find(masters.begin(), masters.end(), from) - masters.begin() + 1) %
                          masters.size()];
-  ASSERT_TRUE(set->BeginMigration(slot, to));
+  ScopedMigration migration(*set, slot, to);
+  ASSERT_TRUE(migration.ok());
   EXPECT_EQ(set->MigrateKeys(slot), 2);
   ASSERT_TRUE(set->FinishMigration(slot, to));
   EXPECT_EQ(set->Owner(slot), to);
@@ -629,7 +631,7 @@ TEST(RedisClusterSetTest, AStoppedMasterIsReplacedByItsReplica) {
   ASSERT_GE(old, 0);
   const int replica = set->ReplicaOf(old);
   ASSERT_GE(replica, 0);
-  set->Pause(old);
+  ScopedPause pause(*set, old);
   EXPECT_EQ(set->AwaitPromotion(old, 16383), replica);
   set->Resume(old);
   ASSERT_TRUE(set->AwaitHealthy());
