@@ -87,6 +87,16 @@ std::string NameOn(const std::vector<int>& owners, int owner, const std::string&
   return prefix;
 }
 
+// Another name `prefix`-N whose lock has the same slot as `name`'s.
+std::string SameSlotAs(const std::string& name, const std::string& prefix) {
+  for (int n = 0; n < 10000000; ++n) {
+    std::string other = prefix + "-" + std::to_string(n);
+    if (SlotOf(other) == SlotOf(name)) return other;
+  }
+  ADD_FAILURE() << "no name " << prefix << "-N shares the slot of " << name;
+  return prefix;
+}
+
 // What a client of the old master keeps using when it never hears of a failover: the
 // redis:// backend on `port` with `epoch` in its tokens, connected (by an Inspect of
 // `name`, a lock whose slot that node owns: any other is MOVED).
@@ -504,6 +514,14 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
 
   AcquireLoop loop(backend, name, /*contended_ok=*/false);
   ASSERT_TRUE(loop.AwaitMore(3));
+  // A backend that learns the slot map before the migration and makes no call during it:
+  // its first call after, on another lock of the slot, goes to the old owner, which
+  // answers MOVED.
+  auto idle = Open(set->Uri());
+  ASSERT_NE(idle, nullptr);
+  const std::string twin = SameSlotAs(name, "migrate-twin");
+  auto idle_before = Grants(*idle, twin, 1);
+  ASSERT_EQ(idle_before.size(), 1U);
   // A caller that gives up on a call after 500 ms.
   auto impatient = Open(set->Uri("?timeout=500ms"));
   ASSERT_NE(impatient, nullptr);
@@ -537,6 +555,11 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   auto after = Grants(*backend, name, 3);
   ASSERT_EQ(after.size(), 3U);
   EXPECT_TRUE(StrictlyIncreasing(after, tokens.back()));
+  auto redirected = idle->TryAcquire(Request(twin, seconds(5)));
+  ASSERT_TRUE(redirected.ok()) << redirected.status().ToString();
+  EXPECT_GT(redirected->token, idle_before[0]);
+  EXPECT_EQ(EpochOf(redirected->token), static_cast<FencingToken>(epoch));
+  EXPECT_TRUE(idle->Release(*redirected).ok());
   auto fresh = Open(set->Uri());
   ASSERT_NE(fresh, nullptr);
   auto fresh_tokens = Grants(*fresh, name, 1);
