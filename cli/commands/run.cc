@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -125,9 +124,7 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& names,
   for (const auto& name : names) {
     tokens += fmt::format("{}{}={}", tokens.empty() ? "" : "\n", name, set.token(name));
   }
-  const Lease first = std::find_if(set.locks().begin(), set.locks().end(), [&](const Lock& lock) {
-                        return lock.lease().name == names.front();
-                      })->lease();
+  const Lease first = set.lock(names.front())->lease();
   env.push_back("DLOCK_NAME=" + first.name);
   env.push_back(fmt::format("DLOCK_FENCING_TOKEN={}", first.token));
   env.push_back("DLOCK_FENCING_TOKENS=" + tokens);

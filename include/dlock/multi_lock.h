@@ -64,6 +64,9 @@ class [[nodiscard]] DLOCK_API MultiLock {
   // The locks themselves, in canonical order (each one's lease(), lost()...).
   const std::vector<Lock>& locks() const;
 
+  // The lock of `name`; null if `name` is not in the set. Valid while this MultiLock is.
+  const Lock* lock(std::string_view name) const;
+
   // Requested once any lock of the set is lost (Lock::lost()). Callbacks run on one of the
   // Locker's threads and must be quick.
   std::stop_token lost() const;

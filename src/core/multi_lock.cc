@@ -88,11 +88,15 @@ std::vector<std::pair<std::string, FencingToken>> MultiLock::tokens() const {
 }
 
 FencingToken MultiLock::token(std::string_view name) const {
-  for (const Lock& lock : locks()) {
-    Lease lease = lock.lease();
-    if (lease.name == name) return lease.token;
+  const Lock* found = lock(name);
+  return found ? found->lease().token : 0;
+}
+
+const Lock* MultiLock::lock(std::string_view name) const {
+  for (const Lock& l : locks()) {
+    if (l.lease().name == name) return &l;
   }
-  return 0;
+  return nullptr;
 }
 
 const std::vector<Lock>& MultiLock::locks() const {

@@ -33,12 +33,13 @@ using redis::ToInt;
 using std::chrono::milliseconds;
 
 // A script that changes the wait line (lua/line.lua) is sent after the tokens' functions
-// and their epoch check (lua/token.lua, lua/epoch_check.lua), the line's functions, and
-// the prelude that finds its head and hands the lock off (which grants with
-// lua/grant.lua). The one that only reads the line needs token.lua and line.lua alone.
-redis::Script OnLine(std::string_view script) {
-  return redis::Script(
-      {lua::kToken, lua::kEpochCheck, lua::kGrant, lua::kLine, lua::kLinePrelude, script});
+// and their epoch check (lua/token.lua, lua/epoch_check.lua), the line's functions, how
+// it publishes (lua/pubsub.lua, or lua/pubsub_sharded.lua with `sharded`), and the prelude
+// that finds its head and hands the lock off (which grants with lua/grant.lua). The one
+// that only reads the line needs token.lua and line.lua alone.
+redis::Script OnLine(std::string_view script, bool sharded) {
+  return redis::Script({lua::kToken, lua::kEpochCheck, lua::kGrant, lua::kLine,
+                        sharded ? lua::kPubsubSharded : lua::kPubsub, lua::kLinePrelude, script});
 }
 
 class RedisBackend final : public Backend,
@@ -46,14 +47,16 @@ class RedisBackend final : public Backend,
                            public AsyncBackend,
                            public BatchExtendBackend {
  public:
-  RedisBackend(RedisOptions options, std::uint32_t epoch, std::unique_ptr<redis::Client> client)
+  RedisBackend(RedisOptions options, std::uint32_t epoch, bool sharded,
+               std::unique_ptr<redis::Client> client)
       : options_(std::move(options)),
         epoch_(std::to_string(epoch)),
-        acquire_(OnLine(lua::kLineAcquire)),
+        sharded_(sharded),
+        acquire_(OnLine(lua::kLineAcquire, sharded)),
         extend_({lua::kExtend}),
-        release_(OnLine(lua::kRelease)),
+        release_(OnLine(lua::kRelease, sharded)),
         inspect_({lua::kToken, lua::kLine, lua::kLineInspect}),
-        leave_(OnLine(lua::kLeaveLine)),
+        leave_(OnLine(lua::kLeaveLine, sharded)),
         client_(std::move(client)) {}
 
   // The last reference may go in a `done` of an asynchronous call, on the client's I/O
@@ -218,7 +221,8 @@ class RedisBackend final : public Backend,
     // the head leaving): a release wakes one waiter, not every one.
     auto sub =
         client_->Subscribe(waiter.empty() ? Key(name, ":released")
-                                          : fmt::format("{}:{}", Key(name, ":released"), waiter));
+                                          : fmt::format("{}:{}", Key(name, ":released"), waiter),
+                           nullptr, sharded_);
     auto outcome = [&]() -> Status {
       if (stop.stop_requested()) return CancelledError("wait cancelled");
       if (!sub->error().ok()) return sub->error();
@@ -472,6 +476,7 @@ class RedisBackend final : public Backend,
   // The failover epoch of this server (decimal): the last argument of every script that may
   // grant (lua/token.lua). "0" for redis://.
   const std::string epoch_;
+  const bool sharded_;  // sharded pub/sub (SSUBSCRIBE, SPUBLISH in the scripts)
   const redis::Script acquire_, extend_, release_, inspect_, leave_;
   // Declared last, so destroyed first: its I/O thread stops while the scripts its
   // callbacks use still exist.
@@ -483,7 +488,7 @@ class RedisBackend final : public Backend,
 namespace redis {
 
 Result<std::shared_ptr<Backend>> MakeBackendOn(const RedisOptions& options, std::uint32_t epoch,
-                                               std::unique_ptr<Client> client) {
+                                               std::unique_ptr<Client> client, bool sharded) {
   if (epoch > kMaxFencingEpoch) {
     return FailedPreconditionError(
         fmt::format("failover epoch {} does not fit in the 24 bits of a fencing token", epoch));
@@ -491,7 +496,7 @@ Result<std::shared_ptr<Backend>> MakeBackendOn(const RedisOptions& options, std:
   RedisOptions o = options;
   if (!o.clock) o.clock = SystemClock();
   return std::shared_ptr<Backend>(
-      std::make_shared<RedisBackend>(std::move(o), epoch, std::move(client)));
+      std::make_shared<RedisBackend>(std::move(o), epoch, sharded, std::move(client)));
 }
 
 Status CheckMaster(Client& client) {

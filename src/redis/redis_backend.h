@@ -24,9 +24,11 @@ inline constexpr std::uint32_t kMaxFencingEpoch = (1U << 24) - 1;
 // carry `epoch` (Sentinel's config-epoch of that master; 0 for redis://) in their high 24
 // bits. Its scripts refuse (kUnavailable, "DLOCK_EPOCH") a lock last granted under a higher
 // epoch. kFailedPrecondition for an epoch above kMaxFencingEpoch. `client` must have been
-// made from `options` (MakeClientOptions).
+// made from `options` (MakeClientOptions). `sharded`: wake-ups by sharded pub/sub
+// (SSUBSCRIBE, and SPUBLISH in the scripts: Redis 7, for redis+cluster://), else plain.
 Result<std::shared_ptr<Backend>> MakeBackendOn(const RedisOptions& options, std::uint32_t epoch,
-                                               std::unique_ptr<Client> client);
+                                               std::unique_ptr<Client> client,
+                                               bool sharded = false);
 
 // OK if `client`'s server answers ROLE as master; kUnavailable naming the role it answers
 // (a replica) or why it cannot be asked. Blocks for one round trip.

@@ -34,7 +34,7 @@ RedlockBackend::RedlockBackend(RedlockOptions options, Clients clients)
       extend_({lua::kExtend}),
       inspect_({lua::kInspect}),
       release_script_(std::make_shared<const redis::Script>(
-          redis::Script({lua::kNoLine, redis::lua::kRelease}))),
+          redis::Script({lua::kNoLine, redis::lua::kPubsub, redis::lua::kRelease}))),
       retake_script_(std::make_shared<const redis::Script>(redis::Script({lua::kRetake}))) {}
 
 std::vector<std::string> RedlockBackend::Keys(const std::string& name) const {

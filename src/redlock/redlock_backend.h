@@ -109,7 +109,9 @@ class RedlockBackend final : public Backend, public AsyncBackend {
   Status ReleaseOutcome(const std::string& name, const redis::Replies& replies,
                         std::string_view not_held) const;
   // On every instance, also those that did not answer: fire and forget. An instance that
-  // did not answer `round1` is sent the release again until `ttl` passed (ReleaseRetries).
+  // did not answer `round1` is sent the release again until `ttl` passed (ReleaseRetries);
+  // one that answered it "held by another" is skipped (round 1 wrote nothing there, and a
+  // release is a no-op for an owner that does not hold the lock).
   void ReleaseEverywhere(const std::string& name, const std::string& owner,
                          const redis::Replies* round1 = nullptr,
                          std::chrono::milliseconds ttl = std::chrono::milliseconds(0));

@@ -4,9 +4,18 @@
 
 #include "core/lease_rules.h"
 #include "dlock/async_backend.h"
+#include "redis/common/replies.h"
 #include "redlock/redlock_backend.h"
 
 namespace dlock::redlock {
+namespace {
+
+// A round-1 reply {0, pttl, token, host, pid}: the lock is another owner's there.
+bool HeldByAnother(const Result<redis::Reply>& r) {
+  return r.ok() && !r->elements.empty() && redis::ToInt(r->elements[0]) == 0;
+}
+
+}  // namespace
 
 using std::chrono::milliseconds;
 
@@ -67,6 +76,7 @@ void RedlockBackend::ReleaseEverywhere(const std::string& name, const std::strin
   std::shared_ptr<bool> stop;  // the retries' flag, if any instance's outcome is unknown
   for (std::size_t i = 0; i < clients_.size(); ++i) {
     bool unknown = round1 != nullptr && !Answered((*round1)[i]);
+    if (round1 != nullptr && !unknown && HeldByAnother(*(*round1)[i])) continue;
     if (unknown) {
       if (!stop) stop = retries_->Track(name, owner);
       ReleaseRetries::ReleaseUntil(clients_[i].get(), release_script_, keys, args, give_up,

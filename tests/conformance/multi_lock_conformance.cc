@@ -120,6 +120,11 @@ TEST_P(BackendConformance, AMultiLockWaitingForOneNameHoldsNoOther) {
   EXPECT_EQ(set.names(), (std::vector<std::string>{a, b}));
   EXPECT_GT(set.token(a), a_before);
   EXPECT_GT(set.token(b), b_before);
+  ASSERT_NE(set.lock(b), nullptr);
+  EXPECT_EQ(set.lock(b)->lease().name, b);
+  EXPECT_EQ(set.lock(b)->token(), set.token(b));
+  EXPECT_EQ(set.lock(Name("/not-in-the-set")), nullptr);
+  EXPECT_EQ(set.token(Name("/not-in-the-set")), 0U);
   EXPECT_TRUE(set.Release().ok());
   EXPECT_TRUE(Free(*backend_, a));
   EXPECT_TRUE(Free(*backend_, b));

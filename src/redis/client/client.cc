@@ -400,15 +400,17 @@ void Client::After(std::chrono::milliseconds delay, std::function<void()> fn) {
 }
 
 std::unique_ptr<Subscription> Client::Subscribe(const std::string& channel,
-                                                std::shared_ptr<Waiter> waiter) {
+                                                std::shared_ptr<Waiter> waiter, bool sharded) {
   if (!waiter) waiter = std::make_shared<Waiter>();
-  asio::post(io_, [this, channel, waiter] {
+  asio::post(io_, [this, channel, waiter, sharded] {
     Channel& ch = channels_[channel];
+    if (ch.waiters.empty() && !ch.subscribed) ch.sharded = sharded;
     ch.waiters.insert(waiter);
     if (!ch.subscribed) {
       ch.subscribed = true;
       ch.sent++;
-      if (!subscriber_->Send(EncodeCommand({"SUBSCRIBE", channel}), nullptr)) {
+      if (!subscriber_->Send(EncodeCommand({ch.sharded ? "SSUBSCRIBE" : "SUBSCRIBE", channel}),
+                             nullptr)) {
         waiter->Fail(UnavailableError(fmt::format("{}: subscriber connection is down", endpoint_)));
         channels_.erase(channel);
       }
@@ -425,7 +427,8 @@ void Client::Unsubscribe(const std::string& channel, const std::shared_ptr<Waite
   it->second.waiters.erase(waiter);
   if (it->second.waiters.empty() && it->second.subscribed) {
     it->second.subscribed = false;
-    subscriber_->Send(EncodeCommand({"UNSUBSCRIBE", channel}), nullptr);
+    subscriber_->Send(EncodeCommand({it->second.sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel}),
+                      nullptr);
   }
 }
 
@@ -435,15 +438,25 @@ void Client::OnPush(const Reply& reply) {
   auto it = channels_.find(reply.elements[1].str);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
-  if (kind == "subscribe") {
+  if (kind == "subscribe" || kind == "ssubscribe") {
     if (++ch.acked == ch.sent) {
       for (auto& w : ch.waiters) w->Confirm();
     }
-  } else if (kind == "message") {
+  } else if (kind == "message" || kind == "smessage") {
     const std::string& payload = reply.elements.size() > 2 ? reply.elements[2].str : kind;
     for (auto& w : ch.waiters) w->Message(payload);
-  } else if (kind == "unsubscribe") {
-    if (!ch.subscribed && ch.waiters.empty() && ch.acked == ch.sent) channels_.erase(it);
+  } else if (kind == "unsubscribe" || kind == "sunsubscribe") {
+    if (ch.sharded && ch.subscribed && ch.acked == ch.sent) {
+      // Not asked for: the server no longer serves the channel's slot.
+      for (auto& w : ch.waiters) {
+        w->Fail(UnavailableError(
+            fmt::format("{}: the server ended the subscription to {} (its slot moved)", endpoint_,
+                        reply.elements[1].str)));
+      }
+      channels_.erase(it);
+    } else if (!ch.subscribed && ch.waiters.empty() && ch.acked == ch.sent) {
+      channels_.erase(it);
+    }
   }
 }
 

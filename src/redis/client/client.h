@@ -147,9 +147,13 @@ class Client {
 
   // Subscribes to `channel` on the shared subscriber connection (SUBSCRIBE is sent only
   // by the first waiter); the subscription ends when the returned object is destroyed.
-  // `waiter`: share one with other subscriptions; null: a new one.
+  // `waiter`: share one with other subscriptions; null: a new one. `sharded`: SSUBSCRIBE
+  // (Redis 7's sharded pub/sub: the server must serve the channel's slot); the server
+  // ending it unasked (the slot moved) fails the waiters. A channel keeps the mode of
+  // its first subscription while it has subscribers.
   std::unique_ptr<Subscription> Subscribe(const std::string& channel,
-                                          std::shared_ptr<Waiter> waiter = nullptr);
+                                          std::shared_ptr<Waiter> waiter = nullptr,
+                                          bool sharded = false);
 
   std::string endpoint() const { return endpoint_; }
   // True on this client's I/O thread (in a `done` of CallAsync or EvalAsync).
@@ -160,6 +164,7 @@ class Client {
   struct Channel {
     std::set<std::shared_ptr<Waiter>> waiters;
     bool subscribed = false;  // SUBSCRIBE sent, no UNSUBSCRIBE since
+    bool sharded = false;     // SSUBSCRIBE and SUNSUBSCRIBE instead
     int sent = 0;             // SUBSCRIBEs sent ...
     int acked = 0;            // ... and confirmed
   };

@@ -102,7 +102,18 @@ class ClusterBackend final : public Backend,
     floor_.fill(0);
   }
 
-  Status Start() { return Refresh().status(); }
+  // Asks the seeds whether they have sharded pub/sub (Redis 7), then reads the map.
+  Status Start() {
+    for (const auto& s : options_.seeds) {
+      std::lock_guard refreshing(refresh_mu_);
+      redis::Client& client = Probe(s);
+      auto info = client.Call({"COMMAND", "INFO", "SPUBLISH"});
+      if (!info.ok() || info->is_error()) continue;
+      sharded_ = !info->elements.empty() && info->elements[0].type != redis::Reply::Type::kNil;
+      break;
+    }
+    return Refresh().status();
+  }
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     return OnSlot(request.name, [&](Backend& b) { return b.TryAcquire(request); });
@@ -424,8 +435,9 @@ class ClusterBackend final : public Backend,
         redis::ClientOptions c = node_client_;
         c.connection.host = m.host;
         c.connection.port = m.port;
-        auto backend = redis::MakeBackendOn(o, static_cast<std::uint32_t>(m.epoch),
-                                            std::make_unique<redis::Client>(std::move(c)));
+        auto backend =
+            redis::MakeBackendOn(o, static_cast<std::uint32_t>(m.epoch),
+                                 std::make_unique<redis::Client>(std::move(c)), sharded_);
         if (!backend.ok()) return backend.status();
         node = std::make_shared<Node>();
         node->master = m;
@@ -468,6 +480,7 @@ class ClusterBackend final : public Backend,
   std::map<std::string, std::unique_ptr<redis::Client>> probes_;
   std::optional<HostPort> last_answered_;
   std::array<std::uint64_t, redis::kClusterSlots> floor_{};
+  bool sharded_ = false;  // set by Start: the nodes have SPUBLISH (Redis 7)
   std::mutex mu_;
   std::shared_ptr<const Routes> routes_;  // guarded by mu_
   bool stale_ = false;                    // guarded by mu_: a call found routes_ stale

@@ -6,10 +6,10 @@
 leave_line(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], 'released')
+  publish(ARGV[2], 'released')
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   find_head()
-  if head then redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'left') end
+  if head then publish(ARGV[2] .. ':' .. head, 'left') end
 end
 return 1

@@ -1,6 +1,7 @@
--- Sent before every script that changes the line, after token.lua, epoch_check.lua, grant.lua and
--- line.lua: the stale heads dropped, `head`, the first owner in line (nil if none), which
--- `find_head()` sets again, and `hand_off(channel)`. Without a line, it costs one EXISTS.
+-- Sent before every script that changes the line, after token.lua, epoch_check.lua, grant.lua,
+-- line.lua and pubsub.lua (or pubsub_sharded.lua): the stale heads dropped, `head`, the first
+-- owner in line (nil if none), which `find_head()` sets again, and `hand_off(channel)`. Without a
+-- line, it costs one EXISTS.
 -- (redlock://, which keeps no line, sends its no_line.lua before the release script instead: no
 -- head, and no hand-off.)
 
@@ -25,9 +26,9 @@ local function hand_off(channel)
   if not tonumber(w[1]) or tonumber(w[1]) < 1 then return false end
   if not token_left() then return false end
   channel = channel .. ':' .. head
-  if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return false end
+  if subscribers(channel) == 0 then return false end
   local token = grant(head, w[1], w[2], w[3], w[4])
-  redis.call('PUBLISH', channel, 'granted:' .. token .. ':' .. w[5])
+  publish(channel, 'granted:' .. token .. ':' .. w[5])
   leave_line(head)
   return true
 end

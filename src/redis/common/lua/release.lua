@@ -9,9 +9,9 @@
 if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
   if redis.call('DEL', KEYS[1]) == 1 then
     if head and not hand_off(ARGV[2]) then
-      redis.call('PUBLISH', ARGV[2] .. ':' .. head, 'released')
+      publish(ARGV[2] .. ':' .. head, 'released')
     end
-    redis.call('PUBLISH', ARGV[2], 'released')
+    publish(ARGV[2], 'released')
     return 1
   end
 end
