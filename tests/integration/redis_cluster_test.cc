@@ -106,7 +106,8 @@ std::shared_ptr<Backend> StaleClient(std::uint16_t port, std::uint32_t epoch,
   o.port = port;
   auto client_options = redis::MakeClientOptions(o);
   EXPECT_TRUE(client_options.ok());
-  auto backend = redis::MakeBackendOn(o, epoch, std::make_unique<redis::Client>(*client_options));
+  auto backend = redis::MakeBackendOn(o, epoch, std::make_unique<redis::Client>(*client_options),
+                                      /*sharded=*/true);
   EXPECT_TRUE(backend.ok());
   auto connected = (*backend)->Inspect(name);
   EXPECT_TRUE(connected.ok()) << connected.status().ToString();
@@ -522,6 +523,26 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   const std::string twin = SameSlotAs(name, "migrate-twin");
   auto idle_before = Grants(*idle, twin, 1);
   ASSERT_EQ(idle_before.size(), 1U);
+  // A holder of a third lock of the slot, renewing, and a waiter for it, listening on the
+  // slot's shard channel, which the old owner ends when the slot leaves it.
+  const std::string contested = SameSlotAs(name, "migrate-held");
+  auto waiter_backend = Open(set->Uri());
+  ASSERT_NE(waiter_backend, nullptr);
+  auto waiting = std::make_shared<WaitingCounter>();
+  Locker holder(backend, {.ttl = seconds(3)});
+  Locker waiter(waiter_backend, {.ttl = seconds(3), .listener = waiting});
+  auto held = holder.Acquire(contested);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  auto waited = std::async(std::launch::async,
+                           [&] { return waiter.Acquire(contested, {.wait = seconds(30)}); });
+  ASSERT_TRUE(WaitFor([&] { return waiting->waiting() > 0; }, seconds(10)));
+  // The shard channels of the lock that a node has subscribers on.
+  const auto channels = [&](int node) {
+    auto lines = set->Cli(node, {"PUBSUB", "SHARDCHANNELS", "dlock:{" + contested + "}:*"});
+    lines.erase(std::remove(lines.begin(), lines.end(), ""), lines.end());
+    return lines;
+  };
+  EXPECT_TRUE(WaitFor([&] { return !channels(from).empty(); }, seconds(5)));
   // A caller that gives up on a call after 500 ms.
   auto impatient = Open(set->Uri("?timeout=500ms"));
   ASSERT_NE(impatient, nullptr);
@@ -555,6 +576,26 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   auto after = Grants(*backend, name, 3);
   ASSERT_EQ(after.size(), 3U);
   EXPECT_TRUE(StrictlyIncreasing(after, tokens.back()));
+  // The waiter listens on the new owner now (the old one ended its subscription).
+  EXPECT_TRUE(WaitFor([&] { return !channels(to).empty(); }, seconds(5)));
+  EXPECT_THAT(channels(from), ::testing::IsEmpty());
+  // The holder kept its lock across the migration; once it lets go, the waiter has it,
+  // under the new owner's epoch.
+  EXPECT_FALSE(held->lost().stop_requested());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto seen = waiter_backend->Inspect(contested);
+        return seen.ok() && seen->held && seen->token == held->token();
+      },
+      seconds(5)));
+  EXPECT_EQ(waited.wait_for(milliseconds(0)), std::future_status::timeout);
+  EXPECT_TRUE(held->Release().ok());
+  auto got = waited.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_GT(got->token(), held->token());
+  EXPECT_EQ(EpochOf(got->token()), static_cast<FencingToken>(epoch));
+  EXPECT_TRUE(got->Release().ok());
+
   auto redirected = idle->TryAcquire(Request(twin, seconds(5)));
   ASSERT_TRUE(redirected.ok()) << redirected.status().ToString();
   EXPECT_GT(redirected->token, idle_before[0]);
