@@ -59,28 +59,41 @@ bool ClusterNodeLine::Has(const std::string& flag) const {
   return false;
 }
 
-std::unique_ptr<RedisClusterSet> RedisClusterSet::Start() {
+std::unique_ptr<RedisClusterSet> RedisClusterSet::Start(const RedisClusterSetOptions& options) {
   std::unique_ptr<RedisClusterSet> set(new RedisClusterSet());
+  set->tls_ = options.tls != nullptr;
+  if (options.tls) {
+    set->cli_flags_ += " --tls --cacert '" + options.tls->ca_cert.string() + "'";
+  }
+  if (!options.password.empty()) {
+    set->cli_flags_ += " --no-auth-warning -a '" + options.password + "'";
+  }
   if (!RunQuiet("redis-cli --version")) {
     ADD_FAILURE() << "redis-cli is not installed (Debian: apt-get install redis-tools)";
     return nullptr;
   }
   std::set<std::uint16_t> taken;
-  std::string create = "redis-cli --cluster create";
+  std::string create = "redis-cli" + set->cli_flags_ + " --cluster create";
   for (int i = 0; i < kNodes; ++i) {
     std::uint16_t bus = FreePort();
     while (taken.count(bus)) bus = FreePort();
     taken.insert(bus);
-    auto server =
-        RedisServer::Start({"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                            "--cluster-port", std::to_string(bus), "--cluster-node-timeout", "1000",
-                            // A replica may always take over, however long ago it
-                            // last heard of its master.
-                            "--cluster-replica-validity-factor", "0",
-                            // The topology changes only when a test changes it.
-                            "--cluster-allow-replica-migration", "no",
-                            // Full syncs at once (7.0 waits 5 s by default).
-                            "--repl-diskless-sync-delay", "0"});
+    std::vector<std::string> args = {"--cluster-enabled", "yes", "--cluster-config-file",
+                                     "nodes.conf", "--cluster-port", std::to_string(bus),
+                                     "--cluster-node-timeout", "1000",
+                                     // A replica may always take over, however long ago it
+                                     // last heard of its master.
+                                     "--cluster-replica-validity-factor", "0",
+                                     // The topology changes only when a test changes it.
+                                     "--cluster-allow-replica-migration", "no",
+                                     // Full syncs at once (7.0 waits 5 s by default).
+                                     "--repl-diskless-sync-delay", "0"};
+    if (!options.password.empty()) {
+      args.insert(args.end(),
+                  {"--requirepass", options.password, "--masterauth", options.password});
+    }
+    if (options.tls) args.insert(args.end(), {"--tls-cluster", "yes", "--tls-replication", "yes"});
+    auto server = RedisServer::Start(args, options.tls);
     if (!server) return nullptr;
     taken.insert(server->port());
     create += " 127.0.0.1:" + std::to_string(server->port());
@@ -105,19 +118,19 @@ std::unique_ptr<RedisClusterSet> RedisClusterSet::Start() {
   return set;
 }
 
-std::string RedisClusterSet::Uri(const std::string& suffix) const {
-  std::string hosts;
+std::string RedisClusterSet::Uri(const std::string& suffix, const std::string& userinfo) const {
+  std::string hosts = userinfo.empty() ? "" : userinfo + "@";
   for (std::size_t i = 0; i < 3 && i < servers_.size(); ++i) {
-    hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1:") +
-             std::to_string(servers_[i]->port());
+    hosts += (i == 0 ? "" : ",") + std::string("127.0.0.1:") + std::to_string(servers_[i]->port());
   }
-  return "redis+cluster://" + hosts + suffix;
+  return (tls_ ? "rediss+cluster://" : "redis+cluster://") + hosts + suffix;
 }
 
 std::vector<std::string> RedisClusterSet::Cli(std::size_t i,
                                               const std::vector<std::string>& args) const {
   if (paused_[i]) return {};
-  std::string cmd = "timeout 10 redis-cli --raw -p " + std::to_string(servers_[i]->port());
+  std::string cmd =
+      "timeout 10 redis-cli" + cli_flags_ + " --raw -p " + std::to_string(servers_[i]->port());
   for (const auto& a : args) cmd += " '" + a + "'";
   std::vector<std::string> lines;
   std::istringstream in(CommandOutput(cmd + " 2>/dev/null"));

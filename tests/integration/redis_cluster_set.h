@@ -1,10 +1,10 @@
 // redis_cluster_set.h: a Redis Cluster for integration tests: six redis-server nodes in
 // cluster mode (each with its own cluster bus port, a FreePort(), and a node timeout of
 // 1 s, so that a failover takes 1 to 3 s), joined by `redis-cli --cluster create` as three
-// masters with one replica each. All on loopback, stopped by PID; a missing redis-server
-// or redis-cli fails the test. Every condition is awaited by asking the nodes (CLUSTER
-// INFO, CLUSTER NODES, ROLE), never by sleeping; a node paused by Pause() is never asked
-// (it would not answer).
+// masters with one replica each; optionally with a password, or over TLS only. All on loopback,
+// stopped by PID; a missing redis-server or redis-cli fails the test. Every condition is awaited by
+// asking the nodes (CLUSTER INFO, CLUSTER NODES, ROLE), never by sleeping; a node paused by Pause()
+// is never asked (it would not answer).
 //
 // Nodes are named by their index in the order they were started (server(i)); which are
 // masters is for the cluster to say (Masters(), Owner(), ReplicaOf()), and changes with
@@ -38,6 +38,12 @@ struct ClusterNodeLine {
   bool IsMaster() const { return Has("master"); }
 };
 
+// How the nodes talk to clients and to each other.
+struct RedisClusterSetOptions {
+  std::string password;           // --requirepass and --masterauth on every node
+  const TlsFiles* tls = nullptr;  // TLS only: clients, the cluster bus and replication
+};
+
 class RedisClusterSet {
  public:
   static constexpr int kNodes = 6;
@@ -45,11 +51,11 @@ class RedisClusterSet {
 
   // Starts the nodes, creates the cluster and waits until it is healthy (AwaitHealthy).
   // Null after a test failure if it cannot.
-  static std::unique_ptr<RedisClusterSet> Start();
+  static std::unique_ptr<RedisClusterSet> Start(const RedisClusterSetOptions& options = {});
 
-  // "redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3" (the first three nodes) +
-  // `suffix`.
-  std::string Uri(const std::string& suffix = "") const;
+  // "redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3" (the first three nodes;
+  // rediss+cluster:// with TLS) with `userinfo@` if given, + `suffix`.
+  std::string Uri(const std::string& suffix = "", const std::string& userinfo = "") const;
   std::size_t size() const { return servers_.size(); }
   RedisServer& server(std::size_t i) { return *servers_[i]; }
   const std::string& NodeId(std::size_t i) const { return ids_[i]; }
@@ -122,6 +128,8 @@ class RedisClusterSet {
   RedisClusterSet() = default;
 
   std::vector<std::unique_ptr<RedisServer>> servers_;
+  std::string cli_flags_;  // redis-cli's TLS and password flags
+  bool tls_ = false;
   std::vector<std::string> ids_;
   std::vector<bool> paused_;
   std::map<int, std::pair<int, int>> migrations_;  // slot -> (from, to)

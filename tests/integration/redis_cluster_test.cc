@@ -340,6 +340,56 @@ TEST(RedisClusterTest, APlainRedisServerAsSeedIsFailedPrecondition) {
   EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
 }
 
+// A lock on each master of `set`, twice, through `backend`: its options (a password, TLS)
+// reach every master, not only the seeds.
+void ExpectLocksOnEveryMaster(RedisClusterSet& set, Backend& backend, const std::string& prefix) {
+  const auto owners = set.Owners();
+  const auto masters = set.Masters();
+  ASSERT_EQ(masters.size(), 3U);
+  for (int m : masters) {
+    const std::string name = NameOn(owners, m, prefix);
+    auto tokens = Grants(backend, name, 2);
+    ASSERT_EQ(tokens.size(), 2U) << name;
+    EXPECT_EQ(EpochOf(tokens[0]), static_cast<FencingToken>(set.ConfigEpoch(m))) << name;
+    EXPECT_EQ(tokens[1], tokens[0] + 1) << name;
+  }
+}
+
+// A cluster with a password on every node: with it, locks on every master; without it or
+// with a wrong one, a refusal as misconfigured (kFailedPrecondition) in one line that never
+// shows it.
+TEST(RedisClusterTest, APasswordProtectedClusterNeedsThePasswordOnEveryNode) {
+  auto set = RedisClusterSet::Start({.password = "hunter2"});
+  ASSERT_NE(set, nullptr);
+  auto backend = Open(set->Uri("", ":hunter2"));
+  ASSERT_NE(backend, nullptr);
+  ExpectLocksOnEveryMaster(*set, *backend, "auth");
+  for (const std::string userinfo : {"", ":nope"}) {
+    Status s = OpenStatus(set->Uri("", userinfo));
+    EXPECT_EQ(s.code(), Code::kFailedPrecondition) << userinfo << ": " << s.ToString();
+    EXPECT_EQ(s.message().find("nope"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  }
+}
+
+// rediss+cluster://: TLS to every node (a cluster whose bus and replication are TLS too),
+// verified against ?cacert=; without it, the untrusted certificate is kFailedPrecondition.
+TEST(RedisClusterTest, RedissClusterVerifiesEveryNode) {
+  TempDir dir;
+  TlsFiles tls;
+  ASSERT_TRUE(tls.Make(dir.path() / "tls", "dlock-test-ca"));
+  auto set = RedisClusterSet::Start({.tls = &tls});
+  ASSERT_NE(set, nullptr);
+  ASSERT_EQ(set->Uri().rfind("rediss+cluster://", 0), 0U) << set->Uri();
+  auto backend = Open(set->Uri("?cacert=" + tls.ca_cert.string()));
+  ASSERT_NE(backend, nullptr);
+  ExpectLocksOnEveryMaster(*set, *backend, "tls");
+  Status untrusted = OpenStatus(set->Uri());
+  EXPECT_EQ(untrusted.code(), Code::kFailedPrecondition) << untrusted.ToString();
+  EXPECT_NE(untrusted.message().find("cacert"), std::string::npos) << untrusted.message();
+  EXPECT_EQ(untrusted.message().find('\n'), std::string::npos) << untrusted.message();
+}
+
 // CLUSTER FAILOVER of the master of a lock's slot while one client holds the lock,
 // another waits for it and a third loops acquire/release of another lock of the same
 // master: all follow the new master by themselves, and every token granted after is
