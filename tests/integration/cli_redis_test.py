@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The redis://, redis+sentinel:// and redlock:// backends through the CLI, on redis-servers
-(and sentinels) of their own."""
+"""The redis://, redis+sentinel://, redis+cluster:// and redlock:// backends through the CLI,
+on redis-servers (and sentinels, and a cluster) of their own."""
 import json
 import os
 import signal
@@ -9,7 +9,7 @@ import unittest
 
 import cli_run_test
 from cli_util import DlockTestCase
-from servers import RedisSentinelSet, RedisServer
+from servers import RedisClusterSet, RedisSentinelSet, RedisServer
 
 
 class RedisCliTest(cli_run_test.MutualExclusionTest):
@@ -223,6 +223,96 @@ class RedisSentinelCliTest(DlockTestCase):
         code, _, err = self.dlock("--backend", "redis+sentinel://127.0.0.1:1", "inspect", "x")
         self.assertEqual(code, 64, err)
         self.assertIn("master's name", err)
+
+
+class RedisClusterCliTest(DlockTestCase):
+    """dlock on redis+cluster://: run exports tokens with the slot master's configEpoch in
+    their high bits, inspect and bench work, and a failover is followed."""
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = RedisClusterSet(self.tmp.name)
+        self.env["DLOCK_BACKEND"] = self.cluster.uri()
+
+    def tearDown(self):
+        self.cluster.stop()
+        super().tearDown()
+
+    def token(self, name):
+        code, out, err = self.dlock("run", name, "--", "sh", "-c", 'echo "$DLOCK_FENCING_TOKEN"')
+        self.assertEqual(code, 0, err)
+        return int(out)
+
+    def owner(self, name):
+        return self.cluster.owner(self.cluster.key_slot("dlock:{" + name + "}"))
+
+    def test_run_exports_the_slot_masters_epoch_and_tokens_increase_across_a_failover(self):
+        owners = self.cluster.owners()
+        masters = sorted(set(owners))
+        self.assertEqual(len(masters), 3)
+        # A lock on each master: its tokens carry that master's configEpoch.
+        names = {}
+        n = 0
+        while len(names) < 3:
+            name = f"job-{n}"
+            names.setdefault(owners[self.cluster.key_slot("dlock:{" + name + "}")], name)
+            n += 1
+        for master, name in names.items():
+            tokens = [self.token(name) for _ in range(3)]
+            self.assertEqual(tokens, sorted(set(tokens)), name)
+            self.assertEqual(tokens[-1] >> 40, self.cluster.config_epoch(master), name)
+            state = self.inspect(name)
+            self.assertFalse(state["held"])
+            self.assertEqual(state["fencing_token"], tokens[-1])
+        # The master of one of them fails over: its tokens go on above, under the new
+        # master's epoch.
+        name = names[masters[0]]
+        before = self.token(name)
+        replica = self.cluster.replica_of(masters[0])
+        self.assertGreaterEqual(replica, 0)
+        self.cluster.failover(replica)
+        after = self.token(name)
+        self.assertGreater(after, before)
+        self.assertEqual(after >> 40, self.cluster.config_epoch(replica))
+        self.assertGreater(after >> 40, before >> 40)
+        self.assertEqual(self.owner(name), replica)
+        self.assertEqual(self.inspect(name)["fencing_token"], after)
+        code, out, err = self.dlock("run", name, "--", "sh", "-c", 'echo "$DLOCK_BACKEND"')
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), self.cluster.uri())
+
+    def test_inspect_shows_the_holder_and_bench_and_bad_uris(self):
+        holder = self.start("run", "held", "--", "sleep", "30")
+        try:
+            self.wait_until(lambda: self.inspect("held")["held"])
+            state = self.inspect("held")
+            self.assertEqual(state["fencing_token"] >> 40,
+                             self.cluster.config_epoch(self.owner("held")))
+        finally:
+            holder.terminate()
+            holder.communicate(timeout=10)
+        code, out, err = self.dlock("bench", "--mode", "conc", "--concurrency", "16",
+                                    "--duration", "300ms", "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["errors"], 0)
+        code, _, err = self.dlock("--backend", self.cluster.uri() + "?bogus=1", "inspect", "x")
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("unknown option 'bogus'", err)
+        code, _, err = self.dlock("--backend", self.cluster.uri() + "/1", "inspect", "x")
+        self.assertEqual(code, 64, err)
+        self.assertOneLineError(err)
+        self.assertIn("only database 0", err)
+        os.makedirs(os.path.join(self.tmp.name, "plain"))
+        plain = RedisServer(os.path.join(self.tmp.name, "plain"))
+        try:
+            code, _, err = self.dlock("--backend", f"redis+cluster://127.0.0.1:{plain.port}",
+                                      "inspect", "x")
+            self.assertNotEqual(code, 0, err)
+            self.assertOneLineError(err)
+            self.assertIn("is not a cluster node", err)
+        finally:
+            plain.stop()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -234,6 +234,172 @@ class RedisSentinelSet:
             p.stop()
 
 
+class RedisClusterSet:
+    """Six redis-server nodes in cluster mode (each with its own cluster bus port and a
+    node timeout of 1 s), joined by `redis-cli --cluster create` as three masters with
+    one replica each, as tests/integration/redis_cluster_set.h. Nodes are indexed in the
+    order they were started; which are masters is for the cluster to say (owner(),
+    replica_of()). Every condition is awaited by asking the nodes."""
+    NODES = 6
+    SLOTS = 16384
+
+    def __init__(self, workdir):
+        self.servers = []
+        try:
+            taken = set()
+            for i in range(self.NODES):
+                bus = free_port()
+                while bus in taken:
+                    bus = free_port()
+                taken.add(bus)
+                d = os.path.join(workdir, f"node{i}")
+                os.makedirs(d)
+                self.servers.append(RedisServer(
+                    d, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-port", str(bus), "--cluster-node-timeout", "1000",
+                    "--cluster-replica-validity-factor", "0",
+                    "--cluster-allow-replica-migration", "no",
+                    "--repl-diskless-sync-delay", "0"))
+            r = subprocess.run(["redis-cli", "--cluster", "create",
+                                *(f"127.0.0.1:{s.port}" for s in self.servers),
+                                "--cluster-replicas", "1", "--cluster-yes"],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode != 0 or "All 16384 slots covered" not in r.stdout:
+                raise RuntimeError(f"redis-cli --cluster create: {r.stdout}{r.stderr}")
+            self.ids = [self.cli(i, "CLUSTER", "MYID")[0] for i in range(self.NODES)]
+            self.await_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def uri(self, scheme="redis+cluster"):
+        """The first three nodes as seeds."""
+        return f"{scheme}://" + ",".join(f"127.0.0.1:{s.port}" for s in self.servers[:3])
+
+    def cli(self, i, *args):
+        """redis-cli --raw on node i: its output's lines; [] if it does not answer."""
+        try:
+            r = subprocess.run(["redis-cli", "--raw", "-p", str(self.servers[i].port), *args],
+                               capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return []
+        return [l.rstrip("\r") for l in r.stdout.splitlines()]
+
+    def nodes(self, i):
+        """CLUSTER NODES as node i sees it: a dict per node (id, port, flags, master,
+        epoch, connected, slots as (lo, hi), open)."""
+        out = []
+        for line in self.cli(i, "CLUSTER", "NODES"):
+            w = line.split()
+            if len(w) < 8:
+                return []
+            slots, open_slots = [], False
+            for s in w[8:]:
+                if s.startswith("["):
+                    open_slots = True
+                    continue
+                lo, _, hi = s.partition("-")
+                slots.append((int(lo), int(hi or lo)))
+            out.append({"id": w[0], "port": int(w[1].split("@")[0].rsplit(":", 1)[1]),
+                        "flags": set(w[2].split(",")), "master": w[3], "epoch": int(w[6]),
+                        "connected": w[7] == "connected", "slots": slots,
+                        "open": open_slots})
+        return out
+
+    def owners(self):
+        """The index of each slot's master as every node agrees; None if they disagree."""
+        agreed = None
+        for i in range(self.NODES):
+            owner = [-1] * self.SLOTS
+            for n in self.nodes(i):
+                if "master" in n["flags"]:
+                    for lo, hi in n["slots"]:
+                        owner[lo:hi + 1] = [self.ids.index(n["id"])] * (hi - lo + 1)
+            if agreed is not None and owner != agreed:
+                return None
+            agreed = owner
+        return agreed
+
+    def key_slot(self, key):
+        return int(self.cli(0, "CLUSTER", "KEYSLOT", key)[0])
+
+    def owner(self, slot):
+        owners = self.owners()
+        return owners[slot] if owners else -1
+
+    def replica_of(self, master):
+        for n in self.nodes(master):
+            if n["master"] == self.ids[master]:
+                return self.ids.index(n["id"])
+        return -1
+
+    def config_epoch(self, i):
+        for n in self.nodes(i):
+            if "myself" in n["flags"]:
+                return n["epoch"]
+        return -1
+
+    def role(self, i):
+        role = self.cli(i, "ROLE")
+        return role[0] if role else ""
+
+    @staticmethod
+    def _await(pred, what, limit=30):
+        give_up = time.monotonic() + limit
+        while not pred():
+            if time.monotonic() >= give_up:
+                raise RuntimeError(what)
+            time.sleep(0.05)
+
+    def await_healthy(self):
+        """Every node: cluster_state:ok, 6 nodes known, all slots ok; the same 3 masters
+        owning all 16384 slots, none open, each with one connected replica."""
+        def healthy():
+            owners = self.owners()
+            if owners is None or -1 in owners:
+                return False
+            masters = set(owners)
+            for i in range(self.NODES):
+                info = dict(l.split(":", 1) for l in self.cli(i, "CLUSTER", "INFO") if ":" in l)
+                if (info.get("cluster_state") != "ok" or
+                        info.get("cluster_known_nodes") != str(self.NODES) or
+                        info.get("cluster_slots_ok") != str(self.SLOTS)):
+                    return False
+                nodes = self.nodes(i)
+                if len(nodes) != self.NODES or any(
+                        n["open"] or n["flags"] & {"fail", "fail?", "handshake", "noaddr"} or
+                        not (n["connected"] or "myself" in n["flags"]) for n in nodes):
+                    return False
+                role = self.cli(i, "ROLE")
+                if i in masters:
+                    if not role or role[0] != "master":
+                        return False
+                elif len(role) < 4 or role[0] != "slave" or role[3] != "connected":
+                    return False
+            return len(masters) == 3 and all(self.replica_of(m) >= 0 for m in masters)
+        self._await(healthy, "the cluster did not become healthy")
+
+    def failover(self, replica):
+        """CLUSTER FAILOVER on `replica`; waits until every node agrees that it owns the
+        slots of its old master, and answers ROLE as master."""
+        before = self.owners()
+        old = next(self.ids.index(n["master"]) for n in self.nodes(replica)
+                   if "myself" in n["flags"])
+        reply = self.cli(replica, "CLUSTER", "FAILOVER")
+        if reply != ["OK"]:
+            raise RuntimeError(f"CLUSTER FAILOVER: {reply}")
+
+        def done():
+            now = self.owners()
+            return (now is not None and self.role(replica) == "master" and
+                    all(now[s] == replica for s in range(self.SLOTS) if before[s] == old))
+        self._await(done, f"node {replica} did not take over from node {old}", limit=20)
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+
 class TlsFiles:
     """A CA, a server certificate for IP:127.0.0.1 and DNS:localhost, and a client
     certificate of that CA (EC P-256 keys, PEM), made with openssl in `directory`."""
