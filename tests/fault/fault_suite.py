@@ -38,7 +38,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from servers import EtcdServer, RedisSentinelSet, RedisServer, ZkServer  # noqa: E402
+from servers import (EtcdServer, RedisClusterSet, RedisSentinelSet, RedisServer,  # noqa: E402
+                     ZkServer)
 from guards import Guards, stale_accepted as guard_stale_writes  # noqa: E402
 
 ROOT = os.path.join(HERE, "..", "..")
@@ -190,17 +191,19 @@ class Backend:
     """A store for the suite: its URI and the faults that apply to it. `proxies`: the
     clients reach the store (each of its servers) through them (for late replies)."""
 
-    def __init__(self, name, uri, servers, proxies=(), volatile=False, sentinels=None):
+    def __init__(self, name, uri, servers, proxies=(), volatile=False, sentinels=None,
+                 cluster=None):
         self.name, self.uri, self.servers, self.proxies = name, uri, servers, proxies
         self.volatile = volatile  # loses its data on restart: a documented limitation
-        # A RedisSentinelSet: the fault is a failover, across which mutual exclusion is not
-        # guaranteed (asynchronous replication), but fencing is.
+        # A RedisSentinelSet or a RedisClusterSet: the fault is a failover, across which
+        # mutual exclusion is not guaranteed (asynchronous replication), but fencing is.
         self.sentinels = sentinels
+        self.cluster = cluster
 
     def faults(self):
         if self.volatile:
             return ["store-restart"]
-        if self.sentinels:
+        if self.sentinels or self.cluster:
             return ["failover", "failover-stop"]
         out = ["holder-pause", "holder-kill", "clock-jump"]
         if self.servers:
@@ -216,6 +219,8 @@ class Backend:
             s.stop()
         if self.sentinels:
             self.sentinels.stop()
+        if self.cluster:
+            self.cluster.stop()
 
 
 def make_backends(workdir, which):
@@ -240,6 +245,10 @@ def make_backends(workdir, which):
             # A master, two replicas and three sentinels; SENTINEL FAILOVER is the fault.
             ss = RedisSentinelSet(sub("redis-sentinel"))
             made.append(Backend("redis-sentinel", ss.uri(), [], sentinels=ss))
+        elif name == "redis-cluster":
+            # Three masters with a replica each; a failover of the lock's master is the fault.
+            cs = RedisClusterSet(sub("redis-cluster"))
+            made.append(Backend("redis-cluster", cs.uri(), [], cluster=cs))
         elif name == "redlock":
             rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(5)]
             proxies = [DelayProxy(r.port) for r in rs]
@@ -415,6 +424,28 @@ def inject(fault, run, backend, rng, partition=None):
             time.sleep(TTL + 1.5)
         finally:
             partition.heal()
+    elif fault.startswith("failover") and backend.cluster:
+        # The master of the lock's slot replaced by its replica while the clients run:
+        # CLUSTER FAILOVER ("failover"), or the master stopped (SIGSTOP) until the cluster
+        # promotes the replica, then resumed ("failover-stop": requests that reached it
+        # meanwhile run there when it wakes, before it learns it was demoted).
+        c = backend.cluster
+        c.await_healthy()  # a previous failover's old master rejoined as a replica
+        master = c.owner(c.key_slot(f"dlock:{{{run.lock}}}"))
+        replica = c.replica_of(master)
+        info.update(t=time.monotonic())
+        if fault == "failover":
+            c.failover(replica)
+        else:
+            c.servers[master].pause()
+            try:
+                give_up = time.monotonic() + 30
+                while c.role(replica) != "master":
+                    if time.monotonic() >= give_up:
+                        raise RuntimeError(f"node {replica} was not promoted")
+                    time.sleep(0.05)
+            finally:
+                c.servers[master].resume()
     elif fault == "failover":
         # SENTINEL FAILOVER while the clients run; done when every sentinel names the
         # promoted replica. The clients follow by themselves.
@@ -583,7 +614,8 @@ def main():
     ap.add_argument("--duration", default="0", help="soak: random faults for this long "
                     "(e.g. 30m)")
     ap.add_argument("--backends",
-                    default="file,redis,redis-sentinel,redlock,zk,etcd,redis-volatile")
+                    default="file,redis,redis-sentinel,redis-cluster,redlock,zk,etcd,"
+                            "redis-volatile")
     ap.add_argument("--faults", default="", help="only these faults (comma-separated)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
