@@ -16,14 +16,16 @@
 
 namespace dlock::test {
 
-// Polls `pred` until it holds or `limit` of real time passes; for conditions another
-// thread or process makes true. Returns pred().
+// Polls `pred` every `poll` until it holds or `limit` of real time passes; for conditions
+// another thread or process makes true (a slower `poll` for a `pred` that runs a program).
+// Returns pred().
 inline bool WaitFor(const std::function<bool()>& pred,
-                    std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+                    std::chrono::milliseconds limit = std::chrono::seconds(10),
+                    std::chrono::milliseconds poll = std::chrono::milliseconds(1)) {
   auto give_up = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= give_up) return pred();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(poll);
   }
   return true;
 }

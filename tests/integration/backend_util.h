@@ -10,6 +10,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "dlock/backend.h"
 #include "dlock/locker.h"
@@ -66,6 +67,29 @@ inline AcquireRequest Request(std::string name,
                               std::chrono::milliseconds ttl = std::chrono::seconds(30)) {
   return {std::move(name), ttl, NewOwnerId(), HolderInfo::ThisProcess()};
 }
+
+// OpenBackend(uri)'s status alone.
+inline Status OpenStatus(const std::string& uri) {
+  auto backend = OpenBackend(uri);
+  return backend.ok() ? OkStatus() : backend.status();
+}
+
+// Takes `name` and releases it `n` times through `backend`; the tokens.
+inline std::vector<FencingToken> Grants(Backend& backend, const std::string& name, int n) {
+  std::vector<FencingToken> out;
+  for (int i = 0; i < n; ++i) {
+    auto lease = backend.TryAcquire(Request(name, std::chrono::seconds(5)));
+    EXPECT_TRUE(lease.ok()) << lease.status().ToString();
+    if (!lease.ok()) break;
+    out.push_back(lease->token);
+    EXPECT_TRUE(backend.Release(*lease).ok());
+  }
+  return out;
+}
+
+// The failover epoch of a redis+sentinel:// or redis+cluster:// token: its bits from 40
+// up (the counter is below; lua/token.lua).
+inline FencingToken EpochOf(FencingToken token) { return token >> 40; }
 
 }  // namespace dlock::test
 

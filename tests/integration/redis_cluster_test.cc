@@ -53,27 +53,6 @@ INSTANTIATE_TEST_SUITE_P(RedisCluster, BackendConformance,
                          ::testing::Values(BackendFactory{"redis_cluster", SharedSetBackend}),
                          FactoryName);
 
-constexpr int kCounterBits = 40;
-FencingToken EpochOf(FencingToken token) { return token >> kCounterBits; }
-
-Status OpenStatus(const std::string& uri) {
-  auto backend = OpenBackend(uri);
-  return backend.ok() ? OkStatus() : backend.status();
-}
-
-// Takes `name` and releases it `n` times through `backend`; the tokens.
-std::vector<FencingToken> Grants(Backend& backend, const std::string& name, int n) {
-  std::vector<FencingToken> out;
-  for (int i = 0; i < n; ++i) {
-    auto lease = backend.TryAcquire(Request(name, seconds(5)));
-    EXPECT_TRUE(lease.ok()) << lease.status().ToString();
-    if (!lease.ok()) break;
-    out.push_back(lease->token);
-    EXPECT_TRUE(backend.Release(*lease).ok());
-  }
-  return out;
-}
-
 // The slot of lock `name`'s keys.
 int SlotOf(const std::string& name) { return RedisClusterKeySlot("dlock:{" + name + "}"); }
 

@@ -10,20 +10,14 @@
 #include <thread>
 
 #include "integration/server_process.h"
+#include "test_util.h"
 
 namespace dlock::test {
 namespace {
 
-using Steady = std::chrono::steady_clock;
-
 // Polls `pred` every 50 ms (each poll runs redis-cli) until it holds or `limit` passes.
 bool Await(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-  const auto give_up = Steady::now() + limit;
-  while (!pred()) {
-    if (Steady::now() >= give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
+  return WaitFor(pred, limit, std::chrono::milliseconds(50));
 }
 
 // The value of `field` in redis-cli's field/value lines; "" if absent.

@@ -42,27 +42,6 @@ INSTANTIATE_TEST_SUITE_P(RedisSentinel, BackendConformance,
                          ::testing::Values(BackendFactory{"redis_sentinel", SharedSetBackend}),
                          FactoryName);
 
-constexpr int kCounterBits = 40;
-FencingToken EpochOf(FencingToken token) { return token >> kCounterBits; }
-
-Status OpenStatus(const std::string& uri) {
-  auto backend = OpenBackend(uri);
-  return backend.ok() ? OkStatus() : backend.status();
-}
-
-// Takes `name` and releases it `n` times through `backend`; the tokens.
-std::vector<FencingToken> Grants(Backend& backend, const std::string& name, int n) {
-  std::vector<FencingToken> out;
-  for (int i = 0; i < n; ++i) {
-    auto lease = backend.TryAcquire(Request(name, seconds(5)));
-    EXPECT_TRUE(lease.ok()) << lease.status().ToString();
-    if (!lease.ok()) break;
-    out.push_back(lease->token);
-    EXPECT_TRUE(backend.Release(*lease).ok());
-  }
-  return out;
-}
-
 // What redis+sentinel:// used on `port` under `epoch`, as a client that never hears of a
 // failover keeps it: the redis:// backend with that epoch in its tokens, connected.
 std::shared_ptr<Backend> StaleClient(std::uint16_t port, std::uint32_t epoch) {

@@ -30,6 +30,16 @@ def closed_port():
     return sock.getsockname()[1]
 
 
+def await_condition(pred, what, limit=30):
+    """Polls `pred` every 50 ms (each poll may run redis-cli) until it holds; RuntimeError
+    naming `what` after `limit` seconds."""
+    give_up = time.monotonic() + limit
+    while not pred():
+        if time.monotonic() >= give_up:
+            raise RuntimeError(what)
+        time.sleep(0.05)
+
+
 class Server:
     """A server process: `args` started with its output in `logfile`, ready when
     `ready()` says so (within 20 s). Keeps its ports and data across restart()."""
@@ -151,7 +161,7 @@ class RedisSentinelSet:
                 replica = () if i == 0 else ("--replicaof", "127.0.0.1",
                                              str(self.servers[0].port))
                 self.servers.append(RedisServer(d, *fast, *replica))
-            self._await(lambda: self._online(0) == 2, "the replicas did not come online")
+            await_condition(lambda: self._online(0) == 2, "the replicas did not come online")
             for i in range(3):
                 self.sentinels.append(RedisSentinel(os.path.join(workdir, f"sentinel{i}"),
                                                     self.NAME, self.servers[0].port))
@@ -163,14 +173,6 @@ class RedisSentinelSet:
     def uri(self, scheme="redis+sentinel"):
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"{scheme}://{hosts}/{self.NAME}"
-
-    @staticmethod
-    def _await(pred, what, limit=30):
-        give_up = time.monotonic() + limit
-        while not pred():
-            if time.monotonic() >= give_up:
-                raise RuntimeError(what)
-            time.sleep(0.05)
 
     def _online(self, i):
         info = self.servers[i].cli("INFO", "replication")
@@ -211,7 +213,7 @@ class RedisSentinelSet:
                     return False
             self.master = m
             return self.role(m) == "master" and self._online(m) == 2
-        self._await(healthy, "the sentinel set did not become healthy")
+        await_condition(healthy, "the sentinel set did not become healthy")
         return self.master
 
     def await_new_master(self, old):
@@ -221,7 +223,7 @@ class RedisSentinelSet:
                 return False
             self.master = named.pop()
             return self.role(self.master) == "master"
-        self._await(switched, "the sentinels did not name a new master", limit=20)
+        await_condition(switched, "the sentinels did not name a new master", limit=20)
         return self.master
 
     def failover(self):
@@ -343,14 +345,6 @@ class RedisClusterSet:
         role = self.cli(i, "ROLE")
         return role[0] if role else ""
 
-    @staticmethod
-    def _await(pred, what, limit=30):
-        give_up = time.monotonic() + limit
-        while not pred():
-            if time.monotonic() >= give_up:
-                raise RuntimeError(what)
-            time.sleep(0.05)
-
     def await_healthy(self):
         """Every node: cluster_state:ok, 6 nodes known, all slots ok; the same 3 masters
         owning all 16384 slots, none open, each with one connected replica."""
@@ -377,7 +371,7 @@ class RedisClusterSet:
                 elif len(role) < 4 or role[0] != "slave" or role[3] != "connected":
                     return False
             return len(masters) == 3 and all(self.replica_of(m) >= 0 for m in masters)
-        self._await(healthy, "the cluster did not become healthy")
+        await_condition(healthy, "the cluster did not become healthy")
 
     def failover(self, replica):
         """CLUSTER FAILOVER on `replica`; waits until every node agrees that it owns the
@@ -393,7 +387,7 @@ class RedisClusterSet:
             now = self.owners()
             return (now is not None and self.role(replica) == "master" and
                     all(now[s] == replica for s in range(self.SLOTS) if before[s] == old))
-        self._await(done, f"node {replica} did not take over from node {old}", limit=20)
+        await_condition(done, f"node {replica} did not take over from node {old}", limit=20)
 
     def stop(self):
         for s in self.servers:
