@@ -306,6 +306,21 @@ TEST(RedisClusterTest, AllSeedsDownIsUnavailableNamingEachInOneLine) {
   EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
 }
 
+// A name whose keys would not share one hash tag ("}x": the key PREFIX{}x} has an empty
+// tag) is refused at once, not retried on CROSSSLOT until the deadline; a name with a
+// '}' further in keeps its keys in one slot and works.
+TEST(RedisClusterTest, ANameWhoseKeysWouldSpanSlotsIsInvalidAtOnce) {
+  auto backend = SharedSetBackend();
+  ASSERT_NE(backend, nullptr);
+  auto refused = backend->TryAcquire(Request("}x", seconds(5)));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument) << refused.status().ToString();
+  EXPECT_EQ(refused.status().message().find('\n'), std::string::npos);
+  auto lease = backend->TryAcquire(Request("x}y", seconds(5)));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_TRUE(backend->Release(*lease).ok());
+}
+
 // A seed that is a redis-server without cluster mode: refused as misconfigured, not
 // retried as if it were down.
 TEST(RedisClusterTest, APlainRedisServerAsSeedIsFailedPrecondition) {

@@ -433,6 +433,21 @@ void Client::Unsubscribe(const std::string& channel, const std::shared_ptr<Waite
 }
 
 void Client::OnPush(const Reply& reply) {
+  if (reply.is_error()) {
+    // A refused SSUBSCRIBE (the server does not serve the channel's slot): the waiters of
+    // every sharded channel not yet confirmed are told, with the server's words (a MOVED
+    // there makes redis+cluster:// read its map again); the others are not touched.
+    const Status refused = UnavailableError(fmt::format("{}: {}", endpoint_, reply.str));
+    for (auto it = channels_.begin(); it != channels_.end();) {
+      if (it->second.sharded && it->second.acked < it->second.sent) {
+        for (auto& w : it->second.waiters) w->Fail(refused);
+        it = channels_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return;
+  }
   if (reply.elements.size() < 2) return;
   const std::string& kind = reply.elements[0].str;
   auto it = channels_.find(reply.elements[1].str);

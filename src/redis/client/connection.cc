@@ -207,7 +207,9 @@ void Connection::Read() {
 }
 
 void Connection::Dispatch(Reply reply) {
-  if (push_ && reply.type == Reply::Type::kArray) {
+  // A subscriber's error reply with nothing in flight answers a SUBSCRIBE sent without a
+  // callback (a sharded one refused: MOVED, CLUSTERDOWN): the push handler's to handle.
+  if (push_ && (reply.type == Reply::Type::kArray || (reply.is_error() && inflight_.empty()))) {
     push_(reply);
     return;
   }

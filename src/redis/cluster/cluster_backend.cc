@@ -6,6 +6,7 @@
 
 #include <array>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -56,7 +57,9 @@ Refusal Classify(const Status& s) {
   const auto reply = m.find(": ");
   const std::string_view text =
       reply == std::string::npos ? std::string_view() : std::string_view(m).substr(reply + 2);
-  for (std::string_view moved : {"MOVED ", "DLOCK_EPOCH", "READONLY"}) {
+  // (A shard subscription the server ended, its slot moved, is one too.)
+  for (std::string_view moved :
+       {"MOVED ", "DLOCK_EPOCH", "READONLY", "the server ended the subscription"}) {
     if (text.starts_with(moved)) return Refusal::kMoved;
   }
   for (std::string_view migrating : {"ASK ", "TRYAGAIN", "CLUSTERDOWN"}) {
@@ -102,18 +105,7 @@ class ClusterBackend final : public Backend,
     floor_.fill(0);
   }
 
-  // Asks the seeds whether they have sharded pub/sub (Redis 7), then reads the map.
-  Status Start() {
-    for (const auto& s : options_.seeds) {
-      std::lock_guard refreshing(refresh_mu_);
-      redis::Client& client = Probe(s);
-      auto info = client.Call({"COMMAND", "INFO", "SPUBLISH"});
-      if (!info.ok() || info->is_error()) continue;
-      sharded_ = !info->elements.empty() && info->elements[0].type != redis::Reply::Type::kNil;
-      break;
-    }
-    return Refresh().status();
-  }
+  Status Start() { return Refresh().status(); }
 
   Result<Lease> TryAcquire(const AcquireRequest& request) override {
     return OnSlot(request.name, [&](Backend& b) { return b.TryAcquire(request); });
@@ -154,8 +146,10 @@ class ClusterBackend final : public Backend,
   }
 
   // Pipelined on the slot's master, as redis://'s. A MOVED reply sends the call again to
-  // the new owner; a slot being migrated fails the call (kUnavailable) rather than pause
-  // on an I/O thread. `done` runs on an I/O thread.
+  // the new owner, after the map is read again on that I/O thread (one CLUSTER NODES, or
+  // more while nodes cannot be reached: that node's other calls wait meanwhile); a slot
+  // being migrated fails the call (kUnavailable) rather than pause there. `done` runs on
+  // an I/O thread.
   void TryAcquireAsync(const AcquireRequest& request, AcquireCallback done) override {
     AcquireAsync(request, std::move(done), 0);
   }
@@ -174,15 +168,35 @@ class ClusterBackend final : public Backend,
       by_node[(*routes)->owner[SlotOf(leases[i].name)]].push_back(i);
     }
     std::vector<std::size_t> again;
+    // Every master's batch at once (a thread each but the first), so that a slow master
+    // does not delay the renewals on the others.
+    struct Batch {
+      const std::vector<std::size_t>* indices;
+      std::shared_ptr<Backend> backend;
+      std::vector<Result<Lease>> results;
+    };
+    std::vector<Batch> batches;
     for (const auto& [node, indices] : by_node) {
       if (node < 0) {
         again.insert(again.end(), indices.begin(), indices.end());
-        continue;
+      } else {
+        batches.push_back(
+            {&indices, (*routes)->nodes[static_cast<std::size_t>(node)]->backend, {}});
       }
+    }
+    auto run = [&leases](Batch& b) {
       std::vector<Lease> batch;
-      for (std::size_t i : indices) batch.push_back(leases[i]);
-      auto results =
-          (*routes)->nodes[static_cast<std::size_t>(node)]->backend->batch()->ExtendMany(batch);
+      for (std::size_t i : *b.indices) batch.push_back(leases[i]);
+      b.results = b.backend->batch()->ExtendMany(batch);
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t b = 1; b < batches.size(); ++b)
+      threads.emplace_back(run, std::ref(batches[b]));
+    if (!batches.empty()) run(batches[0]);
+    for (auto& t : threads) t.join();
+    for (auto& b : batches) {
+      const auto& indices = *b.indices;
+      auto& results = b.results;
       for (std::size_t k = 0; k < indices.size(); ++k) {
         const Status status = StatusOf(results[k]);
         const Refusal r = Classify(status);
@@ -224,6 +238,14 @@ class ClusterBackend final : public Backend,
     std::shared_ptr<Node> node;
   };
   Result<Route> RouteOf(std::string_view name) {
+    // A name whose keys would not share one hash tag (it begins with '}', or the prefix
+    // has a '{'): every script on it would be refused CROSSSLOT.
+    if (SlotOf(name) != RedisClusterKeySlot(redis::LockKey(options_.node.prefix, name, ":fence"))) {
+      return InvalidArgumentError(fmt::format(
+          "lock name '{}' with prefix '{}' cannot be used on redis+cluster://: its keys "
+          "would fall in different hash slots (a name may not begin with '}}')",
+          name, options_.node.prefix));
+    }
     auto routes = Current();
     if (!routes.ok()) return routes.status();
     const std::size_t slot = SlotOf(name);
@@ -435,9 +457,9 @@ class ClusterBackend final : public Backend,
         redis::ClientOptions c = node_client_;
         c.connection.host = m.host;
         c.connection.port = m.port;
-        auto backend =
-            redis::MakeBackendOn(o, static_cast<std::uint32_t>(m.epoch),
-                                 std::make_unique<redis::Client>(std::move(c)), sharded_);
+        auto backend = redis::MakeBackendOn(o, static_cast<std::uint32_t>(m.epoch),
+                                            std::make_unique<redis::Client>(std::move(c)),
+                                            HasShardedPubSub(HostPort{m.host, m.port}));
         if (!backend.ok()) return backend.status();
         node = std::make_shared<Node>();
         node->master = m;
@@ -457,6 +479,15 @@ class ClusterBackend final : public Backend,
       }
     }
     return std::shared_ptr<const Routes>(std::move(routes));
+  }
+
+  // Whether the master at `at` has sharded pub/sub (Redis 7: COMMAND INFO SPUBLISH), so
+  // that each master's backend publishes and subscribes as that server can (a cluster in
+  // a rolling upgrade has both). No answer: plain pub/sub, which every version has.
+  bool HasShardedPubSub(const HostPort& at) {
+    auto info = Probe(at).Call({"COMMAND", "INFO", "SPUBLISH"});
+    return info.ok() && !info->is_error() && !info->elements.empty() &&
+           info->elements[0].type != redis::Reply::Type::kNil;
   }
 
   // A one-connection client to the node at `at`, for CLUSTER NODES; kept.
@@ -480,7 +511,6 @@ class ClusterBackend final : public Backend,
   std::map<std::string, std::unique_ptr<redis::Client>> probes_;
   std::optional<HostPort> last_answered_;
   std::array<std::uint64_t, redis::kClusterSlots> floor_{};
-  bool sharded_ = false;  // set by Start: the nodes have SPUBLISH (Redis 7)
   std::mutex mu_;
   std::shared_ptr<const Routes> routes_;  // guarded by mu_
   bool stale_ = false;                    // guarded by mu_: a call found routes_ stale
