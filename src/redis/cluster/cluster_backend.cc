@@ -21,6 +21,7 @@
 #include "redis/cluster/slot_map.h"
 #include "redis/common/client_options.h"
 #include "redis/common/keys.h"
+#include "redis/common/replaceable_call.h"
 #include "redis/redis_backend.h"
 
 namespace dlock {
@@ -68,11 +69,7 @@ Refusal Classify(const Status& s) {
   return Refusal::kStale;
 }
 
-Status StatusOf(const Status& s) { return s; }
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.ok() ? OkStatus() : r.status();
-}
+using redis::StatusOf;
 
 // A migrating slot is asked again after this pause, until the call's time runs out.
 constexpr milliseconds kMigrationPause{20};
@@ -298,21 +295,14 @@ class ClusterBackend final : public Backend,
       -> decltype(fn(std::declval<Backend&>(), std::stop_token())) {
     auto route = RouteOf(name);
     if (!route.ok()) return route.status();
-    std::stop_source either;
-    std::stop_callback on_stop(stop, [&] { either.request_stop(); });
-    std::stop_callback on_replaced(route->node->replaced.get_token(),
-                                   [&] { either.request_stop(); });
-    auto result = fn(*route->node->backend, either.get_token());
+    auto result = redis::CallUntilReplaced(
+        [&](std::stop_token token) { return fn(*route->node->backend, std::move(token)); }, stop,
+        route->node->replaced.get_token());
     const Status status = StatusOf(result);
-    if (status.code() == Code::kCancelled && !stop.stop_requested()) return Early(result);
     const Refusal r = Classify(status);
     if (r != Refusal::kNone) MarkStale(route->routes, status);
-    if (r == Refusal::kMoved || r == Refusal::kMigrating) return Early(result);
+    if (r == Refusal::kMoved || r == Refusal::kMigrating) return redis::EndedEarly(result);
     return result;
-  }
-  static Status Early(const Status&) { return OkStatus(); }
-  static Result<std::optional<Lease>> Early(const Result<std::optional<Lease>>&) {
-    return std::optional<Lease>();
   }
 
   void AcquireAsync(const AcquireRequest& request, AcquireCallback done, int attempt) {

@@ -13,6 +13,7 @@
 #include "dlock/queueing_backend.h"
 #include "redis/client/client.h"
 #include "redis/common/client_options.h"
+#include "redis/common/replaceable_call.h"
 #include "redis/redis_backend.h"
 #include "redis/sentinel/discovery.h"
 #include "redis/sentinel/switch_watch.h"
@@ -29,11 +30,7 @@ struct Master {
   std::stop_source replaced;  // requested when a newer master takes its place
 };
 
-Status StatusOf(const Status& s) { return s; }
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.ok() ? OkStatus() : r.status();
-}
+using redis::StatusOf;
 
 class SentinelBackend final : public Backend,
                               public QueueingBackend,
@@ -220,18 +217,11 @@ class SentinelBackend final : public Backend,
       -> decltype(fn(std::declval<Backend&>(), std::stop_token())) {
     auto master = Current();
     if (!master.ok()) return master.status();
-    std::stop_source either;
-    std::stop_callback on_stop(stop, [&] { either.request_stop(); });
-    std::stop_callback on_replaced((*master)->replaced.get_token(), [&] { either.request_stop(); });
-    auto result = fn(*(*master)->backend, either.get_token());
-    if (StatusOf(result).code() == Code::kCancelled && !stop.stop_requested()) return Early(result);
+    auto result = redis::CallUntilReplaced(
+        [&](std::stop_token token) { return fn(*(*master)->backend, std::move(token)); }, stop,
+        (*master)->replaced.get_token());
     Watch(*master, StatusOf(result));
     return result;
-  }
-
-  static Status Early(const Status&) { return OkStatus(); }
-  static Result<std::optional<Lease>> Early(const Result<std::optional<Lease>>&) {
-    return std::optional<Lease>();
   }
 
   // `done` told of failures to reach the master, as OnMaster does; `this` may be gone by
