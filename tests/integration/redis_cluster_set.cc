@@ -473,4 +473,60 @@ bool RedisClusterSet::FinishMigration(int slot, int to) {
   return AwaitOwner(slot, to);
 }
 
+bool RedisClusterSet::Reshard(int from, int to, int slots, std::chrono::milliseconds limit) {
+  // Every node answers, none has an open slot, and all give every slot the same owner.
+  auto agreed = [&] {
+    std::vector<int> first;
+    for (std::size_t i = 0; i < servers_.size(); ++i) {
+      auto nodes = Nodes(i);
+      if (nodes.empty()) return false;
+      std::vector<int> owners(kSlots, -1);
+      for (const auto& n : nodes) {
+        if (n.open_slots) return false;
+        if (!n.IsMaster()) continue;
+        for (const auto& [lo, hi] : n.slots) {
+          for (int s = lo; s <= hi && s < kSlots; ++s) owners[s] = IndexOf(n.id);
+        }
+      }
+      if (std::count(owners.begin(), owners.end(), -1) > 0) return false;
+      if (first.empty()) {
+        first = std::move(owners);
+      } else if (owners != first) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        give_up - std::chrono::steady_clock::now()));
+  };
+  if (!Await(agreed, left())) {
+    ADD_FAILURE() << "before a reshard of node " << from << " to node " << to
+                  << ": the nodes do not agree on the slot map, or a slot is open";
+    return false;
+  }
+  int code = -1;
+  const std::string out = CommandOutput(
+      "timeout " + std::to_string(std::max<std::int64_t>(1, left().count() / 1000)) + " redis-cli" +
+          cli_flags_ + " --cluster reshard 127.0.0.1:" + std::to_string(servers_[from]->port()) +
+          " --cluster-from " + ids_[from] + " --cluster-to " + ids_[to] + " --cluster-slots " +
+          std::to_string(slots) + " --cluster-yes 2>&1",
+      &code);
+  if (code != 0) {
+    ADD_FAILURE() << "redis-cli --cluster reshard of " << slots << " slots from node " << from
+                  << " to node " << to << " exited " << code << ": "
+                  << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
+    return false;
+  }
+  if (!Await(agreed, left())) {
+    ADD_FAILURE() << "after a reshard of node " << from << " to node " << to
+                  << ": the nodes do not agree on the slot map, or a slot is open";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace dlock::test

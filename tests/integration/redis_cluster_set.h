@@ -124,6 +124,15 @@ class RedisClusterSet {
   // Whether `slot` is between BeginMigration and a FinishMigration that succeeded.
   bool migrating(int slot) const { return migrations_.count(slot) > 0; }
 
+  // `redis-cli --cluster reshard` of `slots` slots from master `from` to master `to` (it
+  // takes the source's lowest-numbered slots first, moving each with its keys as
+  // BeginMigration, MigrateKeys and FinishMigration do). It refuses to start while the
+  // nodes disagree on the slot map (a replica learns a move by gossip) or a slot is open,
+  // so that is awaited first; and after it exits 0, until every node agrees on the new
+  // map. false after a test failure (with redis-cli's last words).
+  bool Reshard(int from, int to, int slots,
+               std::chrono::milliseconds limit = std::chrono::seconds(60));
+
  private:
   RedisClusterSet() = default;
 

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <stop_token>
@@ -656,6 +657,220 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   ASSERT_EQ(fresh_tokens.size(), 1U);
   EXPECT_GT(fresh_tokens[0], after.back());
   EXPECT_TRUE(set->AwaitHealthy());
+}
+
+// Issue 17: a client acquiring 10,000 names spread over all slots while `redis-cli
+// --cluster reshard` moves a few hundred slots from one master to another and back, again
+// and again, gets every grant or a retryable error (kUnavailable, kDeadlineExceeded),
+// never a wrong-node error (MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN) and no other
+// code. The grants are held (60 s TTL) across at least one whole reshard, so that the
+// slots it moves carry held locks, then released while the resharding goes on; after it,
+// every name is free again.
+TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErrors) {
+  using Clock = std::chrono::steady_clock;
+  auto* set = Shared::get();
+  ASSERT_NE(set, nullptr);
+  ASSERT_TRUE(set->AwaitHealthy());
+  constexpr int kNames = 10000;
+  constexpr int kSlotsPerReshard = 300;
+  const auto owners = set->Owners();
+  const auto masters = set->Masters();
+  ASSERT_EQ(masters.size(), 3U);
+  std::map<int, int> slots_before;  // master -> slots it owns
+  for (int o : owners) slots_before[o]++;
+
+  std::vector<std::string> names;
+  std::set<int> slots, on_masters;
+  for (int i = 0; i < kNames; ++i) {
+    names.push_back("reshard-" + std::to_string(i));
+    slots.insert(SlotOf(names.back()));
+    on_masters.insert(owners[SlotOf(names.back())]);
+  }
+  EXPECT_EQ(on_masters.size(), 3U);
+  EXPECT_GT(slots.size(), 5000U);
+  // redis-cli takes a source's lowest slots first: the master of slot 0 gives its lowest
+  // slots to another, which gives back its own lowest, the same ones.
+  const int a = owners[0];
+  const int b = masters[0] != a ? masters[0] : masters[1];
+  std::set<int> moving;
+  for (int s = 0; s < RedisClusterSet::kSlots && moving.size() < kSlotsPerReshard; ++s) {
+    if (owners[s] == a) moving.insert(s);
+  }
+
+  auto backend = Open(set->Uri());
+  ASSERT_NE(backend, nullptr);
+
+  const auto StatusOf = [](const Result<Lease>& r) { return r.ok() ? OkStatus() : r.status(); };
+  // Every result: OK, retryable (counted by code), or bad (kept with its name's slot).
+  std::map<Code, int> retried;
+  std::vector<std::string> bad;
+  auto check = [&](const Status& s, const std::string& what, const std::string& name) {
+    if (s.ok()) return true;
+    bool wrong_node = false;
+    for (const char* word : {"MOVED", "ASK", "TRYAGAIN", "CROSSSLOT", "CLUSTERDOWN"}) {
+      wrong_node = wrong_node || s.message().find(word) != std::string::npos;
+    }
+    if (wrong_node || (s.code() != Code::kUnavailable && s.code() != Code::kDeadlineExceeded)) {
+      bad.push_back(fmt::format("{} {} (slot {}): {}", what, name, SlotOf(name), s.ToString()));
+    } else {
+      retried[s.code()]++;
+    }
+    return false;
+  };
+
+  // The resharding, in pairs (a to b, then back), until the client is done.
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  std::vector<Clock::time_point> reshard_ends;  // guarded by mu
+  int slots_moved = 0;                          // guarded by mu
+  const auto reshards = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    return reshard_ends.size();
+  };
+  // The redirections the nodes answered (INFO errorstats, summed over the nodes): what
+  // the backend followed or waited out without the caller seeing them.
+  const auto redirections = [&] {
+    std::map<std::string, long> out;
+    for (std::size_t i = 0; i < set->size(); ++i) {
+      for (const auto& line : set->Cli(i, {"INFO", "errorstats"})) {
+        for (const std::string kind : {"MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"}) {
+          const std::string field = "errorstat_" + kind + ":count=";
+          if (line.rfind(field, 0) == 0) out[kind] += std::stol(line.substr(field.size()));
+        }
+      }
+    }
+    return out;
+  };
+  auto redirected = redirections();
+  const auto loop_start = Clock::now();
+  std::thread resharder([&] {
+    while (!done) {
+      for (const auto& [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
+        if (!set->Reshard(from, to, kSlotsPerReshard)) {
+          done = true;
+          return;
+        }
+        std::lock_guard<std::mutex> l(mu);
+        reshard_ends.push_back(Clock::now());
+        slots_moved += kSlotsPerReshard;
+      }
+    }
+  });
+
+  std::vector<Lease> held;
+  std::vector<Lease> unreleased;  // a retryable failure: released again after the resharding
+  std::set<std::string> unsure;   // names an acquire or release of failed (retryable)
+  for (const auto& name : names) {
+    auto lease = backend->TryAcquire(Request(name, seconds(60)));
+    if (check(StatusOf(lease), "acquire", name)) {
+      held.push_back(*lease);
+    } else {
+      unsure.insert(name);
+    }
+  }
+  const auto acquired_at = Clock::now();
+  const std::size_t during_acquires = reshards();
+  // A whole reshard with every grant held: the one under way ends, the next one runs.
+  EXPECT_TRUE(WaitFor([&] { return reshards() >= during_acquires + 2 || done; }, seconds(30)));
+  int released = 0;
+  for (const auto& lease : held) {
+    if (check(backend->Release(lease), "release", lease.name)) {
+      released++;
+    } else {
+      unreleased.push_back(lease);
+      unsure.insert(lease.name);
+    }
+  }
+  const auto loop_end = Clock::now();
+  done = true;
+  resharder.join();
+  const auto resharding_end = Clock::now();
+  for (const auto& [kind, n] : redirections()) redirected[kind] = n - redirected[kind];
+
+  std::vector<Clock::time_point> ends;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ends = reshard_ends;
+  }
+  const auto during_loop = std::count_if(ends.begin(), ends.end(), [&](Clock::time_point t) {
+    return t > loop_start && t <= loop_end;
+  });
+  int held_in_moving = 0;
+  for (const auto& lease : held) held_in_moving += moving.count(SlotOf(lease.name)) ? 1 : 0;
+  const auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<milliseconds>(d).count();
+  };
+  std::cout << fmt::format(
+      "{} names on {} slots: {} granted, {} released; retryable: {} unavailable, {} "
+      "deadline-exceeded; bad: {}; {} reshards of {} slots ({} slots moved), {} ended during "
+      "the acquires, {} during the loop; {} grants in the moved slots; acquires {} ms, loop {} "
+      "ms, resharding {} ms\n",
+      kNames, slots.size(), held.size(), released, retried[Code::kUnavailable],
+      retried[Code::kDeadlineExceeded], bad.size(), ends.size(), kSlotsPerReshard, slots_moved,
+      during_acquires, during_loop, held_in_moving, ms(acquired_at - loop_start),
+      ms(loop_end - loop_start), ms(resharding_end - loop_start));
+  for (std::size_t i = 0; i < bad.size() && i < 20; ++i) ADD_FAILURE() << bad[i];
+  EXPECT_THAT(bad, ::testing::IsEmpty());
+  EXPECT_GE(held.size(), 9000U);
+  EXPECT_GE(during_loop, 1);
+  ASSERT_FALSE(ends.empty());
+  EXPECT_LT(loop_start, ends.front());
+  EXPECT_GT(held_in_moving, 0);
+  // The client's map went stale at each reshard, and the release of a lock it moved was
+  // answered MOVED (then sent to the new owner).
+  std::cout << fmt::format("the nodes answered {} MOVED, {} ASK, {} TRYAGAIN, {} CLUSTERDOWN\n",
+                           redirected["MOVED"], redirected["ASK"], redirected["TRYAGAIN"],
+                           redirected["CLUSTERDOWN"]);
+  EXPECT_GT(redirected["MOVED"], 0);
+
+  // The resharding ended in pairs: every master owns as many slots as before.
+  ASSERT_TRUE(set->AwaitHealthy());
+  std::map<int, int> slots_after;
+  for (int o : set->Owners()) slots_after[o]++;
+  EXPECT_EQ(slots_after, slots_before);
+
+  // What a caller does with a release that failed retryably: it tries again (not held: the
+  // first one did release it).
+  bad.clear();
+  for (const auto& lease : unreleased) {
+    Status again = backend->Release(lease);
+    if (again.code() != Code::kNotHeld) check(again, "release again", lease.name);
+  }
+  EXPECT_THAT(bad, ::testing::IsEmpty());
+  // None of the names is still held: each is granted again, at once. (A name whose acquire
+  // failed retryably may have been granted in a reply that was lost: held for its TTL.)
+  int free_again = 0, still_held = 0;
+  for (const auto& name : names) {
+    auto lease = backend->TryAcquire(Request(name, seconds(5)));
+    if (!lease.ok() && lease.status().code() == Code::kContended && unsure.count(name)) {
+      still_held++;
+      continue;
+    }
+    if (!check(StatusOf(lease), "acquire after", name)) continue;
+    free_again++;
+    check(backend->Release(*lease), "release after", name);
+  }
+  std::cout << fmt::format("after: {} free, {} held by a lost reply\n", free_again, still_held);
+  EXPECT_EQ(free_again + still_held, kNames);
+
+  // The names' keys (their fencing counters stay after a release) are deleted from every
+  // master, so that the later tests find the slots as they were (a test that counts the
+  // keys of a slot it migrates, say).
+  long deleted = 0;
+  for (int m : set->Masters()) {
+    // (Cli quotes each argument with ' for the shell: none in the script.)
+    auto n =
+        set->Cli(m, {"EVAL",
+                     "local n, c = 0, \"0\" repeat local r = redis.call(\"SCAN\", c, \"MATCH\", "
+                     "ARGV[1], \"COUNT\", 1000) c = r[1] for _, k in ipairs(r[2]) do "
+                     "redis.call(\"DEL\", k) n = n + 1 end until c == \"0\" return n",
+                     "0", "dlock:{reshard-*"});
+    ASSERT_EQ(n.size(), 1U) << "node " << m << ": " << ::testing::PrintToString(n);
+    deleted += std::stol(n[0]);
+  }
+  std::cout << fmt::format("deleted the names' {} keys\n", deleted);
+  EXPECT_GE(deleted, kNames);
+  EXPECT_THAT(bad, ::testing::IsEmpty());
 }
 
 // Three masters with one replica each own the 16384 slots, each under its own configEpoch.
