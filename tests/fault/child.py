@@ -23,6 +23,11 @@ import time
 host, _, port = sys.argv[1].rpartition(":")
 host, port, log, hold = host or "127.0.0.1", int(port), sys.argv[2], sys.argv[3]
 token = int(os.environ["DLOCK_FENCING_TOKEN"])
+# This grant's name in every history: the pid alone repeats in a long run (pid_max is
+# 32768 here, and each grant starts a dozen processes), and a guard's history keyed by a
+# writer's name (etcd keys, ZooKeeper nodes: a create of an existing node sets it) would
+# then show a later grant's token in an earlier one's place.
+WRITER = f"{os.getpid()}.{time.time_ns()}"
 signalled = []
 signal.signal(signal.SIGTERM, lambda *_: signalled.append(time.monotonic()))
 
@@ -38,16 +43,19 @@ def hold_on():
             return
         time.sleep(0.01)
 
-# KEYS[1] the register; ARGV: token, writer. Accepts a token at least the highest seen.
+# KEYS[1] the register; ARGV: token, writer. Accepts a token at least the highest seen;
+# KEYS[1]:log has every write in the order the register saw it.
 SCRIPT = """
 local top = tonumber(redis.call('GET', KEYS[1]) or '0')
 local t = tonumber(ARGV[1])
 if t < top then
   redis.call('RPUSH', KEYS[1] .. ':rejected', ARGV[1] .. ' ' .. ARGV[2])
+  redis.call('RPUSH', KEYS[1] .. ':log', ARGV[1] .. ' ' .. ARGV[2] .. ' rejected')
   return 0
 end
 redis.call('SET', KEYS[1], t)
 redis.call('RPUSH', KEYS[1] .. ':accepted', ARGV[1] .. ' ' .. ARGV[2])
+redis.call('RPUSH', KEYS[1] .. ':log', ARGV[1] .. ' ' .. ARGV[2] .. ' accepted')
 return 1
 """
 
@@ -62,7 +70,7 @@ def command(*args):
 
 def write(phase):
     with socket.create_connection((host, port), timeout=5) as s:
-        s.sendall(command("EVAL", SCRIPT, 1, "register", token, f"{os.getpid()}:{phase}"))
+        s.sendall(command("EVAL", SCRIPT, 1, "register", token, f"{WRITER}:{phase}"))
         reply = s.makefile("rb").readline()
     return reply.strip() == b":1"
 
@@ -78,7 +86,7 @@ def guarded(phase):
     exit codes by guard (0 applied, 77 refused as stale). Like this process, they ignore
     the SIGTERM that a loss sends the group: a holder too slow to stop, which only the
     guards can stop."""
-    writer = f"{os.getpid()}-{phase}"
+    writer = f"{WRITER}-{phase}"
     line = f"{token} {writer}"
     codes = {}
     for g in GUARDS:

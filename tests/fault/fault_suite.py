@@ -4,6 +4,9 @@ register, one fault at a time, and checks on the recorded history.
 
   fault_suite.py --smoke            each fault once per backend (CI: a few minutes)
   fault_suite.py --duration 30m     random faults until the time is up (soak)
+  fault_suite.py --failovers 50 --backends redis-sentinel,redis-cluster
+                                    50 forced failovers in a row, 4 clients, one lock
+                                    name and one register, the whole history checked
 
 Checks, per backend and fault (see docs/semantics.md for what each store promises):
   - the register never accepted a token lower than one it had accepted (zero stale
@@ -269,9 +272,10 @@ def make_backends(workdir, which):
 
 
 class Run:
-    """The clients of one backend and fault: WORKERS loops of `dlock run`."""
+    """The clients of one backend and fault: `workers` loops of `dlock run`."""
 
-    def __init__(self, backend, register, guards, workdir, lock, clock_file=None):
+    def __init__(self, backend, register, guards, workdir, lock, clock_file=None,
+                 workers=WORKERS):
         self.backend, self.register, self.guards, self.lock = backend, register, guards, lock
         self.log = os.path.join(workdir, f"{backend.name}-{lock}.jsonl")
         self.guarded_file = os.path.join(workdir, f"{backend.name}-{lock}.guarded")
@@ -287,7 +291,7 @@ class Run:
         self.stopping = threading.Event()
         self.gate = threading.Event()  # cleared: the loops start no new run
         self.gate.set()
-        self.threads = [threading.Thread(target=self.loop) for _ in range(WORKERS)]
+        self.threads = [threading.Thread(target=self.loop) for _ in range(workers)]
 
     def once(self, hold=HOLD, partition=None, started=None, grace=3.0):
         """One `dlock run` of the child (in `partition`'s namespace if given); `started`
@@ -483,7 +487,7 @@ def check(run, info, failures):
     increasing = all(a < b for a, b in zip(tokens, tokens[1:]))
     if not increasing:
         problems.append(f"{run.backend.name}/{info['fault']}: tokens not increasing: {tokens}")
-    accepted = [int(x.split()[0]) for x in run.register.cli("LRANGE", f"register:accepted",
+    accepted = [int(x.split()[0]) for x in run.register.cli("LRANGE", "register:accepted",
                                                            "0", "-1").split("\n") if x]
     stale_accepted = sum(1 for a, b in zip(accepted, accepted[1:]) if b < a)
     if stale_accepted:
@@ -496,8 +500,12 @@ def check(run, info, failures):
     applied = run.guards.applied(run.lock, run.guarded_file)
     guard_stale = sum(guard_stale_writes(tokens) for tokens in applied.values())
     if guard_stale:
+        history = run.guards.applied(run.lock, run.guarded_file, lines=True)
+        where = {g: [history[g][i - 1:i + 1] for i in range(1, len(tokens))
+                     if tokens[i] < tokens[i - 1]][:3] for g, tokens in applied.items()}
         problems.append(f"{run.backend.name}/{info['fault']}: the guards accepted "
-                        f"{guard_stale} stale writes: {applied}")
+                        f"{guard_stale} stale writes (guard: [the write before, the stale "
+                        f"one]): { {g: w for g, w in where.items() if w} }")
     guard_rejected = sum(1 for g in grants for phase in ("guards_start", "guards_end")
                          for code in g.get(phase, {}).values() if code == 77)
     normal = {pid for pid, code, _, _ in run.exits if code == 0}
@@ -589,8 +597,12 @@ def check(run, info, failures):
     return row
 
 
+def reset_register(register):
+    register.cli("DEL", "register", "register:accepted", "register:rejected", "register:log")
+
+
 def scenario(backend, fault, register, guards, workdir, rng, index, partition):
-    register.cli("DEL", "register", "register:accepted", "register:rejected")
+    reset_register(register)
     clock_file = None
     if fault == "clock-jump":
         clock_file = os.path.join(workdir, f"clock-{index}")
@@ -608,6 +620,86 @@ def scenario(backend, fault, register, guards, workdir, rng, index, partition):
     return run, info
 
 
+EPOCH_SHIFT = 40  # a token is E * 2^40 + C: E the failover epoch (docs/semantics.md)
+
+
+def failover_series(backend, count, clients, register, guards, workdir, rng, failures):
+    """`count` forced failovers in a row (SENTINEL FAILOVER, or CLUSTER FAILOVER of the
+    lock's master) while `clients` loops of `dlock run` take one lock name, with one
+    register for the whole series, and checks on the whole history: see
+    check_series(). Returns the row of check() and the series' figures."""
+    reset_register(register)
+    run = Run(backend, register, guards, workdir, f"failover-series-{backend.name}",
+              workers=clients)
+    run.start()
+    epochs = []  # the first epoch granted, then the new epoch granted after each failover
+    started = time.monotonic()
+    try:
+        def epoch_above(floor):
+            """The epoch of the first grant of an epoch above `floor`, once there is one."""
+            give_up = time.monotonic() + 30
+            while time.monotonic() < give_up:
+                above = [g for g in run.grants() if g["token"] >> EPOCH_SHIFT > floor]
+                if above:
+                    return min(above, key=lambda g: g["t0"])["token"] >> EPOCH_SHIFT
+                time.sleep(0.02)
+            raise RuntimeError(f"failover {len(epochs)}: no grant of an epoch above {floor} "
+                               "within 30 s")
+        epochs.append(epoch_above(-1))
+        for _ in range(count):
+            inject("failover", run, backend, rng)
+            epochs.append(epoch_above(epochs[-1]))
+    finally:
+        run.stop()
+    row = check(run, {"fault": "failover", "t": started}, failures)
+    figures = check_series(run, epochs, failures)
+    figures.update(failovers=count, clients=clients, seconds=round(time.monotonic() - started))
+    if backend.cluster:
+        figures.update(failovers_asked_again=backend.cluster.retried)
+    return row, figures
+
+
+def check_series(run, epochs, failures):
+    """The whole history of a failover series:
+      - every failover raised the epoch, and the clients followed: after each one, a
+        grant of a higher epoch than any granted before it (awaited, up to 30 s);
+      - no two grants ever had the same token;
+      - within an epoch (one server's counter) tokens strictly increase in the order the
+        grants began;
+      - every write the register saw that was lower than one it had seen before (a token
+        lower than one a client saw earlier) carries a lower epoch than that one: a grant
+        of an old master not yet demoted, which the register refused (check() fails any
+        stale write accepted). Such grants are counted ("old_epoch_grants").
+    Returns the figures."""
+    name = f"{run.backend.name}/failover-series"
+    grants = sorted(run.grants(), key=lambda g: g["t0"])
+    if any(b <= a for a, b in zip(epochs, epochs[1:])):
+        failures.append(f"{name}: a failover did not raise the epoch: {epochs}")
+    tokens = [g["token"] for g in grants]
+    if len(set(tokens)) != len(tokens):
+        failures.append(f"{name}: a token was granted twice")
+    by_epoch = {}
+    for g in grants:
+        by_epoch.setdefault(g["token"] >> EPOCH_SHIFT, []).append(g["token"])
+    for epoch, mine in by_epoch.items():
+        if any(b <= a for a, b in zip(mine, mine[1:])):
+            failures.append(f"{name}: tokens of epoch {epoch} not increasing: {mine}")
+    top, old_epoch = 0, set()
+    for line in run.register.cli("LRANGE", "register:log", "0", "-1").split("\n"):
+        if not line:
+            continue
+        token, writer, _ = line.split()
+        token = int(token)
+        if token < top:
+            old_epoch.add(writer.split(":")[0])
+            if token >> EPOCH_SHIFT >= top >> EPOCH_SHIFT:
+                failures.append(f"{name}: token {token} came after {top} of the same or a "
+                                "lower epoch")
+        top = max(top, token)
+    return {"grants": len(grants), "epochs": len(by_epoch), "old_epoch_grants": len(old_epoch),
+            "first_epoch": epochs[0], "last_epoch": epochs[-1]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="each fault once per backend")
@@ -618,6 +710,9 @@ def main():
                             "redis-volatile")
     ap.add_argument("--faults", default="", help="only these faults (comma-separated)")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--failovers", type=int, default=0, help="instead: this many forced "
+                    "failovers in a row per failover backend, one lock name and register")
+    ap.add_argument("--clients", type=int, default=4, help="clients of --failovers")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -633,6 +728,8 @@ def main():
         guards = Guards(workdir, register)
         backends = make_backends(workdir, args.backends.split(","))
         try:
+            if args.failovers:
+                return failover_main(args, backends, register, guards, workdir, rng)
             only = set(filter(None, args.faults.split(",")))
             known = {f for b in backends for f in b.faults()}
             if only - known:
@@ -683,6 +780,29 @@ def main():
           "holder to the next grant to another client")
     if len(rows) > len({(r["backend"], r["fault"]) for r in rows}):
         print_summary(rows)
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+def failover_main(args, backends, register, guards, workdir, rng):
+    """--failovers: one series per backend that fails over; prints one line each."""
+    failures = []
+    chosen = [b for b in backends if b.sentinels or b.cluster]
+    if not chosen:
+        print("FAIL: --failovers needs redis-sentinel or redis-cluster in --backends")
+        return 1
+    for b in chosen:
+        try:
+            row, figures = failover_series(b, args.failovers, args.clients, register, guards,
+                                           workdir, rng, failures)
+            print(f"{b.name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()) +
+                  f"; stale writes accepted {row['stale_accepted']} (guards "
+                  f"{row['guard_stale']}), refused {row['stale_rejected']} (guards "
+                  f"{row['guard_rejected']}), runs lost {row['lost']}, unreachable "
+                  f"{row['unreachable']}, overlaps {row['overlaps']}", flush=True)
+        except Exception as e:  # a harness failure fails the run
+            failures.append(f"{b.name}/failover-series: {type(e).__name__}: {e}")
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0

@@ -60,8 +60,9 @@ class Guards:
                                              "{line}"]},
         ]
 
-    def applied(self, resource, path):
-        """Per guard, the tokens of the writes it applied, in the order it applied them."""
+    def applied(self, resource, path, lines=False):
+        """Per guard, the tokens of the writes it applied, in the order it applied them
+        (with `lines`: the whole "TOKEN WRITER" lines)."""
         out = {}
         out["redis"] = [line for line in self.register.cli(
             "LRANGE", f"guard:{resource}", "0", "-1").split("\n") if line]
@@ -77,7 +78,9 @@ class Guards:
         out["etcd"] = [base64.b64decode(kv["value"]).decode()
                        for kv in sorted(kvs, key=lambda kv: int(kv["mod_revision"]))]
         out["zk"] = self._zk_history(resource)
-        return {g: [int(line.split()[0]) for line in lines] for g, lines in out.items()}
+        if lines:
+            return out
+        return {g: [int(line.split()[0]) for line in history] for g, history in out.items()}
 
     def _zk_history(self, resource):
         # kazoo is Debian's python3-kazoo, for the system interpreter (which may not be

@@ -269,6 +269,7 @@ class RedisClusterSet:
             if r.returncode != 0 or "All 16384 slots covered" not in r.stdout:
                 raise RuntimeError(f"redis-cli --cluster create: {r.stdout}{r.stderr}")
             self.ids = [self.cli(i, "CLUSTER", "MYID")[0] for i in range(self.NODES)]
+            self.retried = 0  # manual failovers asked again (failover())
             self.await_healthy()
         except BaseException:
             self.stop()
@@ -373,21 +374,33 @@ class RedisClusterSet:
             return len(masters) == 3 and all(self.replica_of(m) >= 0 for m in masters)
         await_condition(healthy, "the cluster did not become healthy")
 
-    def failover(self, replica):
+    def failover(self, replica, attempts=3):
         """CLUSTER FAILOVER on `replica`; waits until every node agrees that it owns the
-        slots of its old master, and answers ROLE as master."""
+        slots of its old master, and answers ROLE as master. A manual failover that the
+        nodes gave up (Redis times one out after 5 s: "Manual failover timed out" in the
+        replica's log) is asked again, up to `attempts` times in all; `self.retried` counts
+        those retries."""
         before = self.owners()
         old = next(self.ids.index(n["master"]) for n in self.nodes(replica)
                    if "myself" in n["flags"])
-        reply = self.cli(replica, "CLUSTER", "FAILOVER")
-        if reply != ["OK"]:
-            raise RuntimeError(f"CLUSTER FAILOVER: {reply}")
 
         def done():
             now = self.owners()
             return (now is not None and self.role(replica) == "master" and
                     all(now[s] == replica for s in range(self.SLOTS) if before[s] == old))
-        await_condition(done, f"node {replica} did not take over from node {old}", limit=20)
+        for attempt in range(attempts):
+            reply = self.cli(replica, "CLUSTER", "FAILOVER")
+            if reply != ["OK"]:
+                raise RuntimeError(f"CLUSTER FAILOVER: {reply}")
+            try:
+                # The manual failover's own timeout, 5 s, and the election after it.
+                await_condition(done, f"node {replica} did not take over from node {old}",
+                                limit=12 if attempt + 1 < attempts else 20)
+                return
+            except RuntimeError:
+                if attempt + 1 == attempts or self.role(replica) != "slave":
+                    raise
+                self.retried += 1
 
     def stop(self):
         for s in self.servers:
