@@ -256,7 +256,9 @@ def make_backends(workdir, which):
             rs = [RedisServer(sub(f"redlock{i}"), *DURABLE) for i in range(5)]
             proxies = [DelayProxy(r.port) for r in rs]
             hosts = ",".join(f"127.0.0.1:{p.port}" for p in proxies)
-            made.append(Backend("redlock", f"redlock://{hosts}?timeout=300ms", rs,
+            # A second per call: the proxies are Python threads, and on a loaded
+            # two-core machine a first PING through them has taken over 300 ms.
+            made.append(Backend("redlock", f"redlock://{hosts}?timeout=1s", rs,
                                 proxies=proxies))
         elif name == "zk":
             z = ZkServer(sub("zk"))
@@ -358,11 +360,24 @@ def signal_all(pids, sig):
             pass
 
 
-def store_ports(backend, rng, fault):
+def store_ports(backend, rng, fault, lock):
     """The ports a partition cuts: the store's (through its proxy if it has one); for
-    partition-minority, two of Redlock's five."""
+    partition-minority, two of Redlock's five, chosen so that the instances holding the
+    holder's key that stay reachable are a majority. A grant can win four or three of
+    the five (an instance slow past the per-instance timeout); cutting two of those
+    would leave the lock to Extend's re-take of the free ones, which refuses an instance
+    where another client's attempt has since raised the counter (semantics.md)."""
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", backend.uri)]
-    return rng.sample(ports, 2) if fault == "partition-minority" else ports
+    if fault != "partition-minority":
+        return ports
+    tokens = [s.cli("HGET", f"dlock:{{{lock}}}", "token").strip() for s in backend.servers]
+    present = [t for t in tokens if t]
+    token = max(set(present), key=present.count) if present else None
+    held = [p for p, t in zip(ports, tokens) if t == token]
+    free = [p for p in ports if p not in held]
+    spare = len(held) - (len(ports) // 2 + 1)  # held instances that can be cut
+    victims = rng.sample(free, min(2, len(free)))
+    return victims + rng.sample(held, min(2 - len(victims), max(spare, 0)))
 
 
 def inject(fault, run, backend, rng, partition=None):
@@ -422,7 +437,7 @@ def inject(fault, run, backend, rng, partition=None):
             run.holder(limit=30.0, dlock=pid)
         finally:
             run.gate.set()
-        partition.cut(store_ports(backend, rng, fault))
+        partition.cut(store_ports(backend, rng, fault, run.lock))
         info.update(t=time.monotonic(), dlock=pid)
         try:
             time.sleep(TTL + 1.5)
