@@ -476,26 +476,15 @@ bool RedisClusterSet::FinishMigration(int slot, int to) {
 bool RedisClusterSet::Reshard(int from, int to, int slots, std::chrono::milliseconds limit) {
   // Every node answers, none has an open slot, and all give every slot the same owner.
   auto agreed = [&] {
-    std::vector<int> first;
     for (std::size_t i = 0; i < servers_.size(); ++i) {
       auto nodes = Nodes(i);
       if (nodes.empty()) return false;
-      std::vector<int> owners(kSlots, -1);
       for (const auto& n : nodes) {
         if (n.open_slots) return false;
-        if (!n.IsMaster()) continue;
-        for (const auto& [lo, hi] : n.slots) {
-          for (int s = lo; s <= hi && s < kSlots; ++s) owners[s] = IndexOf(n.id);
-        }
-      }
-      if (std::count(owners.begin(), owners.end(), -1) > 0) return false;
-      if (first.empty()) {
-        first = std::move(owners);
-      } else if (owners != first) {
-        return false;
       }
     }
-    return true;
+    auto owners = Owners();
+    return std::count(owners.begin(), owners.end(), -1) == 0;
   };
   const auto give_up = std::chrono::steady_clock::now() + limit;
   auto left = [&] {

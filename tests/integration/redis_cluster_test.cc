@@ -32,6 +32,7 @@
 #include "integration/redis_cluster_set.h"
 #include "integration/server_process.h"
 #include "redis/common/client_options.h"
+#include "redis/common/replaceable_call.h"
 #include "redis/redis_backend.h"
 #include "test_util.h"
 
@@ -700,7 +701,6 @@ TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErro
   auto backend = Open(set->Uri());
   ASSERT_NE(backend, nullptr);
 
-  const auto StatusOf = [](const Result<Lease>& r) { return r.ok() ? OkStatus() : r.status(); };
   // Every result: OK, retryable (counted by code), or bad (kept with its name's slot).
   std::map<Code, int> retried;
   std::vector<std::string> bad;
@@ -762,7 +762,7 @@ TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErro
   std::set<std::string> unsure;   // names an acquire or release of failed (retryable)
   for (const auto& name : names) {
     auto lease = backend->TryAcquire(Request(name, seconds(60)));
-    if (check(StatusOf(lease), "acquire", name)) {
+    if (check(redis::StatusOf(lease), "acquire", name)) {
       held.push_back(*lease);
     } else {
       unsure.insert(name);
@@ -846,7 +846,7 @@ TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErro
       still_held++;
       continue;
     }
-    if (!check(StatusOf(lease), "acquire after", name)) continue;
+    if (!check(redis::StatusOf(lease), "acquire after", name)) continue;
     free_again++;
     check(backend->Release(*lease), "release after", name);
   }
