@@ -667,6 +667,76 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
 // code. The grants are held (60 s TTL) across at least one whole reshard, so that the
 // slots it moves carry held locks, then released while the resharding goes on; after it,
 // every name is free again.
+// A slot that no master serves (the map names none, as it may in a failover) is looked up
+// again within the command timeout: an acquire started while no node served its slot is
+// granted once the slot is served again, and one whose slot stays unserved is
+// kUnavailable, saying so, after its timeout.
+TEST(RedisClusterTest, AnUnservedSlotIsLookedUpAgainWithinTheTimeout) {
+  auto* set = Shared::get();
+  ASSERT_NE(set, nullptr);
+  ASSERT_TRUE(set->AwaitHealthy());
+  const auto owners = set->Owners();
+  const int master = set->Masters().front();
+  const std::string name = NameOn(owners, master, "unserved");
+  const std::string slot = std::to_string(SlotOf(name));
+  // The slot taken from every node's map (each node forgets it itself), given back to
+  // its master at scope exit in any case.
+  struct Unserved {
+    RedisClusterSet* set;
+    int master;
+    std::string slot;
+    bool served = false;
+    void Serve() {
+      if (!served) set->Cli(static_cast<std::size_t>(master), {"CLUSTER", "ADDSLOTS", slot});
+      served = true;
+    }
+    ~Unserved() {
+      Serve();
+      EXPECT_TRUE(set->AwaitHealthy());
+    }
+  } unserved{set, master, slot};
+  for (std::size_t i = 0; i < set->size(); ++i) set->Cli(i, {"CLUSTER", "DELSLOTS", slot});
+  ASSERT_TRUE(WaitFor([&] { return set->Owners()[SlotOf(name)] == -1 && set->Masters().empty(); },
+                      seconds(10), milliseconds(50)));
+
+  // Stays unserved: kUnavailable after the timeout, not at once.
+  auto impatient = Open(set->Uri("?timeout=300ms"));
+  ASSERT_NE(impatient, nullptr);
+  const auto asked = std::chrono::steady_clock::now();
+  auto refused = impatient->TryAcquire(Request(name, seconds(10)));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("serves slot " + slot), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, milliseconds(250));
+
+  // Served again while an acquire looks it up: granted, with the master's epoch.
+  const auto map_reads = [&] {  // CLUSTER NODES calls, summed over the nodes (INFO: none)
+    long calls = 0;
+    for (std::size_t i = 0; i < set->size(); ++i) {
+      for (const auto& line : set->Cli(i, {"INFO", "commandstats"})) {
+        const std::string field = "cmdstat_cluster|nodes:calls=";
+        if (line.rfind(field, 0) == 0) calls += std::stol(line.substr(field.size()));
+      }
+    }
+    return calls;
+  };
+  auto patient = Open(set->Uri("?timeout=20s"));
+  ASSERT_NE(patient, nullptr);
+  const long before = map_reads();
+  auto granted = std::async(std::launch::async,
+                            [&] { return patient->TryAcquire(Request(name, seconds(10))); });
+  // The acquire re-reads the map while the slot is unserved.
+  ASSERT_TRUE(WaitFor([&] { return map_reads() - before >= 3; }, seconds(10), milliseconds(20)));
+  ASSERT_EQ(granted.wait_for(milliseconds(0)), std::future_status::timeout);
+  unserved.Serve();
+  ASSERT_EQ(granted.wait_for(seconds(20)), std::future_status::ready);
+  auto lease = granted.get();
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ(EpochOf(lease->token), static_cast<FencingToken>(set->ConfigEpoch(master)));
+  EXPECT_TRUE(patient->Release(*lease).ok());
+}
+
 TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErrors) {
   using Clock = std::chrono::steady_clock;
   auto* set = Shared::get();

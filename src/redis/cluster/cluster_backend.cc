@@ -229,12 +229,13 @@ class ClusterBackend final : public Backend,
     return Refresh();
   }
 
-  // The master of `name`'s slot in the current routes, and those routes.
+  // The master of `name`'s slot in the current routes, and those routes. kUnavailable,
+  // with *unserved set, when the map names no master for the slot (a failover going on).
   struct Route {
     std::shared_ptr<const Routes> routes;
     std::shared_ptr<Node> node;
   };
-  Result<Route> RouteOf(std::string_view name) {
+  Result<Route> RouteOf(std::string_view name, bool* unserved = nullptr) {
     // A name whose keys would not share one hash tag (it begins with '}', or the prefix
     // has a '{'): every script on it would be refused CROSSSLOT.
     if (SlotOf(name) != RedisClusterKeySlot(redis::LockKey(options_.node.prefix, name, ":fence"))) {
@@ -249,6 +250,7 @@ class ClusterBackend final : public Backend,
     const auto owner = (*routes)->owner[slot];
     if (owner < 0) {
       MarkStale(*routes);
+      if (unserved) *unserved = true;
       return UnavailableError(fmt::format(
           "no master of the cluster serves slot {} (lock '{}'): a failover in progress?", slot,
           name));
@@ -268,13 +270,19 @@ class ClusterBackend final : public Backend,
 
   // `fn` on the master of `name`'s slot, sent again (to the node the map then names) while
   // it is redirected, within the command timeout: at once after the first MOVED, after a
-  // pause otherwise.
+  // pause otherwise. A slot no master serves is looked up again, after a pause, within
+  // the same time.
   template <typename Fn>
   auto OnSlot(std::string_view name, Fn fn) -> decltype(fn(std::declval<Backend&>())) {
     const auto until = steady_clock::now() + options_.node.command_timeout;
     for (int attempt = 0;; ++attempt) {
-      auto route = RouteOf(name);
-      if (!route.ok()) return route.status();
+      bool unserved = false;
+      auto route = RouteOf(name, &unserved);
+      if (!route.ok()) {
+        if (!unserved || steady_clock::now() + kMigrationPause >= until) return route.status();
+        std::this_thread::sleep_for(kMigrationPause);
+        continue;
+      }
       auto result = fn(*route->node->backend);
       const Status status = StatusOf(result);
       const Refusal r = Classify(status);
