@@ -660,13 +660,6 @@ TEST(RedisClusterTest, FollowsASlotMigrationWhileAcquiring) {
   EXPECT_TRUE(set->AwaitHealthy());
 }
 
-// Issue 17: a client acquiring 10,000 names spread over all slots while `redis-cli
-// --cluster reshard` moves a few hundred slots from one master to another and back, again
-// and again, gets every grant or a retryable error (kUnavailable, kDeadlineExceeded),
-// never a wrong-node error (MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN) and no other
-// code. The grants are held (60 s TTL) across at least one whole reshard, so that the
-// slots it moves carry held locks, then released while the resharding goes on; after it,
-// every name is free again.
 // A slot that no master serves (the map names none, as it may in a failover) is looked up
 // again within the command timeout: an acquire started while no node served its slot is
 // granted once the slot is served again, and one whose slot stays unserved is
@@ -737,6 +730,13 @@ TEST(RedisClusterTest, AnUnservedSlotIsLookedUpAgainWithinTheTimeout) {
   EXPECT_TRUE(patient->Release(*lease).ok());
 }
 
+// Issue 17: a client acquiring 10,000 names spread over all slots while `redis-cli
+// --cluster reshard` moves a few hundred slots from one master to another and back, again
+// and again, gets every grant or a retryable error (kUnavailable, kDeadlineExceeded),
+// never a wrong-node error (MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN) and no other
+// code. The grants are held (60 s TTL) across at least one whole reshard, so that the
+// slots it moves carry held locks, then released while the resharding goes on; after it,
+// every name is free again.
 TEST(RedisClusterTest, TenThousandNamesDuringAReshardingGetGrantsOrRetryableErrors) {
   using Clock = std::chrono::steady_clock;
   auto* set = Shared::get();
